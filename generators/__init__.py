@@ -1,0 +1,6 @@
+"""Numba-accelerated generators of synthetic tasks, one module per family.
+
+Importing this package registers every task with ``memtasks.registry``.
+"""
+
+from . import ntm  # noqa: F401

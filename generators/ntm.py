@@ -1,0 +1,567 @@
+"""The five algorithmic tasks of the Neural Turing Machine paper (Graves, Wayne & Danihelka
+2014, sec. 4), as specified in ``shared/reference/ntm-tasks.md``.
+
+Every task is a vector task: inputs and targets are bit vectors (uint8; float32 where a channel
+carries a number), one row per time step, and only the answer rows are scored. Each task is one
+compiled kernel that runs in two parallel passes over episodes: the first draws each episode's
+size (so the flat arrays can be allocated once), the second redraws the same size from the same
+stream and fills the episode in place. Episode ``b`` uses only ``episode_state(key, start + b)``,
+which is what makes any slice of indices reproducible on its own.
+
+Cards: ``data_cards/ntm/<name>.md``. Tests: ``tests/test_ntm_tasks.py``. Benchmark:
+``benchmarks/bench_ntm.py``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit, prange
+
+from memtasks.episode import ROLE_ANSWER, ROLE_CONTEXT, ROLE_CONTROL, ROLE_QUERY, EpisodeBatch
+from memtasks.knobs import Knobs, knob
+from memtasks.metrics import BitMetric
+from memtasks.registry import Layout, TaskSpec, register
+from memtasks.rng import episode_state, next_below, next_beta, next_float
+
+from ._kernels import fill_bits, offsets_of
+
+SOURCE = "Graves, Wayne & Danihelka (2014), Neural Turing Machines, arXiv:1410.5401, sec. 4"
+MAX_LEN = 100_000  # a sanity bound on sizes: one episode of 100k steps is already huge
+
+
+def _bits(width: int) -> tuple[str, ...]:
+    return tuple(f"bit {c}" for c in range(width))
+
+
+def _choices(lo: int, hi: int, explicit: tuple[int, ...]) -> np.ndarray:
+    """The values a size is drawn from, uniformly: an explicit set, else the range lo..hi."""
+    if explicit:
+        return np.asarray(sorted(set(explicit)), dtype=np.int64)
+    return np.arange(lo, hi + 1, dtype=np.int64)
+
+
+def _batch(key_fields, index_start: int, n: int, support=None, meta=None) -> EpisodeBatch:
+    offsets, inputs, targets, mask, role, segment = key_fields
+    if support is None:
+        support_offsets, support_values = np.zeros(n + 1, np.int64), np.zeros(0, np.int32)
+    else:
+        support_offsets, support_values = support
+    return EpisodeBatch(
+        offsets=offsets,
+        inputs=inputs,
+        targets=targets,
+        mask=mask,
+        role=role,
+        segment=segment,
+        support_offsets=support_offsets,
+        support=support_values,
+        index=np.arange(index_start, index_start + n, dtype=np.int64),
+        meta=meta or {},
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Copy: L random vectors, a delimiter, then the same L vectors are the targets.
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CopyKnobs(Knobs):
+    width: int = knob(8, lo=1, hi=1024, doc="bits per vector")
+    min_length: int = knob(1, lo=1, hi=MAX_LEN, doc="shortest sequence (vectors)")
+    max_length: int = knob(20, lo=1, hi=MAX_LEN, doc="longest sequence (vectors)")
+    lengths: tuple = knob(
+        (), lo=1, hi=MAX_LEN, doc="if set, lengths are drawn uniformly from this set instead"
+    )
+
+    def check(self):
+        self.require(self.min_length <= self.max_length, "min_length must be <= max_length")
+
+
+@njit(cache=True, parallel=True)
+def _copy_kernel(key, start, n, choices, width):
+    lengths = np.empty(n, np.int64)
+    for b in prange(n):
+        _, k = next_below(episode_state(key, start + b), len(choices))
+        lengths[b] = 2 * choices[k] + 1
+    offsets = offsets_of(lengths)
+    total = offsets[n]
+    inputs = np.zeros((total, width + 1), np.uint8)
+    targets = np.zeros((total, width), np.uint8)
+    mask = np.zeros(total, np.bool_)
+    role = np.full(total, ROLE_ANSWER, np.int8)
+    segment = np.full(total, -1, np.int32)
+    seq_len = np.empty(n, np.int32)
+    for b in prange(n):
+        s, k = next_below(episode_state(key, start + b), len(choices))
+        length = choices[k]
+        o = offsets[b]
+        seq_len[b] = length
+        fill_bits(s, inputs, o, length, width)
+        for r in range(length):
+            segment[o + r] = r
+            role[o + r] = ROLE_CONTEXT
+            for c in range(width):
+                targets[o + length + 1 + r, c] = inputs[o + r, c]
+        inputs[o + length, width] = 1  # the delimiter flag on its own channel
+        role[o + length] = ROLE_CONTROL
+        for r in range(o + length + 1, o + 2 * length + 1):
+            mask[r] = True
+    return (offsets, inputs, targets, mask, role, segment), seq_len
+
+
+def _copy(knobs: CopyKnobs, key, start: int, n: int) -> EpisodeBatch:
+    choices = _choices(knobs.min_length, knobs.max_length, knobs.lengths)
+    fields, seq_len = _copy_kernel(key, start, n, choices, knobs.width)
+    return _batch(fields, start, n, meta={"length": seq_len})
+
+
+register(
+    TaskSpec(
+        id="ntm/copy-v1",
+        summary="copy a sequence of random bit vectors after a delimiter",
+        knobs=CopyKnobs,
+        generator=_copy,
+        layout=lambda k: Layout("uint8", "uint8", (*_bits(k.width), "delimiter"), _bits(k.width)),
+        metric=BitMetric(),
+        presets={
+            "paper": {},
+            # the lengths of the paper's generalisation figures; training never exceeded 20
+            "extrapolate": {"lengths": (10, 20, 30, 50, 120)},
+        },
+        source=SOURCE,
+    )
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Repeat copy: L vectors, then the repeat count R on its own channel; targets are the L vectors
+# R times, then an end marker on an extra output channel.
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RepeatCopyKnobs(Knobs):
+    width: int = knob(8, lo=1, hi=1024, doc="bits per vector")
+    min_length: int = knob(1, lo=1, hi=MAX_LEN, doc="shortest sequence (vectors)")
+    max_length: int = knob(10, lo=1, hi=MAX_LEN, doc="longest sequence (vectors)")
+    min_repeats: int = knob(1, lo=1, hi=MAX_LEN, doc="fewest repeats")
+    max_repeats: int = knob(10, lo=1, hi=MAX_LEN, doc="most repeats")
+    norm_min_repeats: int = knob(
+        1,
+        lo=1,
+        hi=MAX_LEN,
+        doc="the repeat count is normalised to mean 0, variance 1 over "
+        "norm_min_repeats..norm_max_repeats; keep it at the training range when extrapolating",
+    )
+    norm_max_repeats: int = knob(10, lo=1, hi=MAX_LEN, doc="see norm_min_repeats")
+
+    def check(self):
+        self.require(self.min_length <= self.max_length, "min_length must be <= max_length")
+        self.require(self.min_repeats <= self.max_repeats, "min_repeats must be <= max_repeats")
+        self.require(
+            self.norm_min_repeats < self.norm_max_repeats,
+            "norm_min_repeats must be < norm_max_repeats",
+        )
+        self.require(
+            self.max_length * (self.max_repeats + 1) + 2 <= 10 * MAX_LEN,
+            f"max_length * max_repeats is too large (episodes over {10 * MAX_LEN} steps)",
+        )
+
+    def repeat_scale(self) -> tuple[float, float]:
+        """Mean and standard deviation of the discrete uniform norm_min..norm_max repeats."""
+        lo, hi = self.norm_min_repeats, self.norm_max_repeats
+        return (lo + hi) / 2.0, math.sqrt(((hi - lo + 1) ** 2 - 1) / 12.0)
+
+
+@njit(inline="always")
+def _repeat_header(key, index, min_length, max_length, min_repeats, max_repeats):
+    s = episode_state(key, index)
+    s, a = next_below(s, max_length - min_length + 1)
+    s, r = next_below(s, max_repeats - min_repeats + 1)
+    return s, min_length + a, min_repeats + r
+
+
+@njit(cache=True, parallel=True)
+def _repeat_copy_kernel(key, start, n, width, lo_len, hi_len, lo_rep, hi_rep, mean, std):
+    lengths = np.empty(n, np.int64)
+    for b in prange(n):
+        _, length, reps = _repeat_header(key, start + b, lo_len, hi_len, lo_rep, hi_rep)
+        lengths[b] = length + 1 + reps * length + 1
+    offsets = offsets_of(lengths)
+    total = offsets[n]
+    inputs = np.zeros((total, width + 2), np.float32)
+    targets = np.zeros((total, width + 1), np.uint8)
+    mask = np.zeros(total, np.bool_)
+    role = np.full(total, ROLE_ANSWER, np.int8)
+    segment = np.full(total, -1, np.int32)
+    seq_len = np.empty(n, np.int32)
+    repeats = np.empty(n, np.int32)
+    for b in prange(n):
+        s, length, reps = _repeat_header(key, start + b, lo_len, hi_len, lo_rep, hi_rep)
+        o = offsets[b]
+        seq_len[b] = length
+        repeats[b] = reps
+        # the bits go to the targets' first repeat, then are copied to the inputs and the
+        # other repeats: the inputs are float32, so they cannot take fill_bits' uint8 directly
+        first = o + length + 1
+        fill_bits(s, targets, first, length, width)
+        for r in range(length):
+            segment[o + r] = r
+            role[o + r] = ROLE_CONTEXT
+            for c in range(width):
+                inputs[o + r, c] = targets[first + r, c]
+        for rep in range(1, reps):
+            for r in range(length):
+                for c in range(width):
+                    targets[first + rep * length + r, c] = targets[first + r, c]
+        inputs[o + length, width] = 1.0  # delimiter
+        inputs[o + length, width + 1] = (reps - mean) / std  # normalised repeat count
+        role[o + length] = ROLE_CONTROL
+        end = first + reps * length
+        targets[end, width] = 1  # the end marker
+        for r in range(first, end + 1):
+            mask[r] = True
+    return (offsets, inputs, targets, mask, role, segment), seq_len, repeats
+
+
+def _repeat_copy(knobs: RepeatCopyKnobs, key, start: int, n: int) -> EpisodeBatch:
+    mean, std = knobs.repeat_scale()
+    fields, seq_len, repeats = _repeat_copy_kernel(
+        key, start, n, knobs.width, knobs.min_length, knobs.max_length,
+        knobs.min_repeats, knobs.max_repeats, mean, std,
+    )  # fmt: skip
+    return _batch(fields, start, n, meta={"length": seq_len, "repeats": repeats})
+
+
+register(
+    TaskSpec(
+        id="ntm/repeat-copy-v1",
+        summary="copy a sequence of bit vectors R times, R given as a number, then signal the end",
+        knobs=RepeatCopyKnobs,
+        generator=_repeat_copy,
+        layout=lambda k: Layout(
+            "float32", "uint8", (*_bits(k.width), "delimiter", "repeats"), (*_bits(k.width), "end")
+        ),
+        metric=BitMetric(),
+        presets={
+            "paper": {},
+            # the paper's Fig. 7 shows both ways out of the training range
+            "extrapolate": {"max_length": 20, "max_repeats": 20},
+            "extrapolate-length": {
+                "min_length": 20,
+                "max_length": 20,
+                "min_repeats": 10,
+                "max_repeats": 10,
+            },
+            "extrapolate-repeats": {
+                "min_length": 10,
+                "max_length": 10,
+                "min_repeats": 20,
+                "max_repeats": 20,
+            },
+        },  # fmt: skip
+        source=SOURCE,
+    )
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Associative recall: K items of m vectors, each after an item delimiter; then a query item
+# between two query delimiters; the target is the item that followed the query in the list.
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AssociativeRecallKnobs(Knobs):
+    item_width: int = knob(6, lo=1, hi=1024, doc="bits per vector")
+    item_length: int = knob(3, lo=1, hi=1000, doc="vectors per item")
+    min_items: int = knob(2, lo=2, hi=10_000, doc="fewest items in the list")
+    max_items: int = knob(6, lo=2, hi=10_000, doc="most items in the list")
+
+    def check(self):
+        self.require(self.min_items <= self.max_items, "min_items must be <= max_items")
+        bits = self.item_width * self.item_length
+        # items are all distinct (else the answer is ambiguous); with at least twice as many
+        # possible items as drawn ones, each redraw succeeds with probability >= 1/2
+        self.require(
+            bits >= 63 or 2**bits >= 2 * self.max_items,
+            "2**(item_width * item_length) must be at least 2 * max_items so that items can be "
+            "distinct",
+        )
+
+
+@njit(inline="always")
+def _recall_header(key, index, min_items, max_items):
+    s = episode_state(key, index)
+    s, a = next_below(s, max_items - min_items + 1)
+    items = min_items + a
+    s, q = next_below(s, items - 1)  # the query is never the last item: it needs a successor
+    return s, items, q
+
+
+@njit(inline="always")
+def _same_item(arr, row_a, row_b, m, w):
+    for r in range(m):
+        for c in range(w):
+            if arr[row_a + r, c] != arr[row_b + r, c]:
+                return False
+    return True
+
+
+@njit(cache=True, parallel=True)
+def _recall_kernel(key, start, n, w, m, min_items, max_items):
+    lengths = np.empty(n, np.int64)
+    for b in prange(n):
+        _, items, _ = _recall_header(key, start + b, min_items, max_items)
+        lengths[b] = items * (m + 1) + (m + 2) + m
+    offsets = offsets_of(lengths)
+    total = offsets[n]
+    inputs = np.zeros((total, w + 2), np.uint8)
+    targets = np.zeros((total, w), np.uint8)
+    mask = np.zeros(total, np.bool_)
+    role = np.full(total, ROLE_CONTROL, np.int8)
+    segment = np.full(total, -1, np.int32)
+    support = np.empty(2 * n, np.int32)
+    num_items = np.empty(n, np.int32)
+    query = np.empty(n, np.int32)
+    failed = 0
+    for b in prange(n):
+        s, items, q = _recall_header(key, start + b, min_items, max_items)
+        o = offsets[b]
+        num_items[b] = items
+        query[b] = q
+        for k in range(items):
+            d = o + k * (m + 1)
+            inputs[d, w] = 1  # item delimiter
+            tries = 0
+            while True:
+                s = fill_bits(s, inputs, d + 1, m, w)
+                fresh = True
+                for j in range(k):
+                    if _same_item(inputs, o + j * (m + 1) + 1, d + 1, m, w):
+                        fresh = False
+                        break
+                tries += 1
+                if fresh or tries == 200:  # 200 misses at p <= 1/2 each: never in practice
+                    break
+            if not fresh:
+                failed += 1
+            for r in range(m):
+                role[d + 1 + r] = ROLE_CONTEXT
+                segment[d + 1 + r] = k
+        qd = o + items * (m + 1)
+        inputs[qd, w + 1] = 1  # query delimiters around the query item
+        inputs[qd + m + 1, w + 1] = 1
+        src = o + q * (m + 1) + 1
+        nxt = src + m + 1
+        for r in range(m):
+            role[qd + 1 + r] = ROLE_QUERY
+            role[qd + m + 2 + r] = ROLE_ANSWER
+            mask[qd + m + 2 + r] = True
+            for c in range(w):
+                inputs[qd + 1 + r, c] = inputs[src + r, c]
+                targets[qd + m + 2 + r, c] = inputs[nxt + r, c]
+        support[2 * b] = q
+        support[2 * b + 1] = q + 1
+    return (offsets, inputs, targets, mask, role, segment), support, num_items, query, failed
+
+
+def _associative_recall(knobs: AssociativeRecallKnobs, key, start: int, n: int) -> EpisodeBatch:
+    fields, support, num_items, query, failed = _recall_kernel(
+        key, start, n, knobs.item_width, knobs.item_length, knobs.min_items, knobs.max_items
+    )
+    if failed:
+        raise RuntimeError("associative recall could not draw distinct items; report this bug")
+    support_offsets = np.arange(0, 2 * n + 1, 2, dtype=np.int64)
+    return _batch(
+        fields, start, n, support=(support_offsets, support),
+        meta={"num_items": num_items, "query": query},
+    )  # fmt: skip
+
+
+register(
+    TaskSpec(
+        id="ntm/associative-recall-v1",
+        summary="after a list of items, given one item, output the item that followed it",
+        knobs=AssociativeRecallKnobs,
+        generator=_associative_recall,
+        layout=lambda k: Layout(
+            "uint8",
+            "uint8",
+            (*_bits(k.item_width), "item delimiter", "query delimiter"),
+            _bits(k.item_width),
+        ),  # fmt: skip
+        metric=BitMetric(),
+        presets={
+            "paper": {},
+            # longer item lists than seen in training, up to the 12 the paper reports
+            "extrapolate": {"min_items": 7, "max_items": 12},
+        },
+        source=SOURCE,
+    )
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Dynamic N-grams: bits from a random (order)-gram model whose 2**(order-1) conditional
+# probabilities are fresh for every episode; the target is the next bit at every step.
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class NGramKnobs(Knobs):
+    length: int = knob(200, lo=3, hi=MAX_LEN, doc="bits in the sequence")
+    order: int = knob(6, lo=2, hi=11, doc="N of the N-gram: each bit depends on the N-1 before")
+    prior: float = knob(
+        0.5, lo=0.01, hi=100.0, doc="each probability of the table is drawn from Beta(prior, prior)"
+    )
+
+    def check(self):
+        self.require(self.length > self.order, "length must be > order")
+
+
+@njit(cache=True, parallel=True)
+def _ngram_kernel(key, start, n, length, order, prior):
+    ctx_bits = order - 1
+    size = 1 << ctx_bits
+    steps = length - 1  # position t reads bit t and predicts bit t + 1
+    offsets = np.empty(n + 1, np.int64)
+    for b in range(n + 1):
+        offsets[b] = b * steps
+    total = n * steps
+    inputs = np.empty((total, 1), np.uint8)
+    targets = np.empty((total, 1), np.uint8)
+    mask = np.ones(total, np.bool_)
+    role = np.full(total, ROLE_ANSWER, np.int8)  # every position is scored
+    segment = np.full(total, -1, np.int32)
+    table = np.empty((n, size), np.float32)
+    bayes_bits = np.empty(n, np.float64)
+    for b in prange(n):
+        s = episode_state(key, start + b)
+        for j in range(size):
+            s, p = next_beta(s, prior, prior)
+            table[b, j] = p
+        ones = np.zeros(size, np.int64)
+        seen = np.zeros(size, np.int64)
+        o = offsets[b]
+        ctx = 0
+        cost = 0.0
+        for t in range(length):
+            s, u = next_float(s)
+            if t < ctx_bits:
+                bit = 1 if u < 0.5 else 0  # the first N-1 bits have no full context
+                if t > 0:
+                    cost += 1.0
+            else:
+                # the table is used at float32 precision, so the stored table is exact
+                bit = 1 if u < table[b, ctx] else 0
+                # Bayes-optimal prediction from this context's counts so far (ntm-tasks.md)
+                p1 = (ones[ctx] + prior) / (seen[ctx] + 2.0 * prior)
+                cost -= math.log2(p1 if bit else 1.0 - p1)
+                ones[ctx] += bit
+                seen[ctx] += 1
+            if t < steps:
+                inputs[o + t, 0] = bit
+            if t > 0:
+                targets[o + t - 1, 0] = bit
+            ctx = ((ctx << 1) | bit) & (size - 1)
+        bayes_bits[b] = cost
+    return (offsets, inputs, targets, mask, role, segment), table, bayes_bits
+
+
+def _ngrams(knobs: NGramKnobs, key, start: int, n: int) -> EpisodeBatch:
+    fields, table, bayes_bits = _ngram_kernel(key, start, n, knobs.length, knobs.order, knobs.prior)
+    return _batch(fields, start, n, meta={"table": table, "bayes_bits": bayes_bits})
+
+
+register(
+    TaskSpec(
+        id="ntm/dynamic-ngrams-v1",
+        summary="predict the next bit of a sequence drawn from a random N-gram model",
+        knobs=NGramKnobs,
+        generator=_ngrams,
+        layout=lambda k: Layout("uint8", "uint8", ("bit",), ("next bit",)),
+        metric=BitMetric(optimum="bayes_bits"),
+        presets={
+            "paper": {},
+            # not in the paper: five times longer sequences, so the optimum per bit is lower
+            "extrapolate": {"length": 1000},
+        },
+        source=SOURCE,
+    )
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Priority sort: vectors with a priority each; targets are the highest-priority ones, sorted.
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PrioritySortKnobs(Knobs):
+    width: int = knob(8, lo=1, hi=1024, doc="bits per vector (not fixed by the paper; 8 is common)")
+    num_items: int = knob(20, lo=1, hi=MAX_LEN, doc="vectors in the input")
+    num_outputs: int = knob(16, lo=1, hi=MAX_LEN, doc="highest-priority vectors to output")
+
+    def check(self):
+        self.require(self.num_outputs <= self.num_items, "num_outputs must be <= num_items")
+
+
+@njit(cache=True, parallel=True)
+def _sort_kernel(key, start, n, width, items, outputs):
+    steps = items + 1 + outputs
+    offsets = np.empty(n + 1, np.int64)
+    for b in range(n + 1):
+        offsets[b] = b * steps
+    total = n * steps
+    inputs = np.zeros((total, width + 2), np.float32)
+    targets = np.zeros((total, width), np.uint8)
+    mask = np.zeros(total, np.bool_)
+    role = np.full(total, ROLE_ANSWER, np.int8)
+    segment = np.full(total, -1, np.int32)
+    support = np.empty(n * outputs, np.int32)
+    for b in prange(n):
+        s = episode_state(key, start + b)
+        o = offsets[b]
+        bits = np.empty((items, width), np.uint8)
+        priority = np.empty(items, np.float32)
+        s = fill_bits(s, bits, 0, items, width)
+        for r in range(items):
+            s, u = next_float(s)
+            priority[r] = np.float32(2.0 * u - 1.0)  # uniform in [-1, 1)
+            role[o + r] = ROLE_CONTEXT
+            segment[o + r] = r
+            inputs[o + r, width] = priority[r]
+            for c in range(width):
+                inputs[o + r, c] = bits[r, c]
+        inputs[o + items, width + 1] = 1.0  # delimiter
+        role[o + items] = ROLE_CONTROL
+        # highest priority first; a stable sort keeps input order between equal priorities
+        order = np.argsort(-priority, kind="mergesort")
+        for j in range(outputs):
+            row = o + items + 1 + j
+            mask[row] = True
+            support[b * outputs + j] = order[j]
+            for c in range(width):
+                targets[row, c] = bits[order[j], c]
+    return (offsets, inputs, targets, mask, role, segment), support
+
+
+def _priority_sort(knobs: PrioritySortKnobs, key, start: int, n: int) -> EpisodeBatch:
+    fields, support = _sort_kernel(key, start, n, knobs.width, knobs.num_items, knobs.num_outputs)
+    support_offsets = np.arange(0, n * knobs.num_outputs + 1, knobs.num_outputs, dtype=np.int64)
+    return _batch(fields, start, n, support=(support_offsets, support))
+
+
+register(
+    TaskSpec(
+        id="ntm/priority-sort-v1",
+        summary="output the highest-priority vectors of a list, sorted by priority",
+        knobs=PrioritySortKnobs,
+        generator=_priority_sort,
+        layout=lambda k: Layout(
+            "float32", "uint8", (*_bits(k.width), "priority", "delimiter"), _bits(k.width)
+        ),
+        metric=BitMetric(),
+        presets={
+            "paper": {},
+            # not in the paper (it reports no generalisation test): twice the list
+            "extrapolate": {"num_items": 40, "num_outputs": 32},
+        },
+        source=SOURCE,
+    )
+)

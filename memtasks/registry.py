@@ -1,0 +1,220 @@
+"""The task registry: versioned ids -> specs and generators (DESIGN.md section 1).
+
+Ids look like Gymnasium's: ``family/name-vN``. ``vN`` changes whenever the same (knobs, seed,
+split, index) would give different bytes, so a dataset id always means the same data. Asking for
+``family/name`` without a version resolves to the newest version.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import KnobError, MemtasksError, UnknownTaskError, did_you_mean
+from .knobs import Knobs
+from .rng import stream_key
+
+_ID = re.compile(r"^(?P<family>[a-z0-9_]+)/(?P<name>[a-z0-9_.-]+?)-v(?P<version>[0-9]+)$")
+_SPLIT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_]*$")
+CARDS = Path(__file__).resolve().parent.parent / "data_cards"
+
+# The modules that register tasks when imported; loaded on first use of the registry so that
+# ``import memtasks`` stays cheap and generators can import ``memtasks`` without a cycle.
+_PROVIDERS = ("generators",)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What a task's episodes hold: vector widths and channel names, or a vocabulary."""
+
+    input_dtype: str  # "uint8", "float32" or "int32" (token ids)
+    target_dtype: str
+    input_channels: tuple[str, ...] = ()  # one name per input channel (vector tasks)
+    target_channels: tuple[str, ...] = ()
+    vocab: tuple[str, ...] = ()  # id -> string (token tasks); id 0 is padding
+
+    @property
+    def input_width(self) -> int | None:
+        return len(self.input_channels) or None
+
+    @property
+    def target_width(self) -> int | None:
+        return len(self.target_channels) or None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"input_dtype": self.input_dtype, "target_dtype": self.target_dtype}
+        if self.input_channels:
+            out["input_channels"] = list(self.input_channels)
+            out["target_channels"] = list(self.target_channels)
+        if self.vocab:
+            out["vocab"] = list(self.vocab)
+        return out
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """Everything about one versioned task."""
+
+    id: str
+    summary: str
+    knobs: type[Knobs]
+    generator: Callable[[Knobs, np.uint64, int, int], Any]  # (knobs, key, start, count)
+    layout: Callable[[Knobs], Layout]
+    metric: Any  # memtasks.metrics.Metric
+    presets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    source: str = ""
+
+    @property
+    def family(self) -> str:
+        return self.id.split("/")[0]
+
+    @property
+    def name(self) -> str:
+        return _ID.match(self.id).group("name")
+
+    @property
+    def version(self) -> int:
+        return int(_ID.match(self.id).group("version"))
+
+    @property
+    def card(self) -> Path:
+        """The data card: ``data_cards/<family>/<name>.md``."""
+        return CARDS / self.family / f"{self.name}.md"
+
+    def make_knobs(self, preset: str | None = None, **values: Any) -> Knobs:
+        """Knobs of ``preset`` (the defaults when None) with ``values`` on top, validated."""
+        base: dict[str, Any] = {}
+        if preset is not None:
+            if preset not in self.presets:
+                raise KnobError(
+                    f"{self.id} has no preset {preset!r}{did_you_mean(preset, self.presets)}; "
+                    f"its presets are: {', '.join(self.presets) or 'none'}"
+                )
+            base.update(self.presets[preset])
+        base.update(values)
+        return self.knobs.from_values(base)
+
+    def key(self, knobs: Knobs, seed: int, split: str) -> np.uint64:
+        """The random stream of (this task, knobs, seed, split)."""
+        return stream_key(self.id, knobs.to_dict(), check_seed(seed), check_split(split))
+
+    def generate(
+        self,
+        n: int,
+        seed: int = 0,
+        split: str = "train",
+        *,
+        start: int = 0,
+        knobs: Knobs | None = None,
+        preset: str | None = None,
+        **values: Any,
+    ):
+        """Episodes ``start .. start + n - 1`` of the stream (see ``memtasks.generate``)."""
+        if knobs is None:
+            knobs = self.make_knobs(preset, **values)
+        elif preset is not None or values:
+            raise KnobError("pass either a Knobs object or preset/knob values, not both")
+        elif not isinstance(knobs, self.knobs):
+            raise KnobError(f"{self.id} takes {self.knobs.__name__}, got {type(knobs).__name__}")
+        n = check_count("n", n)
+        start = check_count("start", start)
+        batch = self.generator(knobs, self.key(knobs, seed, split), start, n)
+        batch.task = self.id
+        return batch
+
+
+def check_seed(seed: Any) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**64:
+        raise MemtasksError(f"seed must be an integer in [0, 2**64), got {seed!r}")
+    return int(seed)
+
+
+def check_split(split: Any) -> str:
+    if not isinstance(split, str) or not _SPLIT.match(split):
+        raise MemtasksError(
+            f"split must be a name of letters, digits and '_' (train, validation, test...), "
+            f"got {split!r}"
+        )
+    return split
+
+
+def check_count(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise MemtasksError(f"{name} must be a non-negative integer, got {value!r}")
+    return int(value)
+
+
+_TASKS: dict[str, TaskSpec] = {}
+_loaded = False
+
+
+def register(spec: TaskSpec) -> TaskSpec:
+    """Add a task. Its knobs class learns its id, so that its messages name the task."""
+    if not _ID.match(spec.id):
+        raise ValueError(f"task id {spec.id!r} is not of the form family/name-vN")
+    if spec.id in _TASKS:
+        raise ValueError(f"task {spec.id!r} is registered twice")
+    spec.knobs.task_id = spec.id
+    for name, values in spec.presets.items():
+        spec.knobs.from_values(dict(values))  # a preset that does not validate is a bug here
+        if not re.match(r"^[a-z0-9-]+$", name):
+            raise ValueError(f"preset name {name!r} of {spec.id} is not lowercase-with-dashes")
+    _TASKS[spec.id] = spec
+    return spec
+
+
+def _ensure_loaded() -> None:
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        for module in _PROVIDERS:
+            importlib.import_module(module)
+
+
+def list_tasks(family: str | None = None) -> list[str]:
+    """Registered task ids, sorted; only those of ``family`` when given."""
+    _ensure_loaded()
+    ids = sorted(_TASKS)
+    if family is not None:
+        ids = [t for t in ids if t.split("/")[0] == family.rstrip("/")]
+    return ids
+
+
+def get_spec(task: str) -> TaskSpec:
+    """The spec of ``task``; ``family/name`` without ``-vN`` means the newest version."""
+    _ensure_loaded()
+    if not isinstance(task, str):
+        raise UnknownTaskError(f"a task id is a string like 'ntm/copy-v1', got {task!r}")
+    if task in _TASKS:
+        return _TASKS[task]
+    versions = [t for t in _TASKS if t.rsplit("-v", 1)[0] == task]
+    if versions:
+        return _TASKS[max(versions, key=lambda t: int(t.rsplit("-v", 1)[1]))]
+    raise UnknownTaskError(
+        f"unknown task {task!r}{did_you_mean(task, _TASKS)}; `memtasks list` shows all "
+        f"{len(_TASKS)} tasks"
+    )
+
+
+def generate(
+    task: str,
+    n: int,
+    seed: int = 0,
+    split: str = "train",
+    *,
+    start: int = 0,
+    preset: str | None = None,
+    **knobs: Any,
+):
+    """Episodes ``start .. start + n - 1`` of ``task`` for ``(knobs, seed, split)``.
+
+    Episode ``i`` depends only on (task, knobs, seed, split, i): any slice of indices can be
+    generated on its own, in any order, on any number of workers, with the same result.
+    """
+    return get_spec(task).generate(n, seed, split, start=start, preset=preset, **knobs)

@@ -1,0 +1,87 @@
+"""Episodes as readable text: bit grids for vector tasks (time runs left to right, one row per
+channel, as in the NTM paper's figures), tokens for token tasks."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .episode import ROLE_NAMES, EpisodeBatch
+
+ON, OFF, SCORED, SKIPPED = "█", "·", "^", " "
+
+
+def _layout(batch: EpisodeBatch):
+    if not batch.task:
+        return None
+    from .registry import get_spec
+
+    try:
+        spec = get_spec(batch.task)
+        return spec.layout(spec.knobs())
+    except Exception:  # a batch from an unknown or changed task still prints, unlabelled
+        return None
+
+
+def _grid(values: np.ndarray, names: tuple[str, ...], label: str, width: int) -> list[str]:
+    """One text row per channel of a [T, D] array, channel names padded to ``width``."""
+    lines = [label]
+    floats = []
+    for c in range(values.shape[1]):
+        name = names[c] if c < len(names) else f"ch {c}"
+        col = values[:, c]
+        if values.dtype.kind == "f" and not np.isin(col, (0.0, 1.0)).all():
+            cells = "".join(OFF if v == 0 else ("+" if v > 0 else "-") for v in col)
+            nonzero = [f"t{t}={v:+.3f}" for t, v in enumerate(col) if v != 0]
+            floats.append(
+                f"  {name}: " + " ".join(nonzero[:12]) + (" ..." if len(nonzero) > 12 else "")
+            )
+        else:
+            cells = "".join(ON if v else OFF for v in col)
+        lines.append(f"  {name:<{width}} {cells}")
+    return lines + floats
+
+
+def render_episode(batch: EpisodeBatch, i: int, layout=None) -> str:
+    ep = batch.episode(i)
+    t = len(ep["mask"])
+    meta = " ".join(f"{k}={_fmt(v)}" for k, v in ep["meta"].items() if np.ndim(v) == 0)
+    head = f"episode {ep['index']}  ({t} steps{', ' + meta if meta else ''})"
+    lines = [head]
+    if batch.is_vector:
+        names_in = layout.input_channels if layout else ()
+        names_out = layout.target_channels if layout else ()
+        width = max([len(n) for n in (*names_in, *names_out)] + [8])
+        lines += _grid(ep["inputs"], names_in, "inputs", width)
+        lines += _grid(ep["targets"], names_out, "targets", width)
+        lines.append(
+            f"  {'scored':<{width}} " + "".join(SCORED if m else SKIPPED for m in ep["mask"])
+        )
+    else:
+        vocab = layout.vocab if layout else ()
+
+        def word(x: int) -> str:
+            return vocab[x] if 0 <= x < len(vocab) else str(x)
+
+        lines.append("  inputs : " + " ".join(word(int(x)) for x in ep["inputs"]))
+        scored = [word(int(x)) for x, m in zip(ep["targets"], ep["mask"], strict=True) if m]
+        lines.append("  targets: " + " ".join(scored) + "   (scored positions only)")
+    roles = ", ".join(
+        f"{ROLE_NAMES.get(int(r), r)} {int((ep['role'] == r).sum())}" for r in np.unique(ep["role"])
+    )
+    lines.append(f"  roles: {roles}")
+    if len(ep["support"]):
+        lines.append("  support: " + " ".join(str(int(s)) for s in ep["support"]))
+    return "\n".join(lines)
+
+
+def _fmt(v) -> str:
+    v = np.asarray(v).item()
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def render_batch(batch: EpisodeBatch, limit: int = 3) -> str:
+    layout = _layout(batch)
+    parts = [render_episode(batch, i, layout) for i in range(min(limit, len(batch)))]
+    if len(batch) > limit:
+        parts.append(f"... {len(batch) - limit} more episodes")
+    return "\n\n".join(parts)
