@@ -14,6 +14,7 @@ Schema, one row per episode::
     role     list<int8>
     segment  list<int32>
     support  list<int32>
+    support_answer list<int32>   (same lengths as support)
     meta     struct<name: scalar | fixed_size_list<scalar, k>, ...>
 """
 
@@ -60,6 +61,7 @@ def batch_to_arrow(batch: EpisodeBatch) -> pa.Table:
     for name in POSITION_FIELDS:
         columns[name] = _list(batch.offsets, _values(getattr(batch, name)))
     columns["support"] = _list(batch.support_offsets, _primitive(batch.support))
+    columns["support_answer"] = _list(batch.support_offsets, _primitive(batch.support_answer))
     if batch.meta:
         names = sorted(batch.meta)
         columns["meta"] = pa.StructArray.from_arrays(
@@ -109,6 +111,11 @@ def arrow_to_batch(table: pa.Table | pa.RecordBatch, task: str = "") -> EpisodeB
         elif not np.array_equal(off, offsets):
             raise ValueError(f"column {name!r} has different episode lengths than 'inputs'")
     support_offsets, support = _unlist(column("support"))
+    support_answer = None
+    if "support_answer" in table.column_names:
+        answer_offsets, support_answer = _unlist(column("support_answer"))
+        if not np.array_equal(answer_offsets, support_offsets):
+            raise ValueError("column 'support_answer' has different lengths than 'support'")
     meta = {}
     if "meta" in table.column_names:
         struct = column("meta")
@@ -121,6 +128,7 @@ def arrow_to_batch(table: pa.Table | pa.RecordBatch, task: str = "") -> EpisodeB
         **fields,
         support_offsets=support_offsets,
         support=support,
+        support_answer=support_answer,
         index=_to_numpy(column("index")),
         meta=meta,
         task=task,

@@ -11,6 +11,8 @@ mask        ``bool[N]``                                   positions that are sco
 role        ``int8[N]``                                   0 context, 1 query, 2 answer, 3 control
 segment     ``int32[N]``                                  context item of a position, -1 outside
 support     ``int32[K]`` with ``support_offsets[B + 1]``  context items that support the answers
+support_answer ``int32[K]``                              which answer span (0, 1, ... in episode
+                                                         order) each support item belongs to
 index       ``int64[B]``                                  the episode's index in its stream
 meta        ``{name: [B] or [B, k] array}``               per-episode facts
 =========== ============================================ =====================================
@@ -56,6 +58,7 @@ class EpisodeBatch:
     support_offsets: np.ndarray
     support: np.ndarray
     index: np.ndarray
+    support_answer: np.ndarray | None = None  # None: every support item belongs to answer 0
     meta: dict[str, np.ndarray] = field(default_factory=dict)
     task: str = ""
 
@@ -64,6 +67,9 @@ class EpisodeBatch:
         self.support_offsets = np.ascontiguousarray(self.support_offsets, dtype=np.int64)
         self.index = np.ascontiguousarray(self.index, dtype=np.int64)
         self.support = np.ascontiguousarray(self.support, dtype=np.int32)
+        if self.support_answer is None:
+            self.support_answer = np.zeros(len(self.support), dtype=np.int32)
+        self.support_answer = np.ascontiguousarray(self.support_answer, dtype=np.int32)
         for name, dtype in _FIXED_DTYPES.items():
             setattr(self, name, np.ascontiguousarray(getattr(self, name), dtype=dtype))
         self.inputs = np.ascontiguousarray(self.inputs)
@@ -91,6 +97,8 @@ class EpisodeBatch:
                 )
         if len(self.support) != self.support_offsets[-1]:
             raise ValueError("support length does not match support_offsets")
+        if len(self.support_answer) != len(self.support):
+            raise ValueError("support_answer must have one entry per support item")
         for k, v in self.meta.items():
             if len(v) != b or v.ndim not in (1, 2):
                 raise ValueError(f"meta[{k!r}] must have shape [{b}] or [{b}, k], got {v.shape}")
@@ -109,6 +117,7 @@ class EpisodeBatch:
         meta: dict[str, np.ndarray] | None = None,
         support_lengths: np.ndarray | None = None,
         support: np.ndarray | None = None,
+        support_answer: np.ndarray | None = None,
         task: str = "",
     ) -> EpisodeBatch:
         """Build from per-episode lengths instead of offsets."""
@@ -126,6 +135,7 @@ class EpisodeBatch:
             support_offsets=_offsets_from_lengths(np.asarray(support_lengths)),
             support=support,
             index=index,
+            support_answer=support_answer,
             meta=meta or {},
             task=task,
         )
@@ -152,7 +162,8 @@ class EpisodeBatch:
     def nbytes(self) -> int:
         """Bytes held in all arrays (what a plain memory copy of the batch would move)."""
         arrays = [getattr(self, f) for f in POSITION_FIELDS]
-        arrays += [self.offsets, self.support_offsets, self.support, self.index]
+        arrays += [self.offsets, self.support_offsets, self.support, self.support_answer]
+        arrays.append(self.index)
         arrays += list(self.meta.values())
         return sum(a.nbytes for a in arrays)
 
@@ -180,6 +191,7 @@ class EpisodeBatch:
             **{f: getattr(self, f)[lo:hi] for f in POSITION_FIELDS},
             support_offsets=self.support_offsets[start : stop + 1] - slo,
             support=self.support[slo:shi],
+            support_answer=self.support_answer[slo:shi],
             index=self.index[start:stop],
             meta={k: v[start:stop] for k, v in self.meta.items()},
             task=self.task,
@@ -199,6 +211,7 @@ class EpisodeBatch:
             **{f: getattr(self, f)[pos] for f in POSITION_FIELDS},
             support_offsets=_offsets_from_lengths(np.diff(self.support_offsets)[rows]),
             support=self.support[spos],
+            support_answer=self.support_answer[spos],
             index=self.index[rows],
             meta={k: v[rows] for k, v in self.meta.items()},
             task=self.task,
@@ -209,6 +222,7 @@ class EpisodeBatch:
         one = self[i]
         out = {f: getattr(one, f) for f in POSITION_FIELDS}
         out["support"] = one.support
+        out["support_answer"] = one.support_answer
         out["index"] = int(one.index[0])
         out["meta"] = {k: v[0] for k, v in one.meta.items()}
         return out
@@ -240,6 +254,7 @@ class EpisodeBatch:
                 np.concatenate([np.diff(b.support_offsets) for b in batches])
             ),
             support=np.concatenate([b.support for b in batches]),
+            support_answer=np.concatenate([b.support_answer for b in batches]),
             index=np.concatenate([b.index for b in batches]),
             meta={k: np.concatenate([b.meta[k] for b in batches]) for k in first.meta},
             task=first.task,
@@ -250,7 +265,8 @@ class EpisodeBatch:
         """Same episodes, same indices, same values and dtypes (the task name is not compared)."""
         if not isinstance(other, EpisodeBatch) or self.meta.keys() != other.meta.keys():
             return False
-        names = [*POSITION_FIELDS, "offsets", "support_offsets", "support", "index"]
+        names = [*POSITION_FIELDS, "offsets", "support_offsets", "support", "support_answer"]
+        names.append("index")
         pairs = [(getattr(self, f), getattr(other, f)) for f in names]
         pairs += [(self.meta[k], other.meta[k]) for k in self.meta]
         return all(a.dtype == b.dtype and np.array_equal(a, b) for a, b in pairs)

@@ -61,6 +61,7 @@ def episode_hashes(batch: EpisodeBatch) -> np.ndarray:
     for name in POSITION_FIELDS:
         _mix_field(out, name, getattr(batch, name), batch.offsets)
     _mix_field(out, "support", batch.support, batch.support_offsets)
+    _mix_field(out, "support_answer", batch.support_answer, batch.support_offsets)
     rows = np.arange(len(batch) + 1, dtype=np.int64)
     for name in sorted(batch.meta):
         _mix_field(out, "meta." + name, batch.meta[name], rows)
