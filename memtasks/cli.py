@@ -1,0 +1,225 @@
+"""The ``memtasks`` command line (DESIGN.md section 7).
+
+Bad input ends with one line on stderr that names what is wrong and what is allowed, and a
+nonzero exit status: 2 for a malformed command line, 1 for a value the task refuses, 130 when
+interrupted. No traceback, and nothing is written.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from .errors import KnobError, MemtasksError, did_you_mean
+
+
+def _knob_values(spec, settings: tuple[str, ...]) -> dict:
+    """``--set k=v`` pairs parsed to the knobs' types."""
+    values = {}
+    for item in settings:
+        name, sep, text = item.partition("=")
+        if not sep or not name.strip():
+            raise KnobError(f"--set takes name=value (e.g. --set max_length=30), got {item!r}")
+        values[name.strip()] = spec.knobs.parse(name.strip(), text)
+    return values
+
+
+def _spec_and_knobs(task: str, preset: str | None, settings: tuple[str, ...]):
+    from .registry import get_spec
+
+    spec = get_spec(task)
+    return spec, spec.make_knobs(preset, **_knob_values(spec, settings))
+
+
+_task = click.argument("task")
+_preset = click.option("--preset", help="named knob values (see `memtasks info TASK`)")
+_set = click.option(
+    "--set", "settings", multiple=True, metavar="KNOB=VALUE", help="set a knob (repeatable)"
+)
+_seed = click.option("--seed", type=click.IntRange(0, 2**64 - 1), default=0, show_default=True)
+_split = click.option("--split", default="train", show_default=True, help="stream name")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="memtasks")
+def cli() -> None:
+    """Tasks and datasets for studying memory architectures."""
+
+
+@cli.command("list")
+@click.argument("family", required=False)
+def list_command(family: str | None) -> None:
+    """Tasks, one per line (only FAMILY's when given)."""
+    from .registry import get_spec, list_tasks
+
+    ids = list_tasks(family)
+    if family and not ids:
+        families = sorted({t.split("/")[0] for t in list_tasks()})
+        raise MemtasksError(
+            f"no family {family!r}{did_you_mean(family, families)}; families: {', '.join(families)}"
+        )
+    width = max(len(t) for t in ids)
+    for task in ids:
+        click.echo(f"{task:<{width}}  {get_spec(task).summary}")
+
+
+@cli.command()
+@_task
+def info(task: str) -> None:
+    """A task's knobs, presets, layout, metric and card."""
+    from .registry import get_spec
+
+    spec = get_spec(task)
+    knobs = spec.knobs()
+    layout = spec.layout(knobs)
+    click.echo(f"{spec.id}: {spec.summary}")
+    click.echo(f"source: {spec.source}")
+    click.echo(f"card:   {spec.card}")
+    click.echo("\nknobs:")
+    rows = [(name, repr(default), info.allowed(), info.doc) for name, (default, info) in
+            spec.knobs.infos().items()]  # fmt: skip
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    for name, default, allowed, doc in rows:
+        click.echo(f"  {name:<{widths[0]}}  {default:<{widths[1]}}  {allowed:<{widths[2]}}  {doc}")
+    click.echo("\npresets:")
+    for name, values in spec.presets.items():
+        shown = ", ".join(f"{k}={v!r}" for k, v in values.items()) or "(the defaults)"
+        click.echo(f"  {name}: {shown}")
+    click.echo("\nlayout (with the default knobs):")
+    if layout.input_channels:
+        click.echo(f"  inputs  {layout.input_dtype}[T, {layout.input_width}]: "
+                   + ", ".join(layout.input_channels))  # fmt: skip
+        click.echo(f"  targets {layout.target_dtype}[T, {layout.target_width}]: "
+                   + ", ".join(layout.target_channels))  # fmt: skip
+    else:
+        click.echo(f"  tokens, vocabulary of {len(layout.vocab)}")
+    click.echo(f"\nmetric: {spec.metric.name}: {spec.metric.description}")
+
+
+@cli.command()
+@_task
+@click.option("-n", "count", type=click.IntRange(1, 1000), default=3, show_default=True)
+@_seed
+@_split
+@click.option("--start", type=click.IntRange(0), default=0, show_default=True)
+@_preset
+@_set
+def show(task, count, seed, split, start, preset, settings) -> None:
+    """Print episodes as readable text (bit grids for vector tasks)."""
+    spec, knobs = _spec_and_knobs(task, preset, settings)
+    batch = spec.generate(count, seed, split, start=start, knobs=knobs)
+    click.echo(batch.pretty(limit=count))
+
+
+@cli.command()
+@_task
+@click.option("-n", "count", type=click.IntRange(1), required=True, help="number of episodes")
+@_seed
+@_split
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="dataset folder")
+@click.option("--format", "fmt", type=click.Choice(["parquet", "jsonl"]), default="parquet",
+              show_default=True)  # fmt: skip
+@click.option(
+    "--shards", type=click.IntRange(1), help="files to split into (default: ~500 MB each)"
+)
+@click.option("--workers", type=click.IntRange(1), default=1, show_default=True,
+              help="processes writing shards in parallel")  # fmt: skip
+@click.option("--start", type=click.IntRange(0), default=0, show_default=True,
+              help="index of the first episode")  # fmt: skip
+@_preset
+@_set
+@click.option("--overwrite", is_flag=True, help="replace an existing dataset at --out")
+@click.option("--quiet", "-q", is_flag=True, help="no progress bar")
+def generate(task, count, seed, split, out, fmt, shards, workers, start, preset, settings,
+             overwrite, quiet) -> None:  # fmt: skip
+    """Generate a dataset folder of Parquet (or JSONL) shards and memtasks.json."""
+    from tqdm import tqdm
+
+    from .storage import write_dataset
+
+    spec, _ = _spec_and_knobs(task, preset, settings)  # refuse bad knobs before any output
+    began = time.perf_counter()
+    bar = None
+
+    def progress(episodes: int) -> None:
+        nonlocal bar
+        if bar is None:  # created on the first finished piece, after all checks have passed
+            bar = tqdm(total=count, unit="ep", unit_scale=True, disable=quiet, file=sys.stderr,
+                       desc=spec.id, dynamic_ncols=True)  # fmt: skip
+        bar.update(episodes)
+
+    try:
+        manifest = write_dataset(
+            out, spec.id, count, seed, split, start=start, preset=preset,
+            knobs=_knob_values(spec, settings), shards=shards, workers=workers, format=fmt,
+            overwrite=overwrite, progress=progress,
+        )  # fmt: skip
+    finally:
+        if bar is not None:
+            bar.close()
+    seconds = time.perf_counter() - began
+    size = sum(f.stat().st_size for f in Path(out).rglob("*") if f.is_file())
+    click.echo(
+        f"wrote {manifest['num_episodes']:,} episodes of {spec.id} (seed {seed}, split {split}) "
+        f"to {out} in {len(manifest['files'])} {fmt} file(s), {size / 1e6:,.1f} MB, "
+        f"{seconds:.1f} s; content hash {manifest['content_hash'][:16]}"
+    )
+
+
+@cli.command()
+@click.argument("path", type=click.Path(path_type=Path))
+def verify(path: Path) -> None:
+    """Re-read a dataset folder and check its content hash."""
+    from .storage import read_manifest, verify_dataset
+
+    manifest = read_manifest(path)
+    digest = verify_dataset(path)
+    click.echo(f"ok: {manifest['num_episodes']:,} episodes of {manifest['task']}, "
+               f"content hash {digest[:16]}")  # fmt: skip
+
+
+@cli.command()
+@click.argument("tasks", nargs=-1)
+@click.option("--episodes", type=click.IntRange(64), default=64 * 500, show_default=True,
+              help="episodes per bulk measurement")  # fmt: skip
+@click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True)
+def bench(tasks, episodes, batch_size) -> None:
+    """Generation throughput of TASKS (all tasks when none) on one core and on all cores."""
+    from .bench import bench_task, format_results
+    from .registry import get_spec, list_tasks
+
+    ids = [get_spec(t).id for t in tasks] or list_tasks()
+    results = [bench_task(t, episodes=episodes, batch_size=batch_size) for t in ids]
+    click.echo(format_results(results))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the command, turning bad input into one line and an exit status."""
+    try:
+        cli.main(args=argv, prog_name="memtasks", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("memtasks: interrupted", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        click.echo("memtasks: interrupted; nothing was written", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:  # malformed command line: click's own message
+        message = exc.format_message().replace("\n", " ")
+        hint = ""
+        ctx = getattr(exc, "ctx", None)
+        if ctx is not None:
+            hint = f" (see `{ctx.command_path} --help`)"
+        click.echo(f"memtasks: error: {message}{hint}", err=True)
+        sys.exit(exc.exit_code)
+    except MemtasksError as exc:  # a value the library refuses
+        click.echo(f"memtasks: error: {exc}", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
