@@ -77,7 +77,8 @@ def info(task: str) -> None:
     layout = spec.layout(knobs)
     click.echo(f"{spec.id}: {spec.summary}")
     click.echo(f"source: {spec.source}")
-    click.echo(f"card:   {spec.card}")
+    card = spec.card.relative_to(spec.card.parents[2])  # data_cards/<family>/<name>.md
+    click.echo(f"card:   {card}{'' if spec.card.is_file() else ' (in the source repository)'}")
     click.echo("\nknobs:")
     rows = [(name, repr(default), info.allowed(), info.doc) for name, (default, info) in
             spec.knobs.infos().items()]  # fmt: skip
