@@ -26,7 +26,7 @@ from memtasks.metrics import BitMetric
 from memtasks.registry import Layout, TaskSpec, register
 from memtasks.rng import episode_state, next_below, next_beta, next_float
 
-from ._kernels import fill_bits, offsets_of
+from ._kernels import fill_bits, kernel, offsets_of
 
 SOURCE = "Graves, Wayne & Danihelka (2014), Neural Turing Machines, arXiv:1410.5401, sec. 4"
 MAX_LEN = 100_000  # a sanity bound on sizes: one episode of 100k steps is already huge
@@ -79,7 +79,7 @@ class CopyKnobs(Knobs):
         self.require(self.min_length <= self.max_length, "min_length must be <= max_length")
 
 
-@njit(cache=True, parallel=True)
+@kernel
 def _copy_kernel(key, start, n, choices, width):
     lengths = np.empty(n, np.int64)
     for b in prange(n):
@@ -181,7 +181,7 @@ def _repeat_header(key, index, min_length, max_length, min_repeats, max_repeats)
     return s, min_length + a, min_repeats + r
 
 
-@njit(cache=True, parallel=True)
+@kernel
 def _repeat_copy_kernel(key, start, n, width, lo_len, hi_len, lo_rep, hi_rep, mean, std):
     lengths = np.empty(n, np.int64)
     for b in prange(n):
@@ -306,7 +306,7 @@ def _same_item(arr, row_a, row_b, m, w):
     return True
 
 
-@njit(cache=True, parallel=True)
+@kernel
 def _recall_kernel(key, start, n, w, m, min_items, max_items):
     lengths = np.empty(n, np.int64)
     for b in prange(n):
@@ -416,7 +416,7 @@ class NGramKnobs(Knobs):
         self.require(self.length > self.order, "length must be > order")
 
 
-@njit(cache=True, parallel=True)
+@kernel
 def _ngram_kernel(key, start, n, length, order, prior):
     ctx_bits = order - 1
     size = 1 << ctx_bits
@@ -501,7 +501,7 @@ class PrioritySortKnobs(Knobs):
         self.require(self.num_outputs <= self.num_items, "num_outputs must be <= num_items")
 
 
-@njit(cache=True, parallel=True)
+@kernel
 def _sort_kernel(key, start, n, width, items, outputs):
     steps = items + 1 + outputs
     offsets = np.empty(n + 1, np.int64)

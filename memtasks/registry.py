@@ -7,6 +7,7 @@ split, index) would give different bytes, so a dataset id always means the same 
 
 from __future__ import annotations
 
+import functools
 import importlib
 import re
 from collections.abc import Callable, Mapping
@@ -102,7 +103,7 @@ class TaskSpec:
 
     def key(self, knobs: Knobs, seed: int, split: str) -> np.uint64:
         """The random stream of (this task, knobs, seed, split)."""
-        return stream_key(self.id, knobs.to_dict(), check_seed(seed), check_split(split))
+        return _stream_key(self.id, knobs, check_seed(seed), check_split(split))
 
     def generate(
         self,
@@ -127,6 +128,12 @@ class TaskSpec:
         batch = self.generator(knobs, self.key(knobs, seed, split), start, n)
         batch.task = self.id
         return batch
+
+
+@functools.lru_cache(maxsize=1024)
+def _stream_key(task: str, knobs: Knobs, seed: int, split: str) -> np.uint64:
+    # a training loop asks for the same stream thousands of times; hashing it is 25 us
+    return stream_key(task, knobs.to_dict(), seed, split)
 
 
 def check_seed(seed: Any) -> int:
