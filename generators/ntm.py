@@ -78,6 +78,9 @@ class CopyKnobs(Knobs):
     def check(self):
         self.require(self.min_length <= self.max_length, "min_length must be <= max_length")
 
+    def layout(self) -> Layout:
+        return Layout("uint8", "uint8", (*_bits(self.width), "delimiter"), _bits(self.width))
+
 
 @kernel
 def _copy_kernel(key, start, n, choices, width):
@@ -123,7 +126,7 @@ register(
         summary="copy a sequence of random bit vectors after a delimiter",
         knobs=CopyKnobs,
         generator=_copy,
-        layout=lambda k: Layout("uint8", "uint8", (*_bits(k.width), "delimiter"), _bits(k.width)),
+        layout=CopyKnobs.layout,
         metric=BitMetric(),
         presets={
             "paper": {},
@@ -171,6 +174,10 @@ class RepeatCopyKnobs(Knobs):
         """Mean and standard deviation of the discrete uniform norm_min..norm_max repeats."""
         lo, hi = self.norm_min_repeats, self.norm_max_repeats
         return (lo + hi) / 2.0, math.sqrt(((hi - lo + 1) ** 2 - 1) / 12.0)
+
+    def layout(self) -> Layout:
+        bits = _bits(self.width)
+        return Layout("float32", "uint8", (*bits, "delimiter", "repeats"), (*bits, "end"))
 
 
 @njit(inline="always")
@@ -239,9 +246,7 @@ register(
         summary="copy a sequence of bit vectors R times, R given as a number, then signal the end",
         knobs=RepeatCopyKnobs,
         generator=_repeat_copy,
-        layout=lambda k: Layout(
-            "float32", "uint8", (*_bits(k.width), "delimiter", "repeats"), (*_bits(k.width), "end")
-        ),
+        layout=RepeatCopyKnobs.layout,
         metric=BitMetric(),
         presets={
             "paper": {},
@@ -286,6 +291,10 @@ class AssociativeRecallKnobs(Knobs):
             "2**(item_width * item_length) must be at least 2 * max_items so that items can be "
             "distinct",
         )
+
+    def layout(self) -> Layout:
+        bits = _bits(self.item_width)
+        return Layout("uint8", "uint8", (*bits, "item delimiter", "query delimiter"), bits)
 
 
 @njit(inline="always")
@@ -383,12 +392,7 @@ register(
         summary="after a list of items, given one item, output the item that followed it",
         knobs=AssociativeRecallKnobs,
         generator=_associative_recall,
-        layout=lambda k: Layout(
-            "uint8",
-            "uint8",
-            (*_bits(k.item_width), "item delimiter", "query delimiter"),
-            _bits(k.item_width),
-        ),  # fmt: skip
+        layout=AssociativeRecallKnobs.layout,
         metric=BitMetric(),
         presets={
             "paper": {},
@@ -414,6 +418,9 @@ class NGramKnobs(Knobs):
 
     def check(self):
         self.require(self.length > self.order, "length must be > order")
+
+    def layout(self) -> Layout:
+        return Layout("uint8", "uint8", ("bit",), ("next bit",))
 
 
 @kernel
@@ -476,7 +483,7 @@ register(
         summary="predict the next bit of a sequence drawn from a random N-gram model",
         knobs=NGramKnobs,
         generator=_ngrams,
-        layout=lambda k: Layout("uint8", "uint8", ("bit",), ("next bit",)),
+        layout=NGramKnobs.layout,
         metric=BitMetric(optimum="bayes_bits"),
         presets={
             "paper": {},
@@ -499,6 +506,10 @@ class PrioritySortKnobs(Knobs):
 
     def check(self):
         self.require(self.num_outputs <= self.num_items, "num_outputs must be <= num_items")
+
+    def layout(self) -> Layout:
+        bits = _bits(self.width)
+        return Layout("float32", "uint8", (*bits, "priority", "delimiter"), bits)
 
 
 @kernel
@@ -553,9 +564,7 @@ register(
         summary="output the highest-priority vectors of a list, sorted by priority",
         knobs=PrioritySortKnobs,
         generator=_priority_sort,
-        layout=lambda k: Layout(
-            "float32", "uint8", (*_bits(k.width), "priority", "delimiter"), _bits(k.width)
-        ),
+        layout=PrioritySortKnobs.layout,
         metric=BitMetric(),
         presets={
             "paper": {},

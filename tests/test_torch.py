@@ -1,0 +1,263 @@
+"""memtasks.torch: collate, the dataset over stored episodes, and the generated stream."""
+
+from __future__ import annotations
+
+import itertools
+import pickle
+
+import numba
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import BatchSampler, DataLoader, SequentialSampler
+
+import memtasks
+from memtasks import views
+from memtasks.episode import EpisodeBatch
+from memtasks.torch import EpisodeDataset, EpisodeStream, collate, collate_qa
+
+
+def token_stories() -> EpisodeBatch:
+    """Two bAbI-like stories: sentences (role 0, one segment each), questions, answers."""
+    # story 0: "5 6 7" "8 9" "10 11 ?" -> 12, "13 14" "15 ?" -> 16 17; story 1: "3" "4 ?" -> 5
+    inputs = [5, 6, 7, 8, 9, 10, 11, 0, 13, 14, 15, 0, 0, 3, 4, 0]
+    targets = [0, 0, 0, 0, 0, 0, 0, 12, 0, 0, 0, 16, 17, 0, 0, 5]
+    role = [0, 0, 0, 0, 0, 1, 1, 2, 0, 0, 1, 2, 2, 0, 1, 2]
+    segment = [0, 0, 0, 1, 1, -1, -1, -1, 2, 2, -1, -1, -1, 0, -1, -1]
+    return EpisodeBatch.from_lengths(
+        lengths=np.array([13, 3]),
+        inputs=np.array(inputs, dtype=np.int32),
+        targets=np.array(targets, dtype=np.int32),
+        mask=np.array(role) == 2,
+        role=np.array(role),
+        segment=np.array(segment),
+        index=np.array([40, 41]),
+        support_lengths=np.array([3, 1]),
+        support=np.array([1, 0, 2, 0]),
+        support_answer=np.array([0, 1, 1, 0]),
+    )
+
+
+STORIES = token_stories()
+
+
+def assert_same_tensors(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for k in a:
+        if isinstance(a[k], dict):
+            assert_same_tensors(a[k], b[k])
+        else:
+            assert a[k].dtype == b[k].dtype, k
+            assert torch.equal(a[k], b[k]), k
+
+
+# ---------------------------------------------------------------------------------------------
+# collate
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("task", memtasks.list_tasks("ntm"))
+def test_collate_of_a_vector_task(task):
+    batch = memtasks.generate(task, 4, seed=5)
+    out = collate(batch)
+    arrays = views.padded(batch)
+    t = int(batch.lengths.max())
+    assert out["inputs"].dtype == torch.float32 and out["targets"].dtype == torch.float32
+    assert out["inputs"].shape == (4, t, batch.inputs.shape[1])
+    assert out["targets"].shape == (4, t, batch.targets.shape[1])
+    expected = {"mask": torch.bool, "role": torch.int8, "segment": torch.int64}
+    expected |= {"lengths": torch.int64, "index": torch.int64}
+    for name, dtype in expected.items():
+        assert out[name].dtype == dtype, name
+    for name in ("inputs", "targets", "mask", "role", "segment", "lengths", "index"):
+        np.testing.assert_array_equal(out[name].numpy(), arrays[name], err_msg=name)
+    assert out["meta"].keys() == batch.meta.keys()
+    for name, values in batch.meta.items():
+        np.testing.assert_array_equal(out["meta"][name].numpy(), values)
+
+
+def test_collate_of_a_token_task():
+    out = collate(STORIES)
+    assert out["inputs"].dtype == torch.int64 and out["inputs"].shape == (2, 13)
+    assert out["targets"].dtype == torch.int64
+    np.testing.assert_array_equal(out["targets"].numpy(), views.padded(STORIES)["targets"])
+    assert out["mask"].sum().item() == int(STORIES.mask.sum())
+    assert out["index"].tolist() == [40, 41]
+
+
+def test_collate_of_a_list_equals_collate_of_the_concatenation():
+    parts = [
+        memtasks.generate("ntm/repeat-copy-v1", n, seed=2, start=s) for s, n in [(0, 3), (3, 1)]
+    ]
+    parts.append(memtasks.generate("ntm/repeat-copy-v1", 2, seed=2, start=4))
+    assert_same_tensors(collate(parts), collate(EpisodeBatch.concat(parts)))
+    assert_same_tensors(collate(parts[:1]), collate(parts[0]))
+    with pytest.raises(TypeError, match="non-empty list"):
+        collate([])
+
+
+def test_collate_of_read_only_arrow_buffers_does_not_warn(recwarn):
+    batch = EpisodeBatch.from_arrow(memtasks.generate("ntm/dynamic-ngrams-v1", 2).to_arrow())
+    out = collate(batch)
+    assert not [w for w in recwarn if "not writable" in str(w.message)]
+    np.testing.assert_array_equal(out["meta"]["table"].numpy(), batch.meta["table"])
+
+
+def test_collate_moves_to_a_device_and_warns_when_it_cannot_pin():
+    batch = memtasks.generate("ntm/copy-v1", 2)
+    out = collate(batch, device="cpu")
+    assert out["inputs"].device.type == "cpu" and out["meta"]["length"].device.type == "cpu"
+    if not torch.cuda.is_available():
+        with pytest.warns(UserWarning, match="no CUDA device"):
+            collate(batch, pin_memory=True)
+
+
+def test_collate_qa():
+    out = collate_qa([STORIES[0], STORIES[1]])
+    view = views.qa(STORIES)
+    assert out.keys() == view.arrays().keys()
+    for name, values in view.arrays().items():
+        assert out[name].dtype == torch.int64, name
+        np.testing.assert_array_equal(out[name].numpy(), values, err_msg=name)
+
+
+# ---------------------------------------------------------------------------------------------
+# EpisodeDataset
+# ---------------------------------------------------------------------------------------------
+def test_episode_dataset_in_a_dataloader():
+    batch = memtasks.generate("ntm/associative-recall-v1", 7, seed=4)
+    dataset = EpisodeDataset(batch)
+    assert len(dataset) == 7 and dataset[2].equals(batch[2:3])
+    loader = DataLoader(dataset, batch_size=3, collate_fn=collate)
+    got = list(loader)
+    assert [b["index"].tolist() for b in got] == [[0, 1, 2], [3, 4, 5], [6]]
+    for collated, lo in zip(got, (0, 3, 6), strict=True):
+        assert_same_tensors(collated, collate(batch[lo : lo + 3]))
+    # one gather per batch: the sampler hands __getitem__ a list of indices
+    sampler = BatchSampler(SequentialSampler(dataset), batch_size=3, drop_last=False)
+    fetched = list(DataLoader(dataset, sampler=sampler, batch_size=None, collate_fn=collate))
+    for a, b in zip(got, fetched, strict=True):
+        assert_same_tensors(a, b)
+    with pytest.raises(TypeError, match="takes an EpisodeBatch"):
+        EpisodeDataset([batch])
+
+
+# ---------------------------------------------------------------------------------------------
+# EpisodeStream
+# ---------------------------------------------------------------------------------------------
+def indices(batches) -> list[list[int]]:
+    return [b["index"].tolist() for b in batches]
+
+
+def test_stream_batches_hold_consecutive_episodes():
+    stream = EpisodeStream("ntm/copy-v1", batch_size=3, seed=1, start=10, num_batches=3)
+    got = list(stream)
+    assert len(stream) == 3
+    assert indices(got) == [[10, 11, 12], [13, 14, 15], [16, 17, 18]]
+    assert_same_tensors(got[1], collate(memtasks.generate("ntm/copy-v1", 3, seed=1, start=13)))
+
+
+def test_stream_is_the_same_for_0_1_and_2_workers():
+    stream = EpisodeStream(
+        "ntm/priority-sort-v1", batch_size=2, seed=7, start=5, num_batches=5, knobs={"width": 4}
+    )
+    runs = {
+        w: list(DataLoader(stream, batch_size=None, num_workers=w, timeout=120 if w else 0))
+        for w in (0, 1, 2)
+    }
+    for w in (1, 2):
+        assert len(runs[w]) == 5
+        for a, b in zip(runs[0], runs[w], strict=True):
+            assert_same_tensors(a, b)
+    seen = [i for b in runs[2] for i in b["index"].tolist()]
+    assert seen == list(range(5, 15))  # in order, each episode once, nothing missing
+
+
+class ThreadsReported(EpisodeStream):
+    """A stream that adds to each batch the number of Numba threads it was generated with."""
+
+    def __iter__(self):
+        for out in super().__iter__():
+            out["numba_threads"] = torch.tensor(numba.get_num_threads())
+            yield out
+
+
+def test_stream_workers_use_one_numba_thread():
+    stream = ThreadsReported("ntm/copy-v1", batch_size=2, num_batches=2)
+    got = list(DataLoader(stream, batch_size=None, num_workers=2, timeout=120))
+    assert [b["numba_threads"].item() for b in got] == [1, 1]
+    assert indices(got) == [[0, 1], [2, 3]]
+
+
+def test_stream_shards_across_distributed_ranks(monkeypatch):
+    monkeypatch.setattr(torch.distributed, "is_available", lambda: True)
+    monkeypatch.setattr(torch.distributed, "is_initialized", lambda: True)
+    monkeypatch.setattr(torch.distributed, "get_world_size", lambda: 2)
+    per_rank = {}
+    for rank in (0, 1):
+        monkeypatch.setattr(torch.distributed, "get_rank", lambda r=rank: r)
+        stream = EpisodeStream("ntm/copy-v1", batch_size=2, num_batches=5)
+        per_rank[rank] = indices(stream)
+        assert len(stream) == len(per_rank[rank])
+    assert per_rank[0] == [[0, 1], [4, 5], [8, 9]]
+    assert per_rank[1] == [[2, 3], [6, 7]]
+
+
+def test_stream_endless_continues_past_any_count():
+    endless = EpisodeStream("ntm/copy-v1", batch_size=2, seed=3)
+    first = list(itertools.islice(iter(endless), 4))
+    finite = list(EpisodeStream("ntm/copy-v1", batch_size=2, seed=3, num_batches=4))
+    for a, b in zip(first, finite, strict=True):
+        assert_same_tensors(a, b)
+    with pytest.raises(TypeError, match="no length"):
+        len(endless)
+
+
+def test_stream_is_reproducible_and_depends_on_the_seed():
+    def make(seed):
+        return list(EpisodeStream("ntm/repeat-copy-v1", batch_size=4, seed=seed, num_batches=2))
+
+    for a, b in zip(make(11), make(11), strict=True):
+        assert_same_tensors(a, b)
+    other = make(12)
+    assert indices(other) == indices(make(11))  # same episode indices, different content
+    assert not all(
+        a["inputs"].shape == b["inputs"].shape and torch.equal(a["inputs"], b["inputs"])
+        for a, b in zip(make(11), other, strict=True)
+    )
+
+
+def test_stream_preset_and_knobs():
+    stream = EpisodeStream("ntm/copy-v1", batch_size=6, preset="extrapolate", num_batches=1)
+    (batch,) = list(stream)
+    lengths = batch["meta"]["length"].tolist()
+    assert set(lengths) <= {10, 20, 30, 50, 120}
+    spec = memtasks.get_spec("ntm/copy-v1")
+    knobs = spec.make_knobs(width=3)
+    (batch,) = list(EpisodeStream("ntm/copy-v1", batch_size=2, knobs=knobs, num_batches=1))
+    assert batch["targets"].shape[2] == 3
+
+
+def test_stream_pickles_for_spawned_workers():
+    stream = EpisodeStream("ntm/copy-v1", batch_size=2, seed=4, knobs={"width": 3}, num_batches=2)
+    clone = pickle.loads(pickle.dumps(stream))
+    for a, b in zip(stream, clone, strict=True):
+        assert_same_tensors(a, b)
+
+
+def test_stream_validates_at_construction():
+    with pytest.raises(memtasks.KnobError, match="max_length"):
+        EpisodeStream("ntm/copy-v1", batch_size=2, knobs={"max_length": 0})
+    with pytest.raises(memtasks.KnobError, match="no preset 'papr'"):
+        EpisodeStream("ntm/copy-v1", batch_size=2, preset="papr")
+    with pytest.raises(memtasks.KnobError, match="takes CopyKnobs"):
+        knobs = memtasks.get_spec("ntm/repeat-copy-v1").make_knobs()
+        EpisodeStream("ntm/copy-v1", batch_size=2, knobs=knobs)
+    with pytest.raises(memtasks.UnknownTaskError):
+        EpisodeStream("ntm/cpy-v1", batch_size=2)
+    with pytest.raises(memtasks.MemtasksError, match="seed"):
+        EpisodeStream("ntm/copy-v1", batch_size=2, seed=-1)
+    with pytest.raises(memtasks.MemtasksError, match="split"):
+        EpisodeStream("ntm/copy-v1", batch_size=2, split="no spaces")
+    with pytest.raises(memtasks.MemtasksError, match="batch_size must be at least 1"):
+        EpisodeStream("ntm/copy-v1", batch_size=0)
+    with pytest.raises(memtasks.MemtasksError, match="num_batches"):
+        EpisodeStream("ntm/copy-v1", batch_size=2, num_batches=-3)
