@@ -112,7 +112,7 @@ def show(task, count, seed, split, start, preset, settings) -> None:
     """Print episodes as readable text (bit grids for vector tasks)."""
     spec, knobs = _spec_and_knobs(task, preset, settings)
     batch = spec.generate(count, seed, split, start=start, knobs=knobs)
-    click.echo(batch.pretty(limit=count))
+    click.echo(batch.pretty(limit=count, layout=spec.layout(knobs)))
 
 
 @cli.command()

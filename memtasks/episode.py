@@ -169,7 +169,8 @@ class EpisodeBatch:
 
     # -- selection -------------------------------------------------------------------------------
     def __getitem__(self, key: int | slice | Sequence[int] | np.ndarray) -> EpisodeBatch:
-        """``batch[i]``, ``batch[a:b]`` (values are views, no copy) or ``batch[[i, j, ...]]``."""
+        """``batch[i]``, ``batch[a:b]`` (values are views, no copy), ``batch[[i, j, ...]]`` or
+        ``batch[boolean mask over episodes]`` (copies)."""
         b = len(self)
         if isinstance(key, (int, np.integer)):
             i = int(key) + b if key < 0 else int(key)
@@ -181,7 +182,12 @@ class EpisodeBatch:
             if step == 1:
                 return self._contiguous(start, max(start, stop))
             key = np.arange(start, stop, step)
-        return self.take(np.asarray(key, dtype=np.int64))
+        key = np.asarray(key)
+        if key.dtype == np.bool_:  # a mask over episodes, as in NumPy (not indices 0 and 1)
+            if key.shape != (b,):
+                raise IndexError(f"a boolean mask over {b} episodes has shape {key.shape}")
+            key = np.flatnonzero(key)
+        return self.take(key.astype(np.int64))
 
     def _contiguous(self, start: int, stop: int) -> EpisodeBatch:
         lo, hi = self.offsets[start], self.offsets[stop]
@@ -319,11 +325,15 @@ class EpisodeBatch:
             f"scored={int(self.mask.sum())}, support={len(self.support)}, meta=[{meta}])"
         )
 
-    def pretty(self, limit: int = 3) -> str:
-        """Readable text of the first ``limit`` episodes (bit grids for vector tasks)."""
+    def pretty(self, limit: int = 3, layout=None) -> str:
+        """Readable text of the first ``limit`` episodes (bit grids for vector tasks).
+
+        ``layout`` (``spec.layout(knobs)``) names the channels; by default the task's layout
+        for its default knobs is used when its widths match the batch.
+        """
         from .show import render_batch
 
-        return render_batch(self, limit=limit)
+        return render_batch(self, limit=limit, layout=layout)
 
 
 def _gather_ranges(offsets: np.ndarray, rows: np.ndarray) -> np.ndarray:

@@ -10,16 +10,29 @@ from .episode import ROLE_NAMES, EpisodeBatch
 ON, OFF, SCORED, SKIPPED = "█", "·", "^", " "
 
 
-def _layout(batch: EpisodeBatch):
-    if not batch.task:
-        return None
-    from .registry import get_spec
+def _layout(batch: EpisodeBatch, layout=None):
+    """The channel names to print: ``layout`` when given, else the task's default layout."""
+    if layout is None and batch.task:
+        from .errors import UnknownTaskError
+        from .registry import get_spec
 
-    try:
-        spec = get_spec(batch.task)
-        return spec.layout(spec.knobs())
-    except Exception:  # a batch from an unknown or changed task still prints, unlabelled
+        try:
+            spec = get_spec(batch.task)
+            layout = spec.layout(spec.knobs())
+        except UnknownTaskError:  # a batch of a task this install does not know: no labels
+            return None
+    # the batch does not carry its knobs: a layout names its channels only when the widths
+    # agree (copy with width=4 has its delimiter on channel 4, not "bit 4")
+    if (
+        layout is not None
+        and batch.is_vector
+        and (
+            len(layout.input_channels) != batch.inputs.shape[1]
+            or len(layout.target_channels) != batch.targets.shape[1]
+        )
+    ):
         return None
+    return layout
 
 
 def _grid(values: np.ndarray, names: tuple[str, ...], label: str, width: int) -> list[str]:
@@ -79,8 +92,10 @@ def _fmt(v) -> str:
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
-def render_batch(batch: EpisodeBatch, limit: int = 3) -> str:
-    layout = _layout(batch)
+def render_batch(batch: EpisodeBatch, limit: int = 3, layout=None) -> str:
+    """The first ``limit`` episodes; ``layout`` (the task's, for the batch's knobs) names the
+    channels."""
+    layout = _layout(batch, layout)
     parts = [render_episode(batch, i, layout) for i in range(min(limit, len(batch)))]
     if len(batch) > limit:
         parts.append(f"... {len(batch) - limit} more episodes")
