@@ -3,10 +3,11 @@
 
 Every task is a vector task: inputs and targets are bit vectors (uint8; float32 where a channel
 carries a number), one row per time step, and only the answer rows are scored. Each task is one
-compiled kernel that runs in two parallel passes over episodes: the first draws each episode's
-size (so the flat arrays can be allocated once), the second redraws the same size from the same
-stream and fills the episode in place. Episode ``b`` uses only ``episode_state(key, start + b)``,
-which is what makes any slice of indices reproducible on its own.
+pair of compiled kernels, each a parallel loop over episodes: the first draws each episode's
+size, NumPy allocates the flat arrays once, and the second redraws the same size from the same
+stream and writes every element of the episode in place. Episode ``b`` uses only
+``episode_state(key, start + b)``, which is what makes any slice of indices reproducible on its
+own.
 
 Cards: ``data_cards/ntm/<name>.md``. Tests: ``tests/test_ntm_tasks.py``. Benchmark:
 ``benchmarks/bench_ntm.py``.
@@ -26,7 +27,7 @@ from memtasks.metrics import BitMetric
 from memtasks.registry import Layout, TaskSpec, register
 from memtasks.rng import episode_state, next_below, next_beta, next_float
 
-from ._kernels import fill_bits, kernel, offsets_of
+from ._kernels import allocate, fill_bits, kernel, offsets_of, set_row
 
 SOURCE = "Graves, Wayne & Danihelka (2014), Neural Turing Machines, arXiv:1410.5401, sec. 4"
 MAX_LEN = 100_000  # a sanity bound on sizes: one episode of 100k steps is already huge
@@ -43,13 +44,13 @@ def _choices(lo: int, hi: int, explicit: tuple[int, ...]) -> np.ndarray:
     return np.arange(lo, hi + 1, dtype=np.int64)
 
 
-def _batch(key_fields, index_start: int, n: int, support=None, meta=None) -> EpisodeBatch:
-    offsets, inputs, targets, mask, role, segment = key_fields
+def _batch(offsets, arrays, index_start: int, n: int, support=None, meta=None) -> EpisodeBatch:
+    inputs, targets, mask, role, segment = arrays
     if support is None:
         support_offsets, support_values = np.zeros(n + 1, np.int64), np.zeros(0, np.int32)
     else:
         support_offsets, support_values = support
-    return EpisodeBatch(
+    return EpisodeBatch.trusted(
         offsets=offsets,
         inputs=inputs,
         targets=targets,
@@ -82,42 +83,59 @@ class CopyKnobs(Knobs):
         return Layout("uint8", "uint8", (*_bits(self.width), "delimiter"), _bits(self.width))
 
 
-@kernel
-def _copy_kernel(key, start, n, choices, width):
+@njit(inline="always")
+def _copy_header(key, index, choices):
+    s, k = next_below(episode_state(key, index), len(choices))
+    return s, choices[k]
+
+
+@kernel(weight=0.25)  # one draw per episode
+def _copy_sizes(key, start, n, choices):
     lengths = np.empty(n, np.int64)
     for b in prange(n):
-        _, k = next_below(episode_state(key, start + b), len(choices))
-        lengths[b] = 2 * choices[k] + 1
-    offsets = offsets_of(lengths)
-    total = offsets[n]
-    inputs = np.zeros((total, width + 1), np.uint8)
-    targets = np.zeros((total, width), np.uint8)
-    mask = np.zeros(total, np.bool_)
-    role = np.full(total, ROLE_ANSWER, np.int8)
-    segment = np.full(total, -1, np.int32)
-    seq_len = np.empty(n, np.int32)
+        _, length = _copy_header(key, start + b, choices)
+        lengths[b] = 2 * length + 1
+    return lengths
+
+
+@kernel(weight=0.25)  # short episodes: threads pay off from about 32k of them
+def _copy_fill(key, start, n, choices, offsets, inputs, targets, mask, role, segment, seq_len):
+    width = targets.shape[1]
     for b in prange(n):
-        s, k = next_below(episode_state(key, start + b), len(choices))
-        length = choices[k]
+        s, length = _copy_header(key, start + b, choices)
         o = offsets[b]
         seq_len[b] = length
         fill_bits(s, inputs, o, length, width)
-        for r in range(length):
-            segment[o + r] = r
-            role[o + r] = ROLE_CONTEXT
+        for r in range(o, o + length):  # the sequence
+            inputs[r, width] = 0
+            set_row(targets, r, 0)
+            mask[r] = False
+            role[r] = ROLE_CONTEXT
+            segment[r] = r - o
+        d = o + length  # the delimiter flag on its own channel
+        set_row(inputs, d, 0)
+        inputs[d, width] = 1
+        set_row(targets, d, 0)
+        mask[d] = False
+        role[d] = ROLE_CONTROL
+        segment[d] = -1
+        for r in range(length):  # the answer: nothing in, the sequence out
+            a = d + 1 + r
+            set_row(inputs, a, 0)
             for c in range(width):
-                targets[o + length + 1 + r, c] = inputs[o + r, c]
-        inputs[o + length, width] = 1  # the delimiter flag on its own channel
-        role[o + length] = ROLE_CONTROL
-        for r in range(o + length + 1, o + 2 * length + 1):
-            mask[r] = True
-    return (offsets, inputs, targets, mask, role, segment), seq_len
+                targets[a, c] = inputs[o + r, c]
+            mask[a] = True
+            role[a] = ROLE_ANSWER
+            segment[a] = -1
 
 
 def _copy(knobs: CopyKnobs, key, start: int, n: int) -> EpisodeBatch:
     choices = _choices(knobs.min_length, knobs.max_length, knobs.lengths)
-    fields, seq_len = _copy_kernel(key, start, n, choices, knobs.width)
-    return _batch(fields, start, n, meta={"length": seq_len})
+    offsets = offsets_of(_copy_sizes(key, start, n, choices))
+    arrays = allocate(offsets[-1], (knobs.width + 1, np.uint8), (knobs.width, np.uint8))
+    seq_len = np.empty(n, np.int32)
+    _copy_fill(key, start, n, choices, offsets, *arrays, seq_len)
+    return _batch(offsets, arrays, start, n, meta={"length": seq_len})
 
 
 register(
@@ -188,21 +206,19 @@ def _repeat_header(key, index, min_length, max_length, min_repeats, max_repeats)
     return s, min_length + a, min_repeats + r
 
 
-@kernel
-def _repeat_copy_kernel(key, start, n, width, lo_len, hi_len, lo_rep, hi_rep, mean, std):
+@kernel(weight=0.25)
+def _repeat_copy_sizes(key, start, n, lo_len, hi_len, lo_rep, hi_rep):
     lengths = np.empty(n, np.int64)
     for b in prange(n):
         _, length, reps = _repeat_header(key, start + b, lo_len, hi_len, lo_rep, hi_rep)
         lengths[b] = length + 1 + reps * length + 1
-    offsets = offsets_of(lengths)
-    total = offsets[n]
-    inputs = np.zeros((total, width + 2), np.float32)
-    targets = np.zeros((total, width + 1), np.uint8)
-    mask = np.zeros(total, np.bool_)
-    role = np.full(total, ROLE_ANSWER, np.int8)
-    segment = np.full(total, -1, np.int32)
-    seq_len = np.empty(n, np.int32)
-    repeats = np.empty(n, np.int32)
+    return lengths
+
+
+@kernel(weight=2)  # about 50 positions per episode
+def _repeat_copy_fill(key, start, n, lo_len, hi_len, lo_rep, hi_rep, mean, std, offsets,
+                      inputs, targets, mask, role, segment, seq_len, repeats):  # fmt: skip
+    width = targets.shape[1] - 1
     for b in prange(n):
         s, length, reps = _repeat_header(key, start + b, lo_len, hi_len, lo_rep, hi_rep)
         o = offsets[b]
@@ -212,32 +228,44 @@ def _repeat_copy_kernel(key, start, n, width, lo_len, hi_len, lo_rep, hi_rep, me
         # other repeats: the inputs are float32, so they cannot take fill_bits' uint8 directly
         first = o + length + 1
         fill_bits(s, targets, first, length, width)
-        for r in range(length):
-            segment[o + r] = r
-            role[o + r] = ROLE_CONTEXT
+        for r in range(length):  # the sequence
+            set_row(inputs, o + r, 0.0)
             for c in range(width):
                 inputs[o + r, c] = targets[first + r, c]
-        for rep in range(1, reps):
-            for r in range(length):
-                for c in range(width):
-                    targets[first + rep * length + r, c] = targets[first + r, c]
-        inputs[o + length, width] = 1.0  # delimiter
-        inputs[o + length, width + 1] = (reps - mean) / std  # normalised repeat count
-        role[o + length] = ROLE_CONTROL
+            set_row(targets, o + r, 0)
+            mask[o + r] = False
+            role[o + r] = ROLE_CONTEXT
+            segment[o + r] = r
+        d = o + length  # the delimiter and the normalised repeat count
+        set_row(inputs, d, 0.0)
+        inputs[d, width] = 1.0
+        inputs[d, width + 1] = (reps - mean) / std
+        set_row(targets, d, 0)
+        mask[d] = False
+        role[d] = ROLE_CONTROL
+        segment[d] = -1
         end = first + reps * length
-        targets[end, width] = 1  # the end marker
-        for r in range(first, end + 1):
+        for r in range(first, end + 1):  # R copies, then the end marker
+            set_row(inputs, r, 0.0)
+            if r >= first + length and r < end:
+                for c in range(width):
+                    targets[r, c] = targets[r - length, c]
+            elif r == end:
+                set_row(targets, r, 0)
+            targets[r, width] = 1 if r == end else 0
             mask[r] = True
-    return (offsets, inputs, targets, mask, role, segment), seq_len, repeats
+            role[r] = ROLE_ANSWER
+            segment[r] = -1
 
 
 def _repeat_copy(knobs: RepeatCopyKnobs, key, start: int, n: int) -> EpisodeBatch:
     mean, std = knobs.repeat_scale()
-    fields, seq_len, repeats = _repeat_copy_kernel(
-        key, start, n, knobs.width, knobs.min_length, knobs.max_length,
-        knobs.min_repeats, knobs.max_repeats, mean, std,
-    )  # fmt: skip
-    return _batch(fields, start, n, meta={"length": seq_len, "repeats": repeats})
+    sizes = (knobs.min_length, knobs.max_length, knobs.min_repeats, knobs.max_repeats)
+    offsets = offsets_of(_repeat_copy_sizes(key, start, n, *sizes))
+    arrays = allocate(offsets[-1], (knobs.width + 2, np.float32), (knobs.width + 1, np.uint8))
+    seq_len, repeats = np.empty(n, np.int32), np.empty(n, np.int32)
+    _repeat_copy_fill(key, start, n, *sizes, mean, std, offsets, *arrays, seq_len, repeats)
+    return _batch(offsets, arrays, start, n, meta={"length": seq_len, "repeats": repeats})
 
 
 register(
@@ -315,22 +343,30 @@ def _same_item(arr, row_a, row_b, m, w):
     return True
 
 
-@kernel
-def _recall_kernel(key, start, n, w, m, min_items, max_items):
+@kernel(weight=0.25)
+def _recall_sizes(key, start, n, m, min_items, max_items):
     lengths = np.empty(n, np.int64)
     for b in prange(n):
         _, items, _ = _recall_header(key, start + b, min_items, max_items)
         lengths[b] = items * (m + 1) + (m + 2) + m
-    offsets = offsets_of(lengths)
-    total = offsets[n]
-    inputs = np.zeros((total, w + 2), np.uint8)
-    targets = np.zeros((total, w), np.uint8)
-    mask = np.zeros(total, np.bool_)
-    role = np.full(total, ROLE_CONTROL, np.int8)
-    segment = np.full(total, -1, np.int32)
-    support = np.empty(2 * n, np.int32)
-    num_items = np.empty(n, np.int32)
-    query = np.empty(n, np.int32)
+    return lengths
+
+
+@njit(inline="always")
+def _control_row(inputs, targets, mask, role, segment, row, channel):
+    """A delimiter row: only ``channel`` of the inputs is on."""
+    set_row(inputs, row, 0)
+    inputs[row, channel] = 1
+    set_row(targets, row, 0)
+    mask[row] = False
+    role[row] = ROLE_CONTROL
+    segment[row] = -1
+
+
+@kernel(weight=3)
+def _recall_fill(key, start, n, m, min_items, max_items, offsets, inputs, targets, mask, role,
+                 segment, support, num_items, query):  # fmt: skip
+    w = targets.shape[1]
     failed = 0
     for b in prange(n):
         s, items, q = _recall_header(key, start + b, min_items, max_items)
@@ -339,7 +375,7 @@ def _recall_kernel(key, start, n, w, m, min_items, max_items):
         query[b] = q
         for k in range(items):
             d = o + k * (m + 1)
-            inputs[d, w] = 1  # item delimiter
+            _control_row(inputs, targets, mask, role, segment, d, w)  # item delimiter
             tries = 0
             while True:
                 s = fill_bits(s, inputs, d + 1, m, w)
@@ -353,35 +389,50 @@ def _recall_kernel(key, start, n, w, m, min_items, max_items):
                     break
             if not fresh:
                 failed += 1
-            for r in range(m):
-                role[d + 1 + r] = ROLE_CONTEXT
-                segment[d + 1 + r] = k
-        qd = o + items * (m + 1)
-        inputs[qd, w + 1] = 1  # query delimiters around the query item
-        inputs[qd + m + 1, w + 1] = 1
+            for r in range(d + 1, d + 1 + m):
+                inputs[r, w] = 0
+                inputs[r, w + 1] = 0
+                set_row(targets, r, 0)
+                mask[r] = False
+                role[r] = ROLE_CONTEXT
+                segment[r] = k
+        qd = o + items * (m + 1)  # the query item between two query delimiters
+        _control_row(inputs, targets, mask, role, segment, qd, w + 1)
+        _control_row(inputs, targets, mask, role, segment, qd + m + 1, w + 1)
         src = o + q * (m + 1) + 1
         nxt = src + m + 1
         for r in range(m):
-            role[qd + 1 + r] = ROLE_QUERY
-            role[qd + m + 2 + r] = ROLE_ANSWER
-            mask[qd + m + 2 + r] = True
+            row, out = qd + 1 + r, qd + m + 2 + r
+            set_row(inputs, row, 0)
+            set_row(inputs, out, 0)
             for c in range(w):
-                inputs[qd + 1 + r, c] = inputs[src + r, c]
-                targets[qd + m + 2 + r, c] = inputs[nxt + r, c]
+                inputs[row, c] = inputs[src + r, c]
+                targets[out, c] = inputs[nxt + r, c]
+            set_row(targets, row, 0)
+            mask[row] = False
+            mask[out] = True
+            role[row] = ROLE_QUERY
+            role[out] = ROLE_ANSWER
+            segment[row] = -1
+            segment[out] = -1
         support[2 * b] = q
         support[2 * b + 1] = q + 1
-    return (offsets, inputs, targets, mask, role, segment), support, num_items, query, failed
+    return failed
 
 
 def _associative_recall(knobs: AssociativeRecallKnobs, key, start: int, n: int) -> EpisodeBatch:
-    fields, support, num_items, query, failed = _recall_kernel(
-        key, start, n, knobs.item_width, knobs.item_length, knobs.min_items, knobs.max_items
-    )
+    w, m = knobs.item_width, knobs.item_length
+    sizes = (m, knobs.min_items, knobs.max_items)
+    offsets = offsets_of(_recall_sizes(key, start, n, *sizes))
+    arrays = allocate(offsets[-1], (w + 2, np.uint8), (w, np.uint8))
+    support = np.empty(2 * n, np.int32)
+    num_items, query = np.empty(n, np.int32), np.empty(n, np.int32)
+    failed = _recall_fill(key, start, n, *sizes, offsets, *arrays, support, num_items, query)
     if failed:
         raise RuntimeError("associative recall could not draw distinct items; report this bug")
     support_offsets = np.arange(0, 2 * n + 1, 2, dtype=np.int64)
     return _batch(
-        fields, start, n, support=(support_offsets, support),
+        offsets, arrays, start, n, support=(support_offsets, support),
         meta={"num_items": num_items, "query": query},
     )  # fmt: skip
 
@@ -423,22 +474,12 @@ class NGramKnobs(Knobs):
         return Layout("uint8", "uint8", ("bit",), ("next bit",))
 
 
-@kernel
-def _ngram_kernel(key, start, n, length, order, prior):
+@kernel(weight=64)  # a Beta draw per table entry, a log per bit
+def _ngram_fill(key, start, n, length, order, prior, inputs, targets, mask, role, segment, table,
+                bayes_bits):  # fmt: skip
     ctx_bits = order - 1
     size = 1 << ctx_bits
     steps = length - 1  # position t reads bit t and predicts bit t + 1
-    offsets = np.empty(n + 1, np.int64)
-    for b in range(n + 1):
-        offsets[b] = b * steps
-    total = n * steps
-    inputs = np.empty((total, 1), np.uint8)
-    targets = np.empty((total, 1), np.uint8)
-    mask = np.ones(total, np.bool_)
-    role = np.full(total, ROLE_ANSWER, np.int8)  # every position is scored
-    segment = np.full(total, -1, np.int32)
-    table = np.empty((n, size), np.float32)
-    bayes_bits = np.empty(n, np.float64)
     for b in prange(n):
         s = episode_state(key, start + b)
         for j in range(size):
@@ -446,8 +487,8 @@ def _ngram_kernel(key, start, n, length, order, prior):
             table[b, j] = p
         ones = np.zeros(size, np.int64)
         seen = np.zeros(size, np.int64)
-        o = offsets[b]
-        ctx = 0
+        o = b * steps
+        ctx = 0  # the previous bits, the newest in the lowest bit: table[b, ctx]
         cost = 0.0
         for t in range(length):
             s, u = next_float(s)
@@ -465,16 +506,23 @@ def _ngram_kernel(key, start, n, length, order, prior):
                 seen[ctx] += 1
             if t < steps:
                 inputs[o + t, 0] = bit
+                mask[o + t] = True
+                role[o + t] = ROLE_ANSWER  # every position is scored
+                segment[o + t] = -1
             if t > 0:
                 targets[o + t - 1, 0] = bit
             ctx = ((ctx << 1) | bit) & (size - 1)
         bayes_bits[b] = cost
-    return (offsets, inputs, targets, mask, role, segment), table, bayes_bits
 
 
 def _ngrams(knobs: NGramKnobs, key, start: int, n: int) -> EpisodeBatch:
-    fields, table, bayes_bits = _ngram_kernel(key, start, n, knobs.length, knobs.order, knobs.prior)
-    return _batch(fields, start, n, meta={"table": table, "bayes_bits": bayes_bits})
+    steps = knobs.length - 1
+    offsets = np.arange(0, n * steps + 1, steps, dtype=np.int64)
+    arrays = allocate(n * steps, (1, np.uint8), (1, np.uint8))
+    table = np.empty((n, 1 << (knobs.order - 1)), np.float32)
+    bayes_bits = np.empty(n, np.float64)
+    _ngram_fill(key, start, n, knobs.length, knobs.order, knobs.prior, *arrays, table, bayes_bits)
+    return _batch(offsets, arrays, start, n, meta={"table": table, "bayes_bits": bayes_bits})
 
 
 register(
@@ -512,50 +560,56 @@ class PrioritySortKnobs(Knobs):
         return Layout("float32", "uint8", (*bits, "priority", "delimiter"), bits)
 
 
-@kernel
-def _sort_kernel(key, start, n, width, items, outputs):
+@kernel(weight=4)  # a sort per episode
+def _sort_fill(key, start, n, items, outputs, inputs, targets, mask, role, segment, support):
+    width = targets.shape[1]
     steps = items + 1 + outputs
-    offsets = np.empty(n + 1, np.int64)
-    for b in range(n + 1):
-        offsets[b] = b * steps
-    total = n * steps
-    inputs = np.zeros((total, width + 2), np.float32)
-    targets = np.zeros((total, width), np.uint8)
-    mask = np.zeros(total, np.bool_)
-    role = np.full(total, ROLE_ANSWER, np.int8)
-    segment = np.full(total, -1, np.int32)
-    support = np.empty(n * outputs, np.int32)
     for b in prange(n):
         s = episode_state(key, start + b)
-        o = offsets[b]
+        o = b * steps
         bits = np.empty((items, width), np.uint8)
         priority = np.empty(items, np.float32)
         s = fill_bits(s, bits, 0, items, width)
-        for r in range(items):
+        for r in range(items):  # the vectors with their priorities
             s, u = next_float(s)
             priority[r] = np.float32(2.0 * u - 1.0)  # uniform in [-1, 1)
-            role[o + r] = ROLE_CONTEXT
-            segment[o + r] = r
-            inputs[o + r, width] = priority[r]
             for c in range(width):
                 inputs[o + r, c] = bits[r, c]
-        inputs[o + items, width + 1] = 1.0  # delimiter
-        role[o + items] = ROLE_CONTROL
+            inputs[o + r, width] = priority[r]
+            inputs[o + r, width + 1] = 0.0
+            set_row(targets, o + r, 0)
+            mask[o + r] = False
+            role[o + r] = ROLE_CONTEXT
+            segment[o + r] = r
+        d = o + items  # delimiter
+        set_row(inputs, d, 0.0)
+        inputs[d, width + 1] = 1.0
+        set_row(targets, d, 0)
+        mask[d] = False
+        role[d] = ROLE_CONTROL
+        segment[d] = -1
         # highest priority first; a stable sort keeps input order between equal priorities
         order = np.argsort(-priority, kind="mergesort")
         for j in range(outputs):
-            row = o + items + 1 + j
-            mask[row] = True
-            support[b * outputs + j] = order[j]
+            row = d + 1 + j
+            set_row(inputs, row, 0.0)
             for c in range(width):
                 targets[row, c] = bits[order[j], c]
-    return (offsets, inputs, targets, mask, role, segment), support
+            mask[row] = True
+            role[row] = ROLE_ANSWER
+            segment[row] = -1
+            support[b * outputs + j] = order[j]
 
 
 def _priority_sort(knobs: PrioritySortKnobs, key, start: int, n: int) -> EpisodeBatch:
-    fields, support = _sort_kernel(key, start, n, knobs.width, knobs.num_items, knobs.num_outputs)
-    support_offsets = np.arange(0, n * knobs.num_outputs + 1, knobs.num_outputs, dtype=np.int64)
-    return _batch(fields, start, n, support=(support_offsets, support))
+    items, outputs = knobs.num_items, knobs.num_outputs
+    steps = items + 1 + outputs
+    offsets = np.arange(0, n * steps + 1, steps, dtype=np.int64)
+    arrays = allocate(n * steps, (knobs.width + 2, np.float32), (knobs.width, np.uint8))
+    support = np.empty(n * outputs, np.int32)
+    _sort_fill(key, start, n, items, outputs, *arrays, support)
+    support_offsets = np.arange(0, n * outputs + 1, outputs, dtype=np.int64)
+    return _batch(offsets, arrays, start, n, support=(support_offsets, support))
 
 
 register(

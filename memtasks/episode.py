@@ -66,12 +66,12 @@ class EpisodeBatch:
         self.offsets = np.ascontiguousarray(self.offsets, dtype=np.int64)
         self.support_offsets = np.ascontiguousarray(self.support_offsets, dtype=np.int64)
         self.index = np.ascontiguousarray(self.index, dtype=np.int64)
-        self.support = np.ascontiguousarray(self.support, dtype=np.int32)
+        self.support = _exact("support", self.support, np.int32)
         if self.support_answer is None:
             self.support_answer = np.zeros(len(self.support), dtype=np.int32)
-        self.support_answer = np.ascontiguousarray(self.support_answer, dtype=np.int32)
+        self.support_answer = _exact("support_answer", self.support_answer, np.int32)
         for name, dtype in _FIXED_DTYPES.items():
-            setattr(self, name, np.ascontiguousarray(getattr(self, name), dtype=dtype))
+            setattr(self, name, _exact(name, getattr(self, name), dtype))
         self.inputs = np.ascontiguousarray(self.inputs)
         self.targets = np.ascontiguousarray(self.targets)
         self.meta = {k: np.ascontiguousarray(v) for k, v in self.meta.items()}
@@ -104,6 +104,27 @@ class EpisodeBatch:
                 raise ValueError(f"meta[{k!r}] must have shape [{b}] or [{b}, k], got {v.shape}")
 
     # -- construction -------------------------------------------------------------------------
+    @classmethod
+    def trusted(cls, **fields) -> EpisodeBatch:
+        """Build without converting or checking: for arrays a generator kernel made, which are
+        right by construction (the tests check every task's output with ``check()``).
+
+        Checking costs more than generating a batch of 64 episodes, and a training loop makes
+        thousands of those.
+        """
+        batch = object.__new__(cls)
+        fields.setdefault("meta", {})
+        fields.setdefault("task", "")
+        if fields.get("support_answer") is None:
+            fields["support_answer"] = np.zeros(len(fields["support"]), dtype=np.int32)
+        batch.__dict__.update(fields)
+        return batch
+
+    def check(self) -> EpisodeBatch:
+        """Raise ``ValueError`` if the arrays are inconsistent; return the batch."""
+        self._validate()
+        return self
+
     @classmethod
     def from_lengths(
         cls,
@@ -183,6 +204,8 @@ class EpisodeBatch:
                 return self._contiguous(start, max(start, stop))
             key = np.arange(start, stop, step)
         key = np.asarray(key)
+        if key.size and key.dtype.kind not in "iub":
+            raise IndexError(f"episodes are selected by integers or booleans, not {key.dtype}")
         if key.dtype == np.bool_:  # a mask over episodes, as in NumPy (not indices 0 and 1)
             if key.shape != (b,):
                 raise IndexError(f"a boolean mask over {b} episodes has shape {key.shape}")
@@ -334,6 +357,18 @@ class EpisodeBatch:
         from .show import render_batch
 
         return render_batch(self, limit=limit, layout=layout)
+
+
+def _exact(name: str, values, dtype) -> np.ndarray:
+    """``values`` as a contiguous array of ``dtype``, refusing casts that change a value (a
+    role of 300 must not wrap to 44)."""
+    arr = np.asarray(values)
+    if arr.dtype == dtype:
+        return np.ascontiguousarray(arr)
+    out = np.ascontiguousarray(arr, dtype=dtype)
+    if arr.size and not np.array_equal(out, arr):
+        raise ValueError(f"{name} has values that do not fit {np.dtype(dtype).name}")
+    return out
 
 
 def _gather_ranges(offsets: np.ndarray, rows: np.ndarray) -> np.ndarray:

@@ -21,6 +21,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import numpy as np
+
 from .errors import KnobError, did_you_mean
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -47,10 +49,19 @@ class KnobInfo:
             what = "a comma-separated list of " + {int: "integers", float: "numbers"}[self.elem]
         else:
             what = name[self.kind]
+        each = " each" if self.kind is tuple else ""
         if self.lo is not None and self.hi is not None:
-            each = " each" if self.kind is tuple else ""
-            return f"{what}{each} in [{self.lo:g}, {self.hi:g}]"
+            return f"{what}{each} in [{_number(self.lo)}, {_number(self.hi)}]"
+        if self.lo is not None:
+            return f"{what}{each} >= {_number(self.lo)}"
+        if self.hi is not None:
+            return f"{what}{each} <= {_number(self.hi)}"
         return what
+
+
+def _number(x: float) -> str:
+    """A bound as text: integers in full (2**31 - 1, not 2.14748e+09), other numbers short."""
+    return str(x) if isinstance(x, int) else f"{x:g}"
 
 
 def knob(
@@ -171,12 +182,13 @@ class Knobs:
 
     @staticmethod
     def _scalar(kind: type, value: Any, bad) -> Any:
-        # bool is an int in Python; a knob that wants a number must not accept True.
+        # bool is an int in Python; a knob that wants a number must not accept True (nor NumPy's
+        # True, which is not a bool but converts to 1.0 all the same).
         if kind is bool:
-            if isinstance(value, bool):
-                return value
+            if isinstance(value, (bool, np.bool_)):
+                return bool(value)
             raise bad()
-        if isinstance(value, bool):
+        if isinstance(value, (bool, np.bool_)):
             raise bad()
         if kind is int:
             if hasattr(value, "__index__"):

@@ -1,0 +1,179 @@
+"""memtasks.bench: the result dicts of the measurements, and the NumPy baseline of the copy task.
+
+No timing assertions: only that every figure is there, that byte counts are those of the
+episodes generated, and that the baseline makes the same data as ``ntm/copy-v1``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import memtasks
+from memtasks import bench
+from memtasks.episode import EpisodeBatch
+from memtasks.registry import get_spec
+
+COPY = "ntm/copy-v1"
+
+
+@pytest.fixture(scope="module")
+def copy_result():
+    return bench.bench_task(COPY, episodes=128, batch_size=64, threads=1, repeats=1, compile=False)
+
+
+def test_bench_task_reports_every_mode_and_thread_count(copy_result):
+    r = copy_result
+    assert r["task"] == COPY
+    assert r["episodes"] == 128 and r["batch_size"] == 64 and r["threads"] == [1]
+    assert r["knobs"] == get_spec(COPY).make_knobs().to_dict()
+    assert {(run["mode"], run["threads"]) for run in r["runs"]} == {("stream", 1), ("bulk", 1)}
+    for run in r["runs"]:
+        assert run["episodes"] == 128
+        assert run["seconds"] > 0 and run["episodes_per_s"] > 0 and run["mb_per_s"] > 0
+        assert run["mb_per_s"] == pytest.approx(run["bytes"] / 1e6 / run["seconds"])
+    assert bench.find_run(r, "stream", 1)["calls"] == 2
+    assert bench.find_run(r, "bulk", 1)["calls"] == 1
+    assert set(r["call_overhead_s"]) == {"1"} and r["call_overhead_s"]["1"] > 0
+    assert r["compile"] is None
+    assert isinstance(r["cache_hits"], int) and isinstance(r["cache_misses"], int)
+    assert r["first_call_s"] > 0 and r["second_call_s"] > 0
+    json.dumps(r)  # the result is JSON-ready
+
+
+def test_bench_task_counts_the_bytes_of_the_episodes_it_generates(copy_result):
+    spec = get_spec(COPY)
+    bulk = spec.generate(128).nbytes
+    stream = spec.generate(64).nbytes + spec.generate(64, start=64).nbytes
+    assert bench.find_run(copy_result, "bulk", 1)["bytes"] == bulk
+    assert bench.find_run(copy_result, "stream", 1)["bytes"] == stream
+
+
+def test_bench_task_takes_knobs_and_rejects_impossible_thread_counts():
+    r = bench.bench_task(
+        COPY, episodes=8, batch_size=4, threads=[1], repeats=1, compile=False, max_length=3
+    )
+    assert r["knobs"]["max_length"] == 3
+    assert bench.find_run(r, "bulk", 1)["bytes"] == memtasks.generate(COPY, 8, max_length=3).nbytes
+    with pytest.raises(ValueError, match="thread counts"):
+        bench.bench_task(COPY, episodes=8, threads=bench.all_threads() + 1, compile=False)
+
+
+def test_format_results_has_one_row_per_task(copy_result):
+    other = dict(copy_result, task="ntm/another-v1")
+    text = bench.format_results([copy_result, other])
+    lines = text.splitlines()
+    assert lines[1].split()[0] == "task"
+    assert lines[2].startswith(COPY) and lines[3].startswith("ntm/another-v1")
+    assert "median of 1" in lines[-1]
+    assert bench.format_results([]) == "(no results)"
+
+
+def test_task_kernels_finds_the_dispatchers_of_every_ntm_task():
+    for task in memtasks.list_tasks("ntm"):
+        kernels = bench.task_kernels(get_spec(task))
+        assert kernels, task
+        stats = bench.cache_stats(kernels)
+        assert stats["cache_hits"] >= 0 and stats["cache_misses"] >= 0
+
+
+def test_compile_probe_prints_its_figures(capsys):
+    knobs = json.dumps(get_spec(COPY).make_knobs().to_dict())
+    bench._probe(time.perf_counter(), COPY, 8, knobs)
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) == {"import_s", "compile_s", "cache_hits", "cache_misses"}
+
+
+def test_copy_ceiling_moves_the_bytes_asked_for():
+    one = bench.copy_ceiling(1000, calls=3, repeats=1)
+    assert one["method"] == "np.copyto" and one["bytes"] == 3000 and one["mb_per_s"] > 0
+    par = bench.copy_ceiling(1000, calls=2, repeats=1, method="prange", threads=1)
+    assert par["method"] == "numba prange copy" and par["bytes"] == 2000
+    with pytest.raises(ValueError):
+        bench.copy_ceiling(10, 1, 1, method="memcpy")
+
+
+def test_pool_of_numpy_processes_generates_the_episodes_asked_for():
+    r = bench.pool_throughput("numpy", processes=2, episodes=256, batch_size=64, repeats=1)
+    assert r["processes"] == 2 and r["episodes"] == 256 and r["calls"] == 4
+    assert r["bytes"] > 0 and r["episodes_per_s"] > 0
+    with pytest.raises(ValueError):
+        bench.pool_throughput("torch", 1, 64, 64, 1)
+
+
+def test_human_units():
+    assert bench.human(1234567) == "1.23M"
+    assert bench.human(999) == "999"
+    assert bench.human(None) == "-"
+
+
+# -- the NumPy baseline ------------------------------------------------------------------------
+@settings(max_examples=30, deadline=None)
+@given(
+    batch_size=st.integers(1, 40),
+    width=st.integers(1, 12),
+    lengths=st.tuples(st.integers(1, 25), st.integers(0, 10)),
+    seed=st.integers(0, 2**32),
+)
+def test_numpy_baseline_has_the_layout_and_semantics_of_the_copy_task(
+    batch_size, width, lengths, seed
+):
+    lo, extra = lengths
+    ours = memtasks.generate(COPY, batch_size, width=width, min_length=lo, max_length=lo + extra)
+    base = bench.numpy_copy_batch(
+        np.random.default_rng(seed), batch_size, width, min_length=lo, max_length=lo + extra
+    )
+    assert bench.copy_layout_problems(ours, width) == []
+    assert bench.copy_layout_problems(base, width) == []
+    for name in ("offsets", "inputs", "targets", "mask", "role", "segment", "index", "support"):
+        a, b = getattr(ours, name), getattr(base, name)
+        assert a.dtype == b.dtype and a.shape[1:] == b.shape[1:], name
+    assert ours.meta.keys() == base.meta.keys()
+    assert base.meta["length"].dtype == ours.meta["length"].dtype
+    assert np.all((base.meta["length"] >= lo) & (base.meta["length"] <= lo + extra))
+    assert np.array_equal(base.index, np.arange(batch_size))
+
+
+def test_numpy_baseline_draws_the_bits_at_random():
+    batch = bench.numpy_copy_batch(np.random.default_rng(1), 2000)
+    bits = batch.inputs[batch.role == 0, :8]
+    assert 0.45 < bits.mean() < 0.55
+    assert len(np.unique(batch.meta["length"])) == 20
+
+
+def _with(batch: EpisodeBatch, **changes) -> EpisodeBatch:
+    fields = {
+        f: getattr(batch, f).copy()
+        for f in ("offsets", "inputs", "targets", "mask", "role", "segment")
+    }
+    fields.update(changes)
+    return EpisodeBatch(
+        **fields,
+        support_offsets=batch.support_offsets,
+        support=batch.support,
+        index=batch.index,
+        meta=batch.meta,
+    )
+
+
+def test_layout_check_catches_broken_copy_episodes():
+    batch = memtasks.generate(COPY, 4, min_length=3, max_length=3)
+    assert bench.copy_layout_problems(batch) == []
+    targets = batch.targets.copy()
+    targets[5, 0] ^= 1  # a target bit of episode 0's answer (rows 4..6)
+    assert (
+        "targets = inputs shifted" in bench.copy_layout_problems(_with(batch, targets=targets))[0]
+    )
+    inputs = batch.inputs.copy()
+    inputs[3, 8] = 0  # episode 0 loses its delimiter
+    assert "delimiter row" in bench.copy_layout_problems(_with(batch, inputs=inputs))[0]
+    mask = batch.mask.copy()
+    mask[0] = True
+    assert "mask" in bench.copy_layout_problems(_with(batch, mask=mask))[0]
+    wide = _with(batch, targets=np.zeros((batch.num_positions, 9), np.uint8))
+    assert "targets is uint8" in bench.copy_layout_problems(wide)[0]
