@@ -49,11 +49,16 @@ def set_row(out, row, value):
         out[row, c] = value
 
 
-def offsets_of(lengths: np.ndarray) -> np.ndarray:
-    """CSR offsets ``int64[n + 1]`` of per-episode lengths."""
-    offsets = np.empty(len(lengths) + 1, np.int64)
+@njit(inline="always")
+def running_sum(offsets):
+    """Turn ``offsets[1:]`` holding episode lengths into CSR offsets, in place.
+
+    The sizes kernels write each episode's length at ``b + 1`` in parallel, then this serial
+    loop (a few nanoseconds per episode) makes the offsets without another call from Python.
+    """
     offsets[0] = 0
-    np.cumsum(lengths, out=offsets[1:])
+    for b in range(1, len(offsets)):
+        offsets[b] += offsets[b - 1]
     return offsets
 
 

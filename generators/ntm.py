@@ -27,7 +27,7 @@ from memtasks.metrics import BitMetric
 from memtasks.registry import Layout, TaskSpec, register
 from memtasks.rng import episode_state, next_below, next_beta, next_float
 
-from ._kernels import allocate, fill_bits, kernel, offsets_of, set_row
+from ._kernels import allocate, fill_bits, kernel, running_sum, set_row
 
 SOURCE = "Graves, Wayne & Danihelka (2014), Neural Turing Machines, arXiv:1410.5401, sec. 4"
 MAX_LEN = 100_000  # a sanity bound on sizes: one episode of 100k steps is already huge
@@ -91,11 +91,11 @@ def _copy_header(key, index, choices):
 
 @kernel(weight=0.25)  # one draw per episode
 def _copy_sizes(key, start, n, choices):
-    lengths = np.empty(n, np.int64)
+    offsets = np.empty(n + 1, np.int64)
     for b in prange(n):
         _, length = _copy_header(key, start + b, choices)
-        lengths[b] = 2 * length + 1
-    return lengths
+        offsets[b + 1] = 2 * length + 1
+    return running_sum(offsets)
 
 
 @kernel(weight=0.25)  # short episodes: threads pay off from about 32k of them
@@ -131,7 +131,7 @@ def _copy_fill(key, start, n, choices, offsets, inputs, targets, mask, role, seg
 
 def _copy(knobs: CopyKnobs, key, start: int, n: int) -> EpisodeBatch:
     choices = _choices(knobs.min_length, knobs.max_length, knobs.lengths)
-    offsets = offsets_of(_copy_sizes(key, start, n, choices))
+    offsets = _copy_sizes(key, start, n, choices)
     arrays = allocate(offsets[-1], (knobs.width + 1, np.uint8), (knobs.width, np.uint8))
     seq_len = np.empty(n, np.int32)
     _copy_fill(key, start, n, choices, offsets, *arrays, seq_len)
@@ -208,11 +208,11 @@ def _repeat_header(key, index, min_length, max_length, min_repeats, max_repeats)
 
 @kernel(weight=0.25)
 def _repeat_copy_sizes(key, start, n, lo_len, hi_len, lo_rep, hi_rep):
-    lengths = np.empty(n, np.int64)
+    offsets = np.empty(n + 1, np.int64)
     for b in prange(n):
         _, length, reps = _repeat_header(key, start + b, lo_len, hi_len, lo_rep, hi_rep)
-        lengths[b] = length + 1 + reps * length + 1
-    return lengths
+        offsets[b + 1] = length + 1 + reps * length + 1
+    return running_sum(offsets)
 
 
 @kernel(weight=2)  # about 50 positions per episode
@@ -261,7 +261,7 @@ def _repeat_copy_fill(key, start, n, lo_len, hi_len, lo_rep, hi_rep, mean, std, 
 def _repeat_copy(knobs: RepeatCopyKnobs, key, start: int, n: int) -> EpisodeBatch:
     mean, std = knobs.repeat_scale()
     sizes = (knobs.min_length, knobs.max_length, knobs.min_repeats, knobs.max_repeats)
-    offsets = offsets_of(_repeat_copy_sizes(key, start, n, *sizes))
+    offsets = _repeat_copy_sizes(key, start, n, *sizes)
     arrays = allocate(offsets[-1], (knobs.width + 2, np.float32), (knobs.width + 1, np.uint8))
     seq_len, repeats = np.empty(n, np.int32), np.empty(n, np.int32)
     _repeat_copy_fill(key, start, n, *sizes, mean, std, offsets, *arrays, seq_len, repeats)
@@ -345,11 +345,11 @@ def _same_item(arr, row_a, row_b, m, w):
 
 @kernel(weight=0.25)
 def _recall_sizes(key, start, n, m, min_items, max_items):
-    lengths = np.empty(n, np.int64)
+    offsets = np.empty(n + 1, np.int64)
     for b in prange(n):
         _, items, _ = _recall_header(key, start + b, min_items, max_items)
-        lengths[b] = items * (m + 1) + (m + 2) + m
-    return lengths
+        offsets[b + 1] = items * (m + 1) + (m + 2) + m
+    return running_sum(offsets)
 
 
 @njit(inline="always")
@@ -423,7 +423,7 @@ def _recall_fill(key, start, n, m, min_items, max_items, offsets, inputs, target
 def _associative_recall(knobs: AssociativeRecallKnobs, key, start: int, n: int) -> EpisodeBatch:
     w, m = knobs.item_width, knobs.item_length
     sizes = (m, knobs.min_items, knobs.max_items)
-    offsets = offsets_of(_recall_sizes(key, start, n, *sizes))
+    offsets = _recall_sizes(key, start, n, *sizes)
     arrays = allocate(offsets[-1], (w + 2, np.uint8), (w, np.uint8))
     support = np.empty(2 * n, np.int32)
     num_items, query = np.empty(n, np.int32), np.empty(n, np.int32)
