@@ -101,14 +101,15 @@ class Kernel:
 
     def __init__(self, fn, weight: float = 1.0):
         self.weight = weight
-        self.parallel = njit(cache=True, parallel=True)(fn)
+        # nogil: a prefetching thread generates while the training thread runs
+        self.parallel = njit(cache=True, parallel=True, nogil=True)(fn)
         # a copy of the function under another name, so that the on-disk caches of the two
         # variants (named after the function) do not overwrite each other
         twin = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_serial",
                                   fn.__defaults__, fn.__closure__)  # fmt: skip
         twin.__qualname__ = fn.__qualname__ + "_serial"
         twin.__module__ = fn.__module__
-        self.serial = njit(cache=True)(twin)
+        self.serial = njit(cache=True, nogil=True)(twin)
         self.__doc__ = fn.__doc__
         self.__name__ = fn.__name__
 

@@ -261,3 +261,58 @@ def test_stream_validates_at_construction():
         EpisodeStream("ntm/copy-v1", batch_size=0)
     with pytest.raises(memtasks.MemtasksError, match="num_batches"):
         EpisodeStream("ntm/copy-v1", batch_size=2, num_batches=-3)
+
+
+# ---------------------------------------------------------------------------------------------
+# prefetching in a background thread
+# ---------------------------------------------------------------------------------------------
+def _prefetch_threads() -> list:
+    import threading
+
+    return [t for t in threading.enumerate() if t.name == "memtasks-prefetch"]
+
+
+@pytest.mark.parametrize("prefetch", [1, 3])
+def test_prefetched_stream_equals_the_plain_one(prefetch):
+    plain = list(EpisodeStream("ntm/repeat-copy-v1", 5, seed=2, num_batches=7))
+    ahead = EpisodeStream("ntm/repeat-copy-v1", 5, seed=2, num_batches=7, prefetch=prefetch)
+    got = list(DataLoader(ahead, batch_size=None))
+    assert len(got) == len(plain) == 7
+    for a, b in zip(got, plain, strict=True):
+        assert_same_tensors(a, b)
+
+
+def test_stopping_early_ends_the_prefetch_thread():
+    import time
+
+    stream = EpisodeStream("ntm/copy-v1", 4, seed=0, prefetch=2)  # endless
+    batches = iter(stream)
+    first = next(batches)
+    assert first["index"].tolist() == [0, 1, 2, 3]
+    batches.close()  # what a training loop's `break` does to the generator
+    deadline = time.monotonic() + 5
+    while _prefetch_threads() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _prefetch_threads() == []
+
+
+def test_an_error_in_the_prefetch_thread_reaches_the_consumer(monkeypatch):
+    stream = EpisodeStream("ntm/copy-v1", 4, seed=0, num_batches=5, prefetch=2)
+    real = stream.batch
+
+    def failing(k):
+        if k == 3:
+            raise RuntimeError("generator broke at batch 3")
+        return real(k)
+
+    monkeypatch.setattr(stream, "batch", failing)
+    got = []
+    with pytest.raises(RuntimeError, match="batch 3"):
+        for batch in stream:
+            got.append(batch["index"][0].item())
+    assert got == [0, 4, 8]
+
+
+def test_prefetch_must_be_a_count():
+    with pytest.raises(memtasks.MemtasksError, match="prefetch must be a non-negative integer"):
+        EpisodeStream("ntm/copy-v1", 4, prefetch=-1)

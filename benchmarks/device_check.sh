@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Everything this project measures on a lent GPU machine, in one call (benchmarks/README.md).
+# Usage: OUT=results_dir bash benchmarks/device_check.sh [--quick]
+# The machine has no network: the package runs from the source tree (PYTHONPATH), and nothing
+# here needs the `datasets` package.
+set -uo pipefail
+quick="${1:-}"
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+out="${OUT:-/tmp/memtasks-device}"
+mkdir -p "$out"
+
+{
+  echo "== machine"; nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv || true
+  nproc; python3 -c "import sys, torch, numba, numpy; print(sys.version.split()[0], 'torch', torch.__version__, 'numba', numba.__version__, 'numpy', numpy.__version__)"
+} 2>&1 | tee "$out/machine.txt"
+
+echo "== streaming generator feeding a GPU training step"
+python3 benchmarks/gpu_stream.py $quick --json "$out/gpu_stream.json" 2>&1 | tee "$out/gpu_stream.log"
+
+echo "== generator throughput and scaling on all CPU cores"
+python3 benchmarks/bench_ntm.py $quick --no-compile --repeats 3 --json "$out/bench_ntm.json" 2>&1 | tee "$out/bench_ntm.log"
+
+echo "== one million copy episodes to Parquet: 1 process, then 8 shards by 8 processes"
+n=1000000; [[ "$quick" == "--quick" ]] && n=20000
+for args in "" "--shards 8 --workers 8"; do
+  rm -rf /tmp/memtasks-gen
+  /usr/bin/time -f "%e s wall, %M KB peak" python3 -m memtasks.cli generate ntm/copy-v1 -n "$n" \
+    --seed 0 --out /tmp/memtasks-gen -q $args
+done 2>&1 | tee "$out/generate.log"
