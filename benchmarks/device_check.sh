@@ -20,6 +20,10 @@ python3 benchmarks/gpu_stream.py $quick --json "$out/gpu_stream.json" 2>&1 | tee
 echo "== generator throughput and scaling on all CPU cores"
 python3 benchmarks/bench_ntm.py $quick --no-compile --repeats 3 --json "$out/bench_ntm.json" 2>&1 | tee "$out/bench_ntm.log"
 
+echo "== bulk scaling with Numba threads"
+python3 benchmarks/scaling_probe.py $([[ "$quick" == "--quick" ]] && echo "--episodes 4096 --repeats 2") \
+  --json "$out/scaling.json" 2>&1 | tee "$out/scaling.log"
+
 echo "== one million copy episodes to Parquet: 1 process, then 8 shards by 8 processes"
 n=1000000; [[ "$quick" == "--quick" ]] && n=20000
 for args in "" "--shards 8 --workers 8"; do

@@ -112,40 +112,49 @@ def check_correctness(device: torch.device, workers: int) -> dict:
     }
 
 
-def pipeline_rate(device: torch.device, workers: int, batches: int, prefetch: int = 0) -> float:
-    """Batches/s delivered to the device by EpisodeStream through a DataLoader."""
-    stream = EpisodeStream(TASK, BATCH, seed=0, num_batches=batches + 20, prefetch=prefetch)
+def source(device: torch.device, config: tuple[int, int, bool], batches: int):
+    """Batches on the device from EpisodeStream: ``config`` is (DataLoader workers, prefetch,
+    whether the stream itself moves batches to the device)."""
+    workers, prefetch, on_device = config
+    stream = EpisodeStream(TASK, BATCH, seed=0, num_batches=batches, prefetch=prefetch,
+                           device=device if on_device else None)  # fmt: skip
+    if on_device:
+        return iter(stream)
     loader = DataLoader(stream, batch_size=None, num_workers=workers,
                         pin_memory=device.type == "cuda",
                         prefetch_factor=4 if workers else None)  # fmt: skip
-    it = iter(loader)
+    return (to_device(b, device) for b in loader)
+
+
+def describe(config: tuple[int, int, bool]) -> str:
+    workers, prefetch, on_device = config
+    text = f"{workers} workers" if workers else "main process"
+    text += f" + prefetch {prefetch}" if prefetch else ""
+    return text + (" + stream moves to GPU" if on_device else "")
+
+
+def pipeline_rate(device: torch.device, config, batches: int) -> float:
+    """Batches/s delivered to the device by EpisodeStream."""
+    it = source(device, config, batches + 20)
     for _ in range(20):  # warm-up: worker start, first compiles
-        to_device(next(it), device)
+        next(it)
     sync(device)
     t0 = time.perf_counter()
     for _ in range(batches):
-        to_device(next(it), device)
+        next(it)
     sync(device)
     return batches / (time.perf_counter() - t0)
 
 
-def training_rate(device, model, optimiser, workers: int, steps: int, fixed=None,
-                  prefetch: int = 0) -> float:  # fmt: skip
+def training_rate(device, model, optimiser, steps: int, config=None, fixed=None) -> float:
     """Training steps/s, fed by the stream (or by one fixed batch when ``fixed`` is given)."""
-    if fixed is not None:
-        source = iter(lambda: fixed, None)
-    else:
-        stream = EpisodeStream(TASK, BATCH, seed=0, num_batches=steps + 20, prefetch=prefetch)
-        loader = DataLoader(stream, batch_size=None, num_workers=workers,
-                            pin_memory=device.type == "cuda",
-                            prefetch_factor=4 if workers else None)  # fmt: skip
-        source = (to_device(b, device) for b in loader)
+    batches = iter(lambda: fixed, None) if fixed is not None else source(device, config, steps + 20)
     for _ in range(20):
-        train_step(model, optimiser, next(source))
+        train_step(model, optimiser, next(batches))
     sync(device)
     t0 = time.perf_counter()
     for _ in range(steps):
-        train_step(model, optimiser, next(source))
+        train_step(model, optimiser, next(batches))
     sync(device)
     return steps / (time.perf_counter() - t0)
 
@@ -185,21 +194,22 @@ def main() -> None:
     results["lstm_step_ms"] = round(
         time_steps(lambda: train_step(model, optimiser, fixed), steps, device), 3
     )
-    # (workers, prefetch): DataLoader worker processes, or the main process with a thread
-    configs = [(0, 0), (0, 2)] + [(w, 0) for w in worker_counts if w]
-    name = {c: f"{c[0]} workers" + (f" + prefetch {c[1]}" if c[1] else "") for c in configs}
+    # (DataLoader workers, prefetch, stream moves batches to the GPU itself)
+    configs = [(0, 0, False), (0, 2, False), (0, 0, True), (0, 2, True)]
+    configs += [(w, 0, False) for w in worker_counts if w]
+    if device.type != "cuda":
+        configs = [c for c in configs if not c[2]]
     results["pipeline_batches_per_s"] = {
-        name[c]: round(pipeline_rate(device, c[0], batches, c[1]), 1) for c in configs
+        describe(c): round(pipeline_rate(device, c, batches), 1) for c in configs
     }
-    fixed_rate = training_rate(device, model, optimiser, 0, steps, fixed=fixed)
+    fixed_rate = training_rate(device, model, optimiser, steps, fixed=fixed)
     train = {"fixed_batch": round(fixed_rate, 1)}
-    best = max(
-        (c for c in configs if c[0]), key=lambda c: results["pipeline_batches_per_s"][name[c]]
-    )
-    for c in ((0, 0), (0, 2), best):
-        rate = training_rate(device, model, optimiser, c[0], steps, prefetch=c[1])
-        train[f"stream, {name[c]}"] = round(rate, 1)
-        train[f"stream, {name[c]} / fixed"] = round(rate / fixed_rate, 3)
+    with_workers = [c for c in configs if c[0]]
+    best = max(with_workers, key=lambda c: results["pipeline_batches_per_s"][describe(c)])
+    for c in [c for c in configs if not c[0]] + [best]:
+        rate = training_rate(device, model, optimiser, steps, config=c)
+        train[f"stream, {describe(c)}"] = round(rate, 1)
+        train[f"stream, {describe(c)} / fixed"] = round(rate / fixed_rate, 3)
     results["train_steps_per_s"] = train
 
     if args.json:
@@ -210,7 +220,7 @@ def main() -> None:
     print(f"  LSTM 1x100 train step (fixed batch, T={results['fixed_batch_steps']}): "
           f"{results['lstm_step_ms']} ms")  # fmt: skip
     for label, rate in results["pipeline_batches_per_s"].items():
-        print(f"  stream -> device, {label:<22} {rate:>9.1f} batches/s "
+        print(f"  stream -> device, {label:<42} {rate:>9.1f} batches/s "
               f"({1e3 / rate:.3f} ms per batch)")  # fmt: skip
     for label, value in results["train_steps_per_s"].items():
         print(f"  training steps/s, {label}: {value}")
