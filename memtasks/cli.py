@@ -184,16 +184,21 @@ def verify(path: Path) -> None:
 
 @cli.command()
 @click.argument("tasks", nargs=-1)
-@click.option("--episodes", type=click.IntRange(64), default=64 * 500, show_default=True,
-              help="episodes per bulk measurement")  # fmt: skip
+@click.option("--episodes", type=click.IntRange(64), default=1 << 16, show_default=True,
+              help="episodes per measurement (bulk: one call; stream: batches)")  # fmt: skip
 @click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True)
-def bench(tasks, episodes, batch_size) -> None:
+@click.option("--compile/--no-compile", "measure_compile", default=True, show_default=True,
+              help="also time a cold Numba compile in a fresh process")  # fmt: skip
+def bench(tasks, episodes, batch_size, measure_compile) -> None:
     """Generation throughput of TASKS (all tasks when none) on one core and on all cores."""
     from .bench import bench_task, format_results
     from .registry import get_spec, list_tasks
 
     ids = [get_spec(t).id for t in tasks] or list_tasks()
-    results = [bench_task(t, episodes=episodes, batch_size=batch_size) for t in ids]
+    results = [
+        bench_task(t, episodes=episodes, batch_size=batch_size, compile=measure_compile)
+        for t in ids
+    ]
     click.echo(format_results(results))
 
 
