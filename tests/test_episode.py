@@ -506,6 +506,15 @@ def test_to_hf_rows_match_the_episodes(task):
             np.testing.assert_allclose(np.asarray(row["meta"][k]), v, err_msg=k)
 
 
+def test_to_hf_shares_the_value_buffers():
+    batch = memtasks.generate("ntm/copy-v1", 50, seed=1)
+    table = batch.to_hf().data.table
+    inputs = table.column("inputs").chunk(0).values.values  # list -> fixed-size list -> uint8
+    segment = table.column("segment").chunk(0).values
+    assert inputs.buffers()[1].address == batch.inputs.ctypes.data
+    assert segment.buffers()[1].address == batch.segment.ctypes.data
+
+
 # -- printing ----------------------------------------------------------------------------------
 def test_repr_states_the_shape_of_the_batch():
     batch = memtasks.generate("ntm/repeat-copy-v1", 4, seed=0)
