@@ -204,14 +204,13 @@ def write_dataset(
         raise MemtasksError(f"workers must be an integer >= 1, got {workers!r}")
     out = Path(out)
     if out.exists() or out.is_symlink():
+        if not (out / MANIFEST).is_file():  # never replace what memtasks did not write
+            raise StorageError(
+                f"{out} exists and is not a memtasks dataset folder; choose another output path"
+            )
         if not overwrite:
             raise StorageError(
                 f"{out} already exists; use --overwrite (overwrite=True) to replace it"
-            )
-        if not (out / MANIFEST).is_file():
-            raise StorageError(
-                f"{out} exists and is not a memtasks dataset; refusing to replace it, even with "
-                "overwrite"
             )
 
     chunk, bytes_per_episode, feature_types = _plan(spec, knob_values, seed, split, start, n)

@@ -109,9 +109,15 @@ def test_overwrite_never_replaces_a_folder_that_is_not_a_dataset(tmp_path):
     out = tmp_path / "precious"
     out.mkdir()
     (out / "notes.txt").write_text("keep me")
-    with pytest.raises(StorageError, match="not a memtasks dataset"):
-        storage.write_dataset(out, "ntm/copy-v1", 5, overwrite=True)
+    for overwrite in (False, True):
+        with pytest.raises(StorageError, match="not a memtasks dataset folder"):
+            storage.write_dataset(out, "ntm/copy-v1", 5, overwrite=overwrite)
     assert (out / "notes.txt").read_text() == "keep me"
+    a_file = tmp_path / "a_file"
+    a_file.write_text("also mine")
+    with pytest.raises(StorageError, match="not a memtasks dataset folder"):
+        storage.write_dataset(a_file, "ntm/copy-v1", 5, overwrite=True)
+    assert a_file.read_text() == "also mine"
 
 
 class _Interrupt(BaseException):
