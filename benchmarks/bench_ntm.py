@@ -37,7 +37,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--task-episodes",
         type=int,
-        default=BATCH_SIZE * 500,
+        default=BATCH_SIZE * 1024,  # 65536: past every parallel threshold
         help="five-task table: episodes per figure",
     )
     parser.add_argument("--repeats", type=int, default=5, help="timed repeats (median)")
