@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
@@ -160,13 +161,26 @@ def _run_job(job: _ShardJob, on_chunk: Callable[[EpisodeBatch], None]) -> int:
     return positions
 
 
-def _worker(job: _ShardJob, threads: int) -> tuple[int, np.ndarray]:
-    """Runs in a worker process: write one shard, return its positions and episode hashes."""
+_done_episodes = None  # in a worker process: the queue its finished pieces are counted on
+
+
+def _worker_init(threads: int, done) -> None:
     import numba
 
+    global _done_episodes
     numba.set_num_threads(threads)
+    _done_episodes = done
+
+
+def _worker(job: _ShardJob) -> tuple[int, np.ndarray]:
+    """Runs in a worker process: write one shard, return its positions and episode hashes."""
     hashes: list[np.ndarray] = []
-    positions = _run_job(job, lambda batch: hashes.append(episode_hashes(batch)))
+
+    def on_chunk(batch: EpisodeBatch) -> None:
+        hashes.append(episode_hashes(batch))
+        _done_episodes.put(len(batch))  # so the progress bar moves within a shard
+
+    positions = _run_job(job, on_chunk)
     return positions, np.concatenate(hashes) if hashes else np.zeros(0, np.uint64)
 
 
@@ -291,13 +305,29 @@ def _write_all(jobs, workers, hasher: ContentHasher, progress) -> list[int]:
     threads = max(1, (os.cpu_count() or 1) // workers)
     positions = [0] * len(jobs)
     context = multiprocessing.get_context("spawn")  # fork after Numba threads started is unsafe
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = [pool.submit(_worker, job, threads) for job in jobs]
+    done = context.Queue()
+
+    def report(block: bool) -> None:
+        while True:
+            try:
+                count = done.get(timeout=0.1) if block else done.get_nowait()
+            except queue.Empty:
+                return
+            if progress:
+                progress(count)
+            block = False
+
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_worker_init,
+        initargs=(threads, done),
+    ) as pool:  # fmt: skip
+        futures = [pool.submit(_worker, job) for job in jobs]
         for s, (job, future) in enumerate(zip(jobs, futures, strict=True)):
+            while not future.done():
+                report(block=True)
             positions[s], hashes = future.result()
             hasher.update_hashes(np.arange(job.start, job.stop, dtype=np.int64), hashes)
-            if progress:
-                progress(job.stop - job.start)
+    report(block=False)
     return positions
 
 

@@ -229,3 +229,13 @@ def test_jsonl_is_one_readable_object_per_episode(tmp_path):
     assert len(record["inputs"]) == 4 + 1 + 2 and len(record["inputs"][0]) == 8 + 2
     assert record["mask"] == [False] * 5 + [True] * 2
     assert sorted(record["support"]) == sorted(set(record["support"]))
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_progress_counts_every_episode_once(tmp_path, workers):
+    counts: list[int] = []
+    storage.write_dataset(tmp_path / "ds", "ntm/copy-v1", 700, shards=3, workers=workers,
+                          progress=counts.append)  # fmt: skip
+    assert sum(counts) == 700
+    assert counts[0] == 0  # the first call says every check passed, before any work
+    assert all(c >= 0 for c in counts)
