@@ -23,6 +23,7 @@ every core (:func:`pool_throughput`), and plain memory copies of the same number
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
@@ -364,14 +365,11 @@ def machine_info() -> dict[str, Any]:
     import memtasks
 
     model = platform.processor() or "unknown"
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    with contextlib.suppress(OSError), open("/proc/cpuinfo", encoding="utf-8") as f:
+        for line in f:  # Linux names the CPU here; elsewhere platform's answer stays
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return {
         "cpu": model,
