@@ -35,23 +35,34 @@ def _layout(batch: EpisodeBatch, layout=None):
     return layout
 
 
+STEPS_PER_BLOCK = 100  # longer episodes print as several blocks of time steps
+
+
 def _grid(values: np.ndarray, names: tuple[str, ...], label: str, width: int) -> list[str]:
     """One text row per channel of a [T, D] array, channel names padded to ``width``."""
     lines = [label]
-    floats = []
     for c in range(values.shape[1]):
         name = names[c] if c < len(names) else f"ch {c}"
         col = values[:, c]
         if values.dtype.kind == "f" and not np.isin(col, (0.0, 1.0)).all():
             cells = "".join(OFF if v == 0 else ("+" if v > 0 else "-") for v in col)
-            nonzero = [f"t{t}={v:+.3f}" for t, v in enumerate(col) if v != 0]
-            floats.append(
-                f"  {name}: " + " ".join(nonzero[:12]) + (" ..." if len(nonzero) > 12 else "")
-            )
         else:
             cells = "".join(ON if v else OFF for v in col)
         lines.append(f"  {name:<{width}} {cells}")
-    return lines + floats
+    return lines
+
+
+def _numbers(values: np.ndarray, names: tuple[str, ...]) -> list[str]:
+    """The values of channels that carry numbers (not bits), which a grid shows only as +/-."""
+    lines = []
+    for c in range(values.shape[1]):
+        col = values[:, c]
+        if values.dtype.kind == "f" and not np.isin(col, (0.0, 1.0)).all():
+            name = names[c] if c < len(names) else f"ch {c}"
+            nonzero = [f"t{t}={v:+.3f}" for t, v in enumerate(col) if v != 0]
+            more = " ..." if len(nonzero) > 12 else ""
+            lines.append(f"  {name}: " + " ".join(nonzero[:12]) + more)
+    return lines
 
 
 def render_episode(batch: EpisodeBatch, i: int, layout=None) -> str:
@@ -64,11 +75,15 @@ def render_episode(batch: EpisodeBatch, i: int, layout=None) -> str:
         names_in = layout.input_channels if layout else ()
         names_out = layout.target_channels if layout else ()
         width = max([len(n) for n in (*names_in, *names_out)] + [8])
-        lines += _grid(ep["inputs"], names_in, "inputs", width)
-        lines += _grid(ep["targets"], names_out, "targets", width)
-        lines.append(
-            f"  {'scored':<{width}} " + "".join(SCORED if m else SKIPPED for m in ep["mask"])
-        )
+        for a in range(0, max(t, 1), STEPS_PER_BLOCK):
+            b = min(t, a + STEPS_PER_BLOCK)
+            if t > STEPS_PER_BLOCK:
+                lines.append(f"steps {a}..{b - 1}")
+            lines += _grid(ep["inputs"][a:b], names_in, "inputs", width)
+            lines += _grid(ep["targets"][a:b], names_out, "targets", width)
+            scored = "".join(SCORED if m else SKIPPED for m in ep["mask"][a:b])
+            lines.append(f"  {'scored':<{width}} {scored}")
+        lines += _numbers(ep["inputs"], names_in)
     else:
         vocab = layout.vocab if layout else ()
 

@@ -583,3 +583,18 @@ def test_pretty_of_token_batches_uses_ids_without_a_task():
     assert "inputs : " + " ".join(str(int(x)) for x in batch.inputs) in text
     scored = [str(int(x)) for x, m in zip(batch.targets, batch.mask, strict=True) if m]
     assert "targets: " + " ".join(scored) in text
+
+
+def test_pretty_wraps_long_episodes_in_blocks_of_steps():
+    from memtasks.show import STEPS_PER_BLOCK
+
+    batch = memtasks.generate("ntm/copy-v1", 1, seed=3, lengths=(70,))  # 141 steps
+    text = batch.pretty()
+    assert "steps 0..99" in text and "steps 100..140" in text
+    rows = [line for line in text.splitlines() if line.startswith("  bit 0")]
+    assert len(rows) == 4  # inputs and targets, in two blocks
+    cells = [row.split()[-1] for row in rows]
+    assert [len(c) for c in cells] == [STEPS_PER_BLOCK, STEPS_PER_BLOCK, 41, 41]
+    ep = batch.episode(0)
+    expected = "".join("█" if v else "·" for v in ep["inputs"][:, 0])
+    assert cells[0] + cells[2] == expected
