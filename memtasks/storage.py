@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .episode import POSITION_FIELDS, EpisodeBatch
@@ -460,8 +459,3 @@ def _from_records(records: list[dict[str, Any]], task: str, types: dict | None) 
         support_answer=flat("support_answer", "int32"),
         task=task,
     )
-
-
-def arrow_schema(batch: EpisodeBatch) -> pa.Schema:
-    """The Arrow schema a batch is stored with (for documentation and tests)."""
-    return batch.to_arrow().schema

@@ -131,12 +131,6 @@ def _pad_into(offsets, values, out, fill):
         flat_out[dst + size : dst + steps * width] = fill
 
 
-def _flat_rows(batch: EpisodeBatch, t: int) -> np.ndarray:
-    """Row of each flat position in the ``[B * T]`` padded layout: ``episode * T + step``."""
-    episode, step = position_coordinates(batch)
-    return episode * t + step
-
-
 # ---------------------------------------------------------------------------------------------
 # The question-answering view
 # ---------------------------------------------------------------------------------------------
