@@ -99,23 +99,29 @@ class Kernel:
     identical.
     """
 
-    def __init__(self, fn, weight: float = 1.0):
+    def __init__(self, fn, weight: float = 1.0, name: str = "", bind: dict | None = None):
         self.weight = weight
-        # nogil: a prefetching thread generates while the training thread runs
-        self.parallel = njit(cache=True, parallel=True, nogil=True)(fn)
-        # a copy of the function under another name, so that the on-disk caches of the two
-        # variants (named after the function) do not overwrite each other
-        twin = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_serial",
-                                  fn.__defaults__, fn.__closure__)  # fmt: skip
-        twin.__qualname__ = fn.__qualname__ + "_serial"
-        twin.__module__ = fn.__module__
-        self.serial = njit(cache=True, nogil=True)(twin)
+        name = name or fn.__name__
+        # ``bind`` replaces globals of ``fn``: one generic driver, specialised per task by the
+        # story function it calls (Numba caches a function passed as an argument nowhere).
+        scope = {**fn.__globals__, **bind} if bind else fn.__globals__
+        # nogil: a prefetching thread generates while the training thread runs. Each variant
+        # gets its own name, so that their on-disk caches (named after it) stay apart.
+        self.parallel = njit(cache=True, parallel=True, nogil=True)(_clone(fn, scope, name))
+        self.serial = njit(cache=True, nogil=True)(_clone(fn, scope, name + "_serial"))
         self.__doc__ = fn.__doc__
-        self.__name__ = fn.__name__
+        self.__name__ = name
 
     def __call__(self, key, start, n, *args):
         parallel = n * self.weight >= PARALLEL_MIN_EPISODES and numba.get_num_threads() > 1
         return (self.parallel if parallel else self.serial)(key, start, n, *args)
+
+
+def _clone(fn, scope: dict, name: str):
+    twin = types.FunctionType(fn.__code__, scope, name, fn.__defaults__, fn.__closure__)
+    twin.__qualname__ = name
+    twin.__module__ = fn.__module__
+    return twin
 
 
 def kernel(fn=None, *, weight: float = 1.0):

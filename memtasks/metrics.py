@@ -74,3 +74,40 @@ class BitMetric:
         errors = per["bit_errors_per_sequence"]
         out["sequence_accuracy"] = float((errors == 0).mean()) if len(errors) else float("nan")
         return out
+
+
+@dataclass(frozen=True)
+class AnswerMetric:
+    """Answer accuracy of a question-answering task (bAbI: a task is "passed" at >= 95%).
+
+    Predictions are token ids aligned with ``batch.targets`` (``[N]``; only scored positions
+    are read). An answer is a maximal run of answer positions (``role == 2``); it is right when
+    every one of its words is (bAbI lists such as "apple,milk" and paths such as "s,e" span
+    several positions).
+    """
+
+    name: str = "answer_accuracy"
+    description: str = (
+        "fraction of questions whose every answer word is predicted exactly; error = 1 - accuracy"
+    )
+
+    def per_answer(self, batch: EpisodeBatch, predictions: np.ndarray) -> np.ndarray:
+        """``bool[n_answers]``: each answer span right or not, in episode order."""
+        predictions = np.asarray(predictions)
+        if predictions.shape != batch.targets.shape:
+            raise ValueError(
+                f"predictions have shape {predictions.shape}; targets have {batch.targets.shape}"
+            )
+        answer = batch.role == 2
+        starts = answer & ~np.concatenate(([False], answer[:-1]))
+        first = batch.offsets[:-1][batch.lengths > 0]  # a span never runs across episodes
+        starts[first] = answer[first]
+        span = np.cumsum(starts) - 1
+        wrong = answer & batch.mask & (predictions != batch.targets)
+        n_spans = int(starts.sum())
+        return np.bincount(span[wrong], minlength=n_spans) == 0
+
+    def evaluate(self, batch: EpisodeBatch, predictions: np.ndarray) -> dict[str, float]:
+        right = self.per_answer(batch, predictions)
+        acc = float(right.mean()) if len(right) else float("nan")
+        return {"answer_accuracy": acc, "answer_error": 1.0 - acc, "questions": float(len(right))}

@@ -1,0 +1,232 @@
+"""What every bAbI task shares: common knobs, the world tables, and registration.
+
+A task module (``qa1.py`` ... ``qa20.py``, ``world_qa.py``) defines its knobs (a subclass of
+``BabiKnobs``), a compiled story function (see ``_story``) and ``build(knobs) -> World``, and
+calls ``babi_task(...)``. Everything else (the driver, rendering, long-context filler, meta,
+errors) is here and in ``_story``.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+
+from memtasks.episode import EpisodeBatch
+from memtasks.errors import KnobError
+from memtasks.knobs import Knobs, knob
+from memtasks.metrics import AnswerMetric
+from memtasks.registry import Layout, TaskSpec, register
+
+from .._kernels import Kernel
+from . import _story
+from ._filler import filler_sentences
+from ._text import Text, TextTables
+
+MAX_TRIES = 10_000  # stories drawn for one episode before the knobs are declared unsatisfiable
+SOURCE = (
+    "Weston et al. (2015), Towards AI-Complete Question Answering: A Set of Prerequisite Toy "
+    "Tasks, arXiv:1502.05698; released data bAbI v1.2 (tasks_1-20_v1-2)"
+)
+
+
+@dataclass(frozen=True)
+class BabiKnobs(Knobs):
+    """Knobs every bAbI-style task has; tasks add their own after these."""
+
+    min_distance: int = knob(
+        0, lo=0, hi=100_000,
+        doc="a question's earliest supporting fact is at least this many statements back",
+    )  # fmt: skip
+    max_distance: int = knob(0, lo=0, hi=100_000, doc="... and at most this many (0: no bound)")
+    context_tokens: int = knob(
+        0, lo=0, hi=10_000_000,
+        doc="long-context mode: the story's lines, in order, among filler sentences up to this "
+        "many tokens (0: off; BABILong-style)",
+    )  # fmt: skip
+    filler: str = knob(
+        "grammar", choices=("grammar", "file"),
+        doc="where filler sentences come from: the built-in grammar or filler_file",
+    )  # fmt: skip
+    filler_file: str = knob("", doc="a UTF-8 text file of filler prose (filler=file)")
+
+    def check(self) -> None:
+        self.require(
+            self.max_distance == 0 or self.min_distance <= self.max_distance,
+            "min_distance must be <= max_distance",
+        )
+        self.require(
+            (self.filler == "file") == bool(self.filler_file),
+            "filler=file needs filler_file, and filler_file needs filler=file",
+        )
+
+
+@dataclass(frozen=True)
+class World:
+    """A task's compiled inputs for one set of knobs (built once and cached)."""
+
+    text: TextTables
+    pools: tuple[np.ndarray, ...]  # int32 phrase ids the story function draws from
+    params: np.ndarray  # float64 knob vector: common entries (P_*), then the task's own
+    max_lines: int  # lines a story can have, at most
+    a_max: int  # answer phrases per question, at most
+    s_max: int  # supporting lines per question, at most
+    q_max: int  # questions per story, at most (width of the per-question meta)
+    filler_offsets: np.ndarray
+    filler_tokens: np.ndarray
+    long_rows: int  # lines of a story with its filler, at most
+    tags: dict[str, str]  # phrase -> its kind in the release's templates ("kitchen" -> "LOC")
+
+
+def make_world(
+    knobs: BabiKnobs,
+    text: Text,
+    pools: tuple[np.ndarray, ...],
+    task_params: tuple[float, ...] | list[float],
+    *,
+    max_lines: int,
+    a_max: int,
+    s_max: int,
+    q_max: int,
+    tags: dict[str, tuple[str, ...]],
+) -> World:
+    """Assemble a ``World``: filler (its words join the vocabulary) and the knob vector.
+
+    ``tags`` names the kind of each entity phrase as the release's template list does
+    (``{"ACTOR": actors, "LOC": rooms}``): the fidelity checks abstract sentences with it."""
+    filler = filler_sentences(knobs, text) if knobs.context_tokens > 0 else []
+    f_offsets = np.zeros(len(filler) + 1, np.int64)
+    np.cumsum([len(s) for s in filler], out=f_offsets[1:])
+    f_tokens = np.asarray([t for s in filler for t in s], dtype=np.int32)
+    long_rows = max_lines
+    if filler:
+        shortest = int(np.diff(f_offsets).min())
+        long_rows += knobs.context_tokens // max(shortest, 1) + 1
+    p = np.zeros(_story.P_TASK + len(task_params), np.float64)
+    p[_story.P_TRIES] = MAX_TRIES
+    p[_story.P_MIN_DISTANCE] = knobs.min_distance
+    p[_story.P_MAX_DISTANCE] = knobs.max_distance
+    p[_story.P_CONTEXT_TOKENS] = knobs.context_tokens
+    p[_story.P_A_MAX] = a_max
+    p[_story.P_S_MAX] = s_max
+    p[_story.P_TASK :] = task_params
+    return World(
+        text=text.tables(),
+        pools=tuple(np.ascontiguousarray(a, dtype=np.int32) for a in pools),
+        params=p,
+        max_lines=max_lines,
+        a_max=a_max,
+        s_max=s_max,
+        q_max=q_max,
+        filler_offsets=f_offsets,
+        filler_tokens=f_tokens,
+        long_rows=long_rows,
+        tags={phrase: tag for tag, phrases in tags.items() for phrase in phrases},
+    )
+
+
+class Driver:
+    """The compiled sizes and fill kernels of one task (its story function bound in)."""
+
+    def __init__(self, task_name: str, story, weight: float):
+        bind = {"story": story}
+        self.sizes = Kernel(_story.sizes, weight, f"babi_{task_name}_sizes", bind)
+        self.fill = Kernel(_story.fill, weight, f"babi_{task_name}_fill", bind)
+
+    def generate(self, task_id: str, world: World, key, start: int, n: int) -> EpisodeBatch:
+        t = world.text
+        width = _story.ANSWERS + world.a_max + world.s_max
+        p = world.params
+        offsets, support_offsets, _, ok = self.sizes(
+            key, start, n, p, world.pools, world.max_lines, world.long_rows, width,
+            t.phrase_offsets, t.template_offsets, t.template_tokens, world.filler_offsets,
+        )  # fmt: skip
+        if not ok.all():
+            bad = start + int(np.flatnonzero(~ok)[0])
+            raise KnobError(
+                f"{task_id}: no story meeting these knobs was found in {MAX_TRIES} tries "
+                f"(episode {bad}); loosen min_distance/max_distance or the task's own knobs"
+            )
+        total = int(offsets[-1])
+        inputs = np.empty(total, np.int32)
+        targets = np.empty(total, np.int32)
+        mask = np.empty(total, np.bool_)
+        role = np.empty(total, np.int8)
+        segment = np.empty(total, np.int32)
+        support = np.empty(int(support_offsets[-1]), np.int32)
+        support_answer = np.empty(len(support), np.int32)
+        n_statements = np.empty(n, np.int32)
+        q_template = np.empty((n, world.q_max), np.int32)
+        q_distance = np.empty((n, world.q_max), np.int32)
+        self.fill(
+            key, start, n, p, world.pools, world.max_lines, world.long_rows, width,
+            t.phrase_offsets, t.phrase_tokens, t.template_offsets, t.template_tokens,
+            world.filler_offsets, world.filler_tokens, offsets, inputs, targets, mask, role,
+            segment, support_offsets, support, support_answer, n_statements, q_template,
+            q_distance,
+        )  # fmt: skip
+        n_questions = (q_template >= 0).sum(axis=1).astype(np.int32)
+        return EpisodeBatch.trusted(
+            offsets=offsets,
+            inputs=inputs,
+            targets=targets,
+            mask=mask,
+            role=role,
+            segment=segment,
+            support_offsets=support_offsets,
+            support=support,
+            support_answer=support_answer,
+            index=np.arange(start, start + n, dtype=np.int64),
+            meta={
+                "statements": n_statements,
+                "questions": n_questions,
+                "question_template": q_template,
+                "support_distance": q_distance,
+            },
+            task=task_id,
+        )
+
+
+def babi_task(
+    task_id: str,
+    summary: str,
+    knobs: type[BabiKnobs],
+    story,
+    build,
+    *,
+    presets: dict | None = None,
+    weight: float = 4.0,
+    source: str = SOURCE,
+) -> TaskSpec:
+    """Register a bAbI-style task. ``build(knobs) -> World`` is cached per knobs."""
+    name = task_id.split("/")[1].rsplit("-v", 1)[0].replace("-", "_")
+    driver = Driver(f"{task_id.split('/')[0]}_{name}", story, weight)
+    cached_build = functools.lru_cache(maxsize=64)(build)
+
+    def generator(k: Knobs, key, start: int, n: int) -> EpisodeBatch:
+        return driver.generate(task_id, cached_build(k), key, start, n)
+
+    def layout(k: Knobs) -> Layout:
+        return Layout("int32", "int32", vocab=cached_build(k).text.vocab)
+
+    spec = TaskSpec(
+        id=task_id,
+        summary=summary,
+        knobs=knobs,
+        generator=generator,
+        layout=layout,
+        metric=AnswerMetric(),
+        presets=presets or {},
+        source=source,
+    )
+    spec_world[task_id] = cached_build
+    return register(spec)
+
+
+# task id -> build(knobs) -> World; the text writer and tests read templates and phrases here
+spec_world: dict[str, object] = {}
+
+
+def world_of(task_id: str, knobs: Knobs) -> World:
+    return spec_world[task_id](knobs)

@@ -1,0 +1,77 @@
+"""Rebuild ``release_stats.json``: facts about the released bAbI v1.2 English training files.
+
+The generator's ``release`` mode is checked against these facts (tests, data cards, the fidelity
+report), so they travel with the package instead of the release itself. Sources::
+
+    python -m generators.babi.make_release_stats SHARED_DIR
+
+where ``SHARED_DIR`` holds ``reference/babi-stats.json`` (statistics of every released file),
+``reference/babi-templates-en.txt`` (the sentence shapes of each task with their counts) and
+``data/babi-v1.2/en/*_train.txt`` (the released English training files, for the vocabulary).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+OUT = Path(__file__).with_name("release_stats.json")
+KEEP = (
+    "task_name", "num_stories", "num_questions", "questions_per_story_dist",
+    "statements_before_question", "story_length_statements", "words_per_statement",
+    "words_per_question", "answers", "supporting_facts_per_question_dist",
+    "question_to_earliest_support_distance_lines", "vocab_size",
+)  # fmt: skip
+
+
+def templates(path: Path) -> dict[int, dict[str, dict[str, int]]]:
+    out: dict[int, dict[str, dict[str, int]]] = {}
+    task = 0
+    for line in path.read_text().splitlines():
+        if m := re.match(r"=== qa(\d+) ", line):
+            task = int(m.group(1))
+            out[task] = {"S": {}, "Q": {}}
+        elif m := re.match(r"\s+([SQ]) (\d+) (.+)$", line):
+            out[task][m.group(1)][m.group(3)] = int(m.group(2))
+    return out
+
+
+def vocabulary(path: Path) -> list[str]:
+    """Lower-cased words of statements and questions with ``.?,`` stripped, plus answer tokens
+    split on ``,`` (the definition of ``vocab_size`` in babi-stats.json)."""
+    words: set[str] = set()
+    for line in path.read_text().splitlines():
+        text, *rest = line.split("\t")
+        words.update(re.sub(r"[.?,]", " ", text.split(" ", 1)[1]).lower().split())
+        if rest:
+            words.update(w.lower() for w in rest[0].split(","))
+    return sorted(words)
+
+
+def main(shared: Path) -> None:
+    stats = json.loads((shared / "reference/babi-stats.json").read_text())
+    shapes = templates(shared / "reference/babi-templates-en.txt")
+    tasks = {}
+    for e in stats["entries"]:
+        if e["variant"] != "en" or e["split"] != "train":
+            continue
+        n = e["task"]
+        file = next((shared / "data/babi-v1.2/en").glob(f"qa{n}_*_train.txt"))
+        tasks[str(n)] = {k: e[k] for k in KEEP} | {
+            "file": file.name,
+            "sha1": e["sha1"],
+            "templates": shapes[n],
+            "vocab": vocabulary(file),
+        }
+    doc = {
+        "source": "bAbI v1.2 (tasks_1-20_v1-2), en/*_train.txt, CC BY 3.0; statistics as defined "
+        "in shared/reference/babi-stats.json",
+        "tasks": dict(sorted(tasks.items(), key=lambda kv: int(kv[0]))),
+    }
+    OUT.write_text(json.dumps(doc, indent=1, sort_keys=False) + "\n")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))
