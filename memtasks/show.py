@@ -1,5 +1,6 @@
 """Episodes as readable text: bit grids for vector tasks (time runs left to right, one row per
-channel, as in the NTM paper's figures), tokens for token tasks."""
+channel, as in the NTM paper's figures), tokens for token tasks, and stories (bAbI) as the
+numbered lines of the released text format."""
 
 from __future__ import annotations
 
@@ -90,6 +91,13 @@ def render_episode(batch: EpisodeBatch, i: int, layout=None) -> str:
         def word(x: int) -> str:
             return vocab[x] if 0 <= x < len(vocab) else str(x)
 
+        if vocab and _is_story(ep):
+            # stories (bAbI and the like) read best as the released text: numbered sentences,
+            # questions with their answer and supporting line numbers
+            from .loaders.babi import story_lines
+
+            lines += ["  " + s.replace("\t", "   ") for s in story_lines(batch, i, vocab)]
+            return "\n".join(lines)
         lines.append("  inputs : " + " ".join(word(int(x)) for x in ep["inputs"]))
         scored = [word(int(x)) for x, m in zip(ep["targets"], ep["mask"], strict=True) if m]
         lines.append("  targets: " + " ".join(scored) + "   (scored positions only)")
@@ -100,6 +108,18 @@ def render_episode(batch: EpisodeBatch, i: int, layout=None) -> str:
     if len(ep["support"]):
         lines.append("  support: " + " ".join(str(int(s)) for s in ep["support"]))
     return "\n".join(lines)
+
+
+def _is_story(ep: dict) -> bool:
+    """Sentences (context with segments), questions and answers only, every answer scored."""
+    role = ep["role"]
+    context = role == 0
+    return (
+        bool(np.isin(role, (0, 1, 2)).all())
+        and bool((ep["segment"][context] >= 0).all())
+        and bool(ep["mask"][role == 2].all())
+        and (role == 1).any()
+    )
 
 
 def _fmt(v) -> str:

@@ -24,6 +24,8 @@ from . import _story
 from ._filler import filler_sentences
 from ._text import Text, TextTables
 
+# BABILong-style lengths every task offers: the story's own lines among filler prose
+LONG_PRESETS = {"long-1k": {"context_tokens": 1_000}, "long-16k": {"context_tokens": 16_000}}
 MAX_TRIES = 10_000  # stories drawn for one episode before the knobs are declared unsatisfiable
 SOURCE = (
     "Weston et al. (2015), Towards AI-Complete Question Answering: A Set of Prerequisite Toy "
@@ -217,7 +219,7 @@ def babi_task(
         generator=generator,
         layout=layout,
         metric=AnswerMetric(),
-        presets=presets or {},
+        presets={**(presets or {}), **LONG_PRESETS},
         source=source,
     )
     spec_world[task_id] = cached_build
