@@ -9,10 +9,13 @@ errors) is here and in ``_story``.
 from __future__ import annotations
 
 import functools
+import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from memtasks import rng
 from memtasks.episode import EpisodeBatch
 from memtasks.errors import KnobError
 from memtasks.knobs import Knobs, knob
@@ -128,13 +131,31 @@ def make_world(
     )
 
 
+@functools.cache
+def _source_digest() -> str:
+    """A digest of the sources the compiled drivers are made of.
+
+    Numba's on-disk cache of a function is invalidated only when the function's own file
+    changes, not when a function it calls (a story function in ``qaN.py``) does; naming each
+    driver after this digest makes any change to the generators' sources compile afresh
+    instead of running stale machine code.
+    """
+    root = Path(__file__).resolve().parent
+    files = sorted(root.glob("*.py")) + [root.parent / "_kernels.py", Path(rng.__file__)]
+    digest = hashlib.blake2b(digest_size=6)
+    for file in files:
+        digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
 class Driver:
     """The compiled sizes and fill kernels of one task (its story function bound in)."""
 
     def __init__(self, task_name: str, story, weight: float):
         bind = {"story": story}
-        self.sizes = Kernel(_story.sizes, weight, f"babi_{task_name}_sizes", bind)
-        self.fill = Kernel(_story.fill, weight, f"babi_{task_name}_fill", bind)
+        name = f"babi_{task_name}_{_source_digest()}"
+        self.sizes = Kernel(_story.sizes, weight, f"{name}_sizes", bind)
+        self.fill = Kernel(_story.fill, weight, f"{name}_fill", bind)
 
     def generate(self, task_id: str, world: World, key, start: int, n: int) -> EpisodeBatch:
         t = world.text

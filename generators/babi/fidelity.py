@@ -149,6 +149,13 @@ def compare(task: int, got: dict) -> list[str]:
             problems.append(f"{key}: mean {g['mean']:.2f}, release {r['mean']:.2f} (10%)")
         if not (0.6 * r["max"] <= g["max"] <= 2 * r["max"]):
             problems.append(f"{key}: max {g['max']}, release {r['max']} (0.6x..2x)")
+    # how far back the evidence is: the release asks mostly about recent facts
+    r = ref["question_to_earliest_support_distance_lines"]["mean"]
+    g = got["question_to_earliest_support_distance_lines"]["mean"]
+    if abs(g - r) > max(0.2 * r, 0.5):
+        problems.append(
+            f"lines from a question to its earliest support: mean {g:.2f}, release {r:.2f} (20%)"
+        )
     g = got["questions_per_story"]
     ref_q = ref["num_questions"] / ref["num_stories"]
     if abs(g["mean"] - ref_q) > max(0.1 * ref_q, 0.1):

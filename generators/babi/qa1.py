@@ -36,6 +36,11 @@ class Qa1Knobs(BabiKnobs):
     rooms: int = knob(len(ROOMS), lo=2, hi=len(ALL_ROOMS), doc="places they move between")
     questions: int = knob(5, lo=1, hi=1000, doc="questions per story")
     statements_per_question: int = knob(2, lo=1, hi=10_000, doc="moves before each question")
+    recent: int = knob(
+        5, lo=0, hi=100_000,
+        doc="a question asks about the actor of one of the last `recent` statements, drawn "
+        "uniformly (0: any statement so far)",
+    )  # fmt: skip
 
 
 @njit
@@ -55,20 +60,28 @@ def move(state, lines, n, actor, actors, rooms, room_of, line_of, templates):
 def story(state, p, pools, lines):
     actors, rooms, moves, asks = pools
     n_questions, per_question = np.int64(p[P_TASK]), np.int64(p[P_TASK + 1])
+    recent = np.int64(p[P_TASK + 2])
     room_of = np.full(len(actors), -1, np.int64)
     line_of = np.full(len(actors), -1, np.int64)
-    candidates = np.empty(len(actors), np.int64)
+    said = np.empty(n_questions * per_question, np.int64)  # the actor of each statement
+    candidates = np.empty(n_questions * per_question, np.int64)
     a_max = 1
     n = 0
+    m = 0
     for _ in range(n_questions):
         for _ in range(per_question):
             state, a = next_below(state, len(actors))
             state, n = move(state, lines, n, a, actors, rooms, room_of, line_of, moves)
-        # ask about an actor whose place is known and whose move meets the distance knobs
+            said[m] = a
+            m += 1
+        # The release asks about the actor of one of the last five statements, drawn
+        # uniformly (fitted to the distances from questions to their supports in its qa1:
+        # never more than 7 lines back, 47% of them 1 line back); the answer is that actor's
+        # last move, which the distance knobs may further constrain.
         c = 0
-        for a in range(len(actors)):
-            if line_of[a] >= 0 and question_ok(lines, n, line_of[a], p):
-                candidates[c] = a
+        for j in range(m - recent if 0 < recent < m else 0, m):
+            if question_ok(lines, n, line_of[said[j]], p):
+                candidates[c] = said[j]
                 c += 1
         if c == 0:
             return state, -1
@@ -89,7 +102,7 @@ def build(k: Qa1Knobs):
     asks = text.templates(["Where is {0}?"])
     lines = k.questions * (k.statements_per_question + 1)
     return make_world(
-        k, text, (actors, rooms, moves, asks), (k.questions, k.statements_per_question),
+        k, text, (actors, rooms, moves, asks), (k.questions, k.statements_per_question, k.recent),
         max_lines=lines, a_max=1, s_max=1, q_max=k.questions,
         tags={"ACTOR": actor_names, "LOC": room_names},
     )  # fmt: skip
@@ -101,5 +114,9 @@ SPEC = babi_task(
     Qa1Knobs,
     story,
     build,
-    presets={"release": {}},
+    presets={
+        "release": {},
+        "far": {"statements_per_question": 20, "recent": 0, "min_distance": 10},
+        "open-vocab": {"actors": 20, "rooms": 20},
+    },
 )

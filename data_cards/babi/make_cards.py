@@ -1,0 +1,335 @@
+"""Write the data cards of the bAbI tasks and the simulated-world task from the code.
+
+Each card's prose per task is below (``TASKS``); its knob and preset tables come from the
+registry, its statistics table from ``generators/babi/fidelity.py`` (10,000 generated
+questions beside the release's figures), and its example from ``update_examples.py``. Run
+after changing a task::
+
+    python data_cards/babi/make_cards.py            # every bAbI and world card
+    python data_cards/babi/make_cards.py qa3 qa16   # some of them
+
+``tests/test_cards.py`` checks the knob and preset tables and the examples against the code.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import memtasks
+
+HERE = Path(__file__).resolve().parent
+CARDS = HERE.parent
+
+
+def _updater():
+    spec = importlib.util.spec_from_file_location("update_examples", CARDS / "update_examples.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+# task number -> (title, what it tests, an example of its reasoning)
+TASKS: dict[int, tuple[str, str]] = {
+    1: ("single supporting fact",
+        "Actors move between rooms; a question asks where an actor is. One earlier statement, "
+        "the actor's last move, answers it: the model must find the most recent fact about an "
+        "entity among distractors about other actors."),
+    2: ("two supporting facts",
+        "Actors move and pick up or drop objects; a question asks where an object is. Two "
+        "facts must be chained: who has (or last dropped) the object, and where that actor "
+        "was then."),
+    3: ("three supporting facts",
+        "Where was an object before it reached a given room? Three facts are chained across a "
+        "long story (about 50 statements before a question on average): the object's holder "
+        "and the holder's last two rooms."),
+    4: ("two-argument relations",
+        "Two statements place three rooms on a line by compass directions; the question asks "
+        "which room lies in a direction of another. It tests reading a relation in both "
+        "argument orders."),
+    5: ("three-argument relations",
+        "Objects change hands (\"Fred gave the milk to Bill\"); questions ask who gave, who "
+        "received, or what was given, in five forms. It tests relations with three arguments "
+        "and the most recent of several transfers."),
+    6: ("yes/no questions",
+        "Is an actor in a given room? Answered yes or no from the actor's last move, among "
+        "moves and object actions of others."),
+    7: ("counting",
+        "How many objects is an actor carrying? The answer (none, one, two, three) needs every "
+        "get, drop and give involving that actor so far."),
+    8: ("lists and sets",
+        "What is an actor carrying? The answer is \"nothing\" or the list of objects held, "
+        "which needs every object action of the actor so far."),
+    9: ("simple negation",
+        "Statements say where an actor is, is not, or is no longer; a yes/no question asks "
+        "whether the actor is in a room. It tests negated facts."),
+    10: ("indefinite knowledge",
+         "Statements can be uncertain (\"Bill is either in the school or the park\"); the "
+         "answer to \"Is Bill in the park?\" is yes, no or maybe."),
+    11: ("basic coreference",
+         "A pronoun refers to the actor of the previous sentence (\"Then he went to the "
+         "office\"). The answer needs the pronoun's sentence and its antecedent."),
+    12: ("conjunction",
+         "Two actors move together (\"Mary and Daniel went to the kitchen\"); a question asks "
+         "about one of them."),
+    13: ("compound coreference",
+         "\"They\" refers to the pair of actors of the previous sentence; a question asks "
+         "about one of them."),
+    14: ("time reasoning",
+         "Moves carry a time of day (yesterday, this morning, this afternoon, this evening) "
+         "and are told out of order; the question asks where an actor was before a room."),
+    15: ("basic deduction",
+         "Species fear other species and actors belong to species; \"What is Gertrude afraid "
+         "of?\" needs two facts chained."),
+    16: ("basic induction",
+         "Actors have a species and a colour; the colour of an actor whose colour is not told "
+         "is induced from another actor of the same species."),
+    17: ("positional reasoning",
+         "Two statements place shapes left of, right of, above or below one another; yes/no "
+         "questions ask about relations that follow."),
+    18: ("size reasoning",
+         "Statements compare the sizes of containers and objects; yes/no questions ask "
+         "whether one fits in, or is bigger than, another, which needs transitive chains."),
+    19: ("path finding",
+         "Statements place rooms next to one another by compass directions; the question asks "
+         "for the path between two rooms, answered as directions such as \"n,e\"."),
+    20: ("agents' motivations",
+         "An actor is hungry, thirsty, bored or tired; questions ask where the actor will go "
+         "and why the actor went somewhere or picked something up."),
+}
+
+PRESET_NOTES = {
+    "release": "the released v1.2 English data's distribution (the defaults)",
+    "long-1k": "the story's lines, in order, among filler prose up to 1,000 tokens "
+    "(BABILong-style)",
+    "long-16k": "the same up to 16,000 tokens",
+    "far": "supporting facts many statements back",
+    "open-vocab": "larger pools: names, rooms and objects the release never uses",
+}
+
+CITATION = """```bibtex
+@article{weston2015babi,
+  author  = {Jason Weston and Antoine Bordes and Sumit Chopra and Alexander M. Rush and
+             Bart van Merri{\\"e}nboer and Armand Joulin and Tomas Mikolov},
+  title   = {Towards {AI}-Complete Question Answering: A Set of Prerequisite Toy Tasks},
+  journal = {arXiv preprint arXiv:1502.05698},
+  year    = {2015}
+}
+```"""
+
+
+def stats_table(task: int) -> str:
+    from generators.babi import fidelity
+
+    lines, tags = fidelity.generated(task, 10_000)
+    got = fidelity.measure_text(lines, tags)
+    ref = fidelity.release(task)
+    problems = fidelity.compare(task, got)
+
+    def mm(d):
+        return f"{d['mean']:.1f} / {d['max']}"
+
+    def sf(d):
+        return ", ".join(f"{k}: {v / sum(d.values()):.0%}" for k, v in sorted(d.items()))
+
+    ref_q = ref["num_questions"] / ref["num_stories"]
+    rows = [
+        "| measure | generated (10,000 questions, seed 0) | release (en train, 1,000) |",
+        "|---|---|---|",
+        f"| questions per story | {got['questions_per_story']['mean']:.2f} | {ref_q:.2f} |",
+        f"| statements before a question, mean / max | {mm(got['statements_before_question'])}"
+        f" | {mm(ref['statements_before_question'])} |",
+        f"| statements per story, mean / max | {mm(got['story_length_statements'])} | "
+        f"{mm(ref['story_length_statements'])} |",
+        f"| supporting facts per question | {sf(got['supporting_facts_per_question_dist'])} | "
+        f"{sf(ref['supporting_facts_per_question_dist'])} |",
+        f"| lines from a question to its earliest support, mean | "
+        f"{got['question_to_earliest_support_distance_lines']['mean']:.2f} | "
+        f"{ref['question_to_earliest_support_distance_lines']['mean']:.2f} |",
+        f"| distinct answers | {len(got['answers'])} | {len(ref['answers'])} |",
+        f"| vocabulary (lower-cased words) | {len(got['vocab'])} | {len(ref['vocab'])} |",
+        f"| sentence shapes (statements + questions) | {len(got['templates']['S'])} + "
+        f"{len(got['templates']['Q'])} | {len(ref['templates']['S'])} + "
+        f"{len(ref['templates']['Q'])} |",
+    ]
+    verdict = (
+        "Every figure is within the tolerances of `generators/babi/fidelity.py` (checked for "
+        "every task by `tests/test_babi_release.py`)."
+        if not problems
+        else "Differences beyond tolerance: " + "; ".join(problems)
+    )
+    answers = ", ".join(f"{a} {c / got['num_questions']:.1%}" for a, c in got["answers"].items())
+    ref_answers = ", ".join(
+        f"{a} {c / ref['num_questions']:.1%}" for a, c in ref["answers"].items()
+    )
+    return (
+        "\n".join(rows)
+        + f"\n\nAnswers, generated: {answers}.\n\nAnswers, release: {ref_answers}.\n\n{verdict}"
+    )
+
+
+def preset_table(spec) -> str:
+    rows = ["| preset | knob values | notes |", "|---|---|---|"]
+    for name, values in spec.presets.items():
+        shown = ", ".join(f"`{k}={_updater().format_value(v)}`" for k, v in values.items())
+        rows.append(f"| `{name}` | {shown or '(the defaults)'} | {PRESET_NOTES.get(name, '')} |")
+    return "\n".join(rows)
+
+
+def babi_card(task: int, ours: str) -> str:
+    spec = memtasks.get_spec(f"babi/qa{task}")
+    title, what = TASKS[task]
+    from memtasks.loaders.babi import release_file_name
+
+    return f"""---
+pretty_name: bAbI task {task}, {title}
+task_id: {spec.id}
+license: mit
+task_categories:
+- question-answering
+tags:
+- memory
+- reasoning
+- synthetic
+- procedurally-generated
+- babi
+- "arxiv:1502.05698"
+annotations_creators:
+- machine-generated
+source_datasets:
+- original
+paper: https://arxiv.org/abs/1502.05698
+---
+
+# bAbI task {task}: {title} (`{spec.id}`)
+
+{what}
+
+## Description
+
+One of the 20 question-answering tasks of Weston et al. (2015), the benchmark on which memory
+networks (MemNN, MemN2N, DMN+, DNC...) are compared. Each story is a sequence of short
+statements with questions among them; each question has one right answer and the statements
+that support it are given (strong supervision). A model "passes" a task at 95% accuracy.
+
+The original generator (Lua/Torch7) is unseeded and cannot reproduce the released data. This
+one is compiled with Numba, seeded, and matches the released v1.2 English data in its
+`release` preset: the same names, verbs, paraphrases and their frequencies, question forms,
+answers, story lengths and supporting-fact conventions (table below). Knobs go beyond the
+release: larger entity pools, longer stories, supporting facts further back, and a
+long-context mode that hides the story among filler prose.
+
+## Episode layout
+
+One story with its questions is one episode of token ids (`inputs`, `targets` int32[T]):
+
+- each statement is a context segment (`role` 0, `segment` 0, 1, ... in story order), its
+  words then `.`;
+- each question is a query span (`role` 1, `segment` -1) ending with `?`, followed by one
+  answer position per answer word (`role` 2): it reads `<answer>` (id 1) and its target is
+  the word; only answer positions are scored (`mask`);
+- `support` holds the supporting statements (segment ids) in the release's order, and
+  `support_answer` the question (0, 1, ...) each belongs to;
+- `meta`: `statements`, `questions`, `question_template` (per question, -1 padded) and
+  `support_distance` (statements from each question back to its earliest support).
+
+Words are stored as they read mid-sentence ("Mary", "the"); id 0 is padding. The vocabulary
+is `memtasks.get_spec("{spec.id}").layout(knobs).vocab`. `memtasks.views.qa(batch)` gives one
+sample per question (sentences, query, answer, supports), as memory networks read them.
+
+## Knobs
+
+{_updater().knob_table(spec.id)}
+
+Knobs are set with `memtasks.generate(..., actors=8)` in Python and `--set actors=8` on the
+command line.
+
+## Presets
+
+{preset_table(spec)}
+
+## What is ours and what is the paper's
+
+From the release: everything the `release` preset produces, measured against the released
+English training file `{release_file_name(task, "train")}`:
+
+{stats_table(task)}
+
+{ours}
+
+## Example episode
+
+Stories print as the released text: numbered lines, then a question's answer and the line
+numbers of its supporting facts.
+
+<!-- example: {spec.id} seed=0 -->
+<!-- /example -->
+
+## Metric
+
+`AnswerMetric`: a question is right when every word of its answer is (lists such as
+"apple,milk" span several answer positions); `answer_accuracy` and `answer_error` are over
+questions. Predictions are token ids aligned with `targets`.
+
+## How to generate
+
+```bash
+memtasks generate {spec.id} -n 1000 --seed 0 --out data/qa{task}-train
+memtasks generate {spec.id} -n 1000 --seed 0 --format babi --out data/qa{task}-text
+memtasks show {spec.id} -n 2
+```
+
+`--format babi` writes `{release_file_name(task, "train")}` in the released format.
+`memtasks.loaders.babi.load(root, variant="en", task={task})` reads the original release
+files into the same episodes.
+
+## Determinism
+
+Episode i of (`{spec.id}`, knobs, seed, split) is a pure function of those values; train and
+test use disjoint streams, and `memtasks generate --dedup-against N` drops test stories that
+also occur among the first N training stories.
+
+## Baselines
+
+No baseline has been run on this generator yet (the memory-network baselines are issue 5).
+The paper's: see `shared/INVENTORY.md`.
+
+## Source and citation
+
+Weston et al. (2015), arXiv:1502.05698; released data bAbI v1.2 (CC BY 3.0). Generator
+`generators/babi/qa{task}.py`; tests `tests/test_babi_*.py`; benchmark
+`benchmarks/bench_babi.py`.
+
+{CITATION}
+"""
+
+
+OURS_DEFAULT = (
+    "Ours: the seeded generator and every knob beyond the release; the Lua generator's known "
+    "bugs are not reproduced."
+)
+
+
+# task number -> what in the task is ours rather than the release's (beyond the common points)
+OURS: dict[int, str] = {}
+
+
+def main(argv: list[str]) -> None:
+    updater = _updater()
+    wanted = {int(a.removeprefix("qa")) for a in argv if a.startswith("qa")}
+    for task in sorted(TASKS):
+        if wanted and task not in wanted:
+            continue
+        if f"babi/qa{task}-v1" not in memtasks.list_tasks("babi"):
+            print(f"qa{task}: not registered, skipped")
+            continue
+        path = HERE / f"qa{task}.md"
+        text = babi_card(task, OURS.get(task, OURS_DEFAULT))
+        path.write_text(updater.update_text(text), encoding="utf-8")
+        print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
