@@ -98,13 +98,20 @@ def task_kernels(spec: TaskSpec) -> list[Any]:
     """
     module = sys.modules[spec.generator.__module__]
     dispatchers = []
-    for name in spec.generator.__code__.co_names:
-        obj = getattr(module, name, None)
+
+    def collect(obj, depth: int) -> None:
         if isinstance(obj, CPUDispatcher):
             dispatchers.append(obj)
-        elif obj is not None and not isinstance(obj, types.ModuleType):
-            held = getattr(obj, "__dict__", {}).values()
-            dispatchers += [d for d in held if isinstance(d, CPUDispatcher)]
+        elif depth and obj is not None and not isinstance(obj, types.ModuleType):
+            for held in getattr(obj, "__dict__", {}).values():
+                collect(held, depth - 1)
+
+    for name in spec.generator.__code__.co_names:
+        collect(getattr(module, name, None), 1)
+    # generators made by a factory (bAbI) hold their kernels in closure cells: a driver object
+    # holding kernels holding dispatchers
+    for cell in spec.generator.__closure__ or ():
+        collect(cell.cell_contents, 2)
     return dispatchers
 
 

@@ -33,71 +33,111 @@ def _updater():
 
 # task number -> (title, what it tests, an example of its reasoning)
 TASKS: dict[int, tuple[str, str]] = {
-    1: ("single supporting fact",
+    1: (
+        "single supporting fact",
         "Actors move between rooms; a question asks where an actor is. One earlier statement, "
         "the actor's last move, answers it: the model must find the most recent fact about an "
-        "entity among distractors about other actors."),
-    2: ("two supporting facts",
+        "entity among distractors about other actors.",
+    ),
+    2: (
+        "two supporting facts",
         "Actors move and pick up or drop objects; a question asks where an object is. Two "
         "facts must be chained: who has (or last dropped) the object, and where that actor "
-        "was then."),
-    3: ("three supporting facts",
+        "was then.",
+    ),
+    3: (
+        "three supporting facts",
         "Where was an object before it reached a given room? Three facts are chained across a "
         "long story (about 50 statements before a question on average): the object's holder "
-        "and the holder's last two rooms."),
-    4: ("two-argument relations",
+        "and the holder's last two rooms.",
+    ),
+    4: (
+        "two-argument relations",
         "Two statements place three rooms on a line by compass directions; the question asks "
         "which room lies in a direction of another. It tests reading a relation in both "
-        "argument orders."),
-    5: ("three-argument relations",
-        "Objects change hands (\"Fred gave the milk to Bill\"); questions ask who gave, who "
+        "argument orders.",
+    ),
+    5: (
+        "three-argument relations",
+        'Objects change hands ("Fred gave the milk to Bill"); questions ask who gave, who '
         "received, or what was given, in five forms. It tests relations with three arguments "
-        "and the most recent of several transfers."),
-    6: ("yes/no questions",
+        "and the most recent of several transfers.",
+    ),
+    6: (
+        "yes/no questions",
         "Is an actor in a given room? Answered yes or no from the actor's last move, among "
-        "moves and object actions of others."),
-    7: ("counting",
+        "moves and object actions of others.",
+    ),
+    7: (
+        "counting",
         "How many objects is an actor carrying? The answer (none, one, two, three) needs every "
-        "get, drop and give involving that actor so far."),
-    8: ("lists and sets",
-        "What is an actor carrying? The answer is \"nothing\" or the list of objects held, "
-        "which needs every object action of the actor so far."),
-    9: ("simple negation",
+        "get, drop and give involving that actor so far.",
+    ),
+    8: (
+        "lists and sets",
+        'What is an actor carrying? The answer is "nothing" or the list of objects held, '
+        "which needs every object action of the actor so far.",
+    ),
+    9: (
+        "simple negation",
         "Statements say where an actor is, is not, or is no longer; a yes/no question asks "
-        "whether the actor is in a room. It tests negated facts."),
-    10: ("indefinite knowledge",
-         "Statements can be uncertain (\"Bill is either in the school or the park\"); the "
-         "answer to \"Is Bill in the park?\" is yes, no or maybe."),
-    11: ("basic coreference",
-         "A pronoun refers to the actor of the previous sentence (\"Then he went to the "
-         "office\"). The answer needs the pronoun's sentence and its antecedent."),
-    12: ("conjunction",
-         "Two actors move together (\"Mary and Daniel went to the kitchen\"); a question asks "
-         "about one of them."),
-    13: ("compound coreference",
-         "\"They\" refers to the pair of actors of the previous sentence; a question asks "
-         "about one of them."),
-    14: ("time reasoning",
-         "Moves carry a time of day (yesterday, this morning, this afternoon, this evening) "
-         "and are told out of order; the question asks where an actor was before a room."),
-    15: ("basic deduction",
-         "Species fear other species and actors belong to species; \"What is Gertrude afraid "
-         "of?\" needs two facts chained."),
-    16: ("basic induction",
-         "Actors have a species and a colour; the colour of an actor whose colour is not told "
-         "is induced from another actor of the same species."),
-    17: ("positional reasoning",
-         "Two statements place shapes left of, right of, above or below one another; yes/no "
-         "questions ask about relations that follow."),
-    18: ("size reasoning",
-         "Statements compare the sizes of containers and objects; yes/no questions ask "
-         "whether one fits in, or is bigger than, another, which needs transitive chains."),
-    19: ("path finding",
-         "Statements place rooms next to one another by compass directions; the question asks "
-         "for the path between two rooms, answered as directions such as \"n,e\"."),
-    20: ("agents' motivations",
-         "An actor is hungry, thirsty, bored or tired; questions ask where the actor will go "
-         "and why the actor went somewhere or picked something up."),
+        "whether the actor is in a room. It tests negated facts.",
+    ),
+    10: (
+        "indefinite knowledge",
+        'Statements can be uncertain ("Bill is either in the school or the park"); the '
+        'answer to "Is Bill in the park?" is yes, no or maybe.',
+    ),
+    11: (
+        "basic coreference",
+        'A pronoun refers to the actor of the previous sentence ("Then he went to the '
+        "office\"). The answer needs the pronoun's sentence and its antecedent.",
+    ),
+    12: (
+        "conjunction",
+        'Two actors move together ("Mary and Daniel went to the kitchen"); a question asks '
+        "about one of them.",
+    ),
+    13: (
+        "compound coreference",
+        '"They" refers to the pair of actors of the previous sentence; a question asks '
+        "about one of them.",
+    ),
+    14: (
+        "time reasoning",
+        "Moves carry a time of day (yesterday, this morning, this afternoon, this evening) "
+        "and are told out of order; the question asks where an actor was before a room.",
+    ),
+    15: (
+        "basic deduction",
+        'Species fear other species and actors belong to species; "What is Gertrude afraid '
+        'of?" needs two facts chained.',
+    ),
+    16: (
+        "basic induction",
+        "Actors have a species and a colour; the colour of an actor whose colour is not told "
+        "is induced from another actor of the same species.",
+    ),
+    17: (
+        "positional reasoning",
+        "Two statements place shapes left of, right of, above or below one another; yes/no "
+        "questions ask about relations that follow.",
+    ),
+    18: (
+        "size reasoning",
+        "Statements compare the sizes of containers and objects; yes/no questions ask "
+        "whether one fits in, or is bigger than, another, which needs transitive chains.",
+    ),
+    19: (
+        "path finding",
+        "Statements place rooms next to one another by compass directions; the question asks "
+        'for the path between two rooms, answered as directions such as "n,e".',
+    ),
+    20: (
+        "agents' motivations",
+        "An actor is hungry, thirsty, bored or tired; questions ask where the actor will go "
+        "and why the actor went somewhere or picked something up.",
+    ),
 }
 
 PRESET_NOTES = {

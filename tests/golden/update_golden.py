@@ -1,4 +1,4 @@
-"""Rewrite ``tests/golden/ntm.json``: the content hash of every NTM task under every preset.
+"""Rewrite ``tests/golden/hashes.json``: the content hash of every task under every preset.
 
 The golden file pins what the generators produce (DESIGN.md section 3): ``content_hash`` of
 ``generate(task, N, seed=SEED, preset=preset)``. ``tests/test_determinism.py`` fails when a hash
@@ -25,16 +25,15 @@ from pathlib import Path
 
 import memtasks
 
-GOLDEN = Path(__file__).resolve().parent / "ntm.json"
-FAMILY = "ntm"
+GOLDEN = Path(__file__).resolve().parent / "hashes.json"
 N = 64
 SEED = 0
 
 
 def golden_hashes() -> dict[str, dict[str, str]]:
-    """{task id: {preset: content hash}} of the family as the code generates it now."""
+    """{task id: {preset: content hash}} of every task as the code generates it now."""
     out = {}
-    for task in memtasks.list_tasks(FAMILY):
+    for task in memtasks.list_tasks():
         spec = memtasks.get_spec(task)
         out[task] = {
             preset: memtasks.generate(task, N, seed=SEED, preset=preset).content_hash()
