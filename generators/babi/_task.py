@@ -151,7 +151,8 @@ def _source_digest() -> str:
 class Driver:
     """The compiled sizes and fill kernels of one task (its story function bound in)."""
 
-    def __init__(self, task_name: str, story, weight: float):
+    def __init__(self, task_name: str, story, weight: float, number: int):
+        self.number = number
         bind = {"story": story}
         name = f"babi_{task_name}_{_source_digest()}"
         self.sizes = Kernel(_story.sizes, weight, f"{name}_sizes", bind)
@@ -202,6 +203,9 @@ class Driver:
             support_answer=support_answer,
             index=np.arange(start, start + n, dtype=np.int64),
             meta={
+                # which task each story is of, so that joint training sets of several tasks
+                # (concatenated batches) keep it: the bAbI task number, 0 for other tasks
+                "task": np.full(n, self.number, np.int8),
                 "statements": n_statements,
                 "questions": n_questions,
                 "question_template": q_template,
@@ -224,7 +228,8 @@ def babi_task(
 ) -> TaskSpec:
     """Register a bAbI-style task. ``build(knobs) -> World`` is cached per knobs."""
     name = task_id.split("/")[1].rsplit("-v", 1)[0].replace("-", "_")
-    driver = Driver(f"{task_id.split('/')[0]}_{name}", story, weight)
+    number = int(name[2:]) if task_id.startswith("babi/qa") else 0
+    driver = Driver(f"{task_id.split('/')[0]}_{name}", story, weight, number)
     cached_build = functools.lru_cache(maxsize=64)(build)
 
     def generator(k: Knobs, key, start: int, n: int) -> EpisodeBatch:
