@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import sys
+import types
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,19 +133,35 @@ def make_world(
     )
 
 
-@functools.cache
-def _source_digest() -> str:
-    """A digest of the sources the compiled drivers are made of.
+def _source_digest(story) -> str:
+    """A digest of the sources a task's compiled driver is made of.
 
     Numba's on-disk cache of a function is invalidated only when the function's own file
-    changes, not when a function it calls (a story function in ``qaN.py``) does; naming each
-    driver after this digest makes any change to the generators' sources compile afresh
-    instead of running stale machine code.
+    changes, not when a function it calls (the story function in ``qaN.py``, or what that
+    calls) does; naming each driver after this digest makes any change to those sources
+    compile afresh instead of running stale machine code. The sources are the driver's modules
+    and the story function's module with the ``generators`` modules it takes names from (two
+    levels deep).
     """
-    root = Path(__file__).resolve().parent
-    files = sorted(root.glob("*.py")) + [root.parent / "_kernels.py", Path(rng.__file__)]
+    files = {Path(_story.__file__), Path(__file__).with_name("_text.py"), Path(rng.__file__),
+             Path(__file__).parent.parent / "_kernels.py"}  # fmt: skip
+    modules = [sys.modules[story.py_func.__module__]]
+    for _ in range(2):
+        found = []
+        for module in modules:
+            files.add(Path(module.__file__))
+            for value in vars(module).values():
+                name = (
+                    value.__name__
+                    if isinstance(value, types.ModuleType)
+                    else getattr(value, "__module__", None)
+                )
+                if isinstance(name, str) and name.startswith("generators."):
+                    found.append(sys.modules[name])
+        modules = found
+    files.update(Path(m.__file__) for m in modules)
     digest = hashlib.blake2b(digest_size=6)
-    for file in files:
+    for file in sorted(files):
         digest.update(file.read_bytes())
     return digest.hexdigest()
 
@@ -154,7 +172,7 @@ class Driver:
     def __init__(self, task_name: str, story, weight: float, number: int):
         self.number = number
         bind = {"story": story}
-        name = f"babi_{task_name}_{_source_digest()}"
+        name = f"babi_{task_name}_{_source_digest(story)}"
         self.sizes = Kernel(_story.sizes, weight, f"{name}_sizes", bind)
         self.fill = Kernel(_story.fill, weight, f"{name}_fill", bind)
 
