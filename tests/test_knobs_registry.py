@@ -51,7 +51,12 @@ def assert_one_line(message: str, *parts: str) -> None:
 
 
 def range_text(info: KnobInfo) -> str:
-    return f"[{info.lo:g}, {info.hi:g}]"
+    """The range as messages state it: integers in full (10000000, not 1e+07)."""
+
+    def number(x) -> str:
+        return str(int(x)) if float(x).is_integer() and info.kind is not float else f"{x:g}"
+
+    return f"[{number(info.lo)}, {number(info.hi)}]"
 
 
 # -- registry ---------------------------------------------------------------------------------
