@@ -121,8 +121,25 @@ def show(task, count, seed, split, start, preset, settings) -> None:
 @_seed
 @_split
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="dataset folder")
-@click.option("--format", "fmt", type=click.Choice(["parquet", "jsonl"]), default="parquet",
-              show_default=True)  # fmt: skip
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["parquet", "jsonl", "babi"]),
+    default="parquet",
+    show_default=True,
+    help="babi: one text file in the released bAbI format (story tasks only)",
+)
+@click.option("--shuffled", is_flag=True, help="--format babi: text under memtasks' cipher")
+@click.option(
+    "--dedup-against",
+    "dedup_against",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    metavar="N",
+    help="leave out episodes whose story is one of training episodes 0..N-1 (same task, "
+    "knobs, seed); not for --split train",
+)
 @click.option(
     "--shards", type=click.IntRange(1), help="files to split into (default: ~500 MB each)"
 )
@@ -134,9 +151,9 @@ def show(task, count, seed, split, start, preset, settings) -> None:
 @_set
 @click.option("--overwrite", is_flag=True, help="replace an existing dataset at --out")
 @click.option("--quiet", "-q", is_flag=True, help="no progress bar")
-def generate(task, count, seed, split, out, fmt, shards, workers, start, preset, settings,
-             overwrite, quiet) -> None:  # fmt: skip
-    """Generate a dataset folder of Parquet (or JSONL) shards and memtasks.json."""
+def generate(task, count, seed, split, out, fmt, shuffled, dedup_against, shards, workers, start,
+             preset, settings, overwrite, quiet) -> None:  # fmt: skip
+    """Generate a dataset folder of Parquet (or JSONL, or bAbI text) files and memtasks.json."""
     from tqdm import tqdm
 
     from .storage import write_dataset
@@ -156,17 +173,24 @@ def generate(task, count, seed, split, out, fmt, shards, workers, start, preset,
         manifest = write_dataset(
             out, spec.id, count, seed, split, start=start, preset=preset,
             knobs=_knob_values(spec, settings), shards=shards, workers=workers, format=fmt,
-            overwrite=overwrite, progress=progress,
+            overwrite=overwrite, progress=progress, dedup_against=dedup_against,
+            shuffled=shuffled,
         )  # fmt: skip
     finally:
         if bar is not None:
             bar.close()
     seconds = time.perf_counter() - began
     size = sum(f.stat().st_size for f in Path(out).rglob("*") if f.is_file())
+    dropped = ""
+    if dedup_against:
+        dropped = (
+            f"; left out {manifest['dedup_dropped']:,} whose story is among training episodes "
+            f"0..{dedup_against - 1}"
+        )
     click.echo(
         f"wrote {manifest['num_episodes']:,} episodes of {spec.id} (seed {seed}, split {split}) "
         f"to {out} in {len(manifest['files'])} {fmt} file(s), {size / 1e6:,.1f} MB, "
-        f"{seconds:.1f} s; content hash {manifest['content_hash'][:16]}"
+        f"{seconds:.1f} s; content hash {manifest['content_hash'][:16]}{dropped}"
     )
 
 
@@ -178,8 +202,13 @@ def verify(path: Path) -> None:
 
     manifest = read_manifest(path)
     digest = verify_dataset(path)
-    click.echo(f"ok: {manifest['num_episodes']:,} episodes of {manifest['task']}, "
-               f"content hash {digest[:16]}")  # fmt: skip
+    what = f"content hash {digest[:16]}"
+    if manifest["format"] == "babi":  # text does not record question templates: see storage
+        what = (
+            f"bAbI text read back to hash {digest[:16]} (content hash when generated "
+            f"{manifest['content_hash'][:16]})"
+        )
+    click.echo(f"ok: {manifest['num_episodes']:,} episodes of {manifest['task']}, {what}")
 
 
 @cli.command()

@@ -29,6 +29,11 @@ class StorageError(MemtasksError, OSError):
     """A dataset folder that is missing, malformed, or would be overwritten."""
 
 
+class LoaderError(MemtasksError, ValueError):
+    """A source file of a real dataset (bAbI text...) that is missing or not in its format;
+    the message names the file, the line and what was expected there."""
+
+
 def did_you_mean(word: str, candidates, n: int = 1) -> str:
     """' (did you mean 'x'?)' for the closest candidate, or '' when nothing is close."""
     close = difflib.get_close_matches(word, list(candidates), n=n, cutoff=0.6)

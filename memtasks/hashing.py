@@ -2,7 +2,8 @@
 
 ``episode_hashes`` gives each episode a 64-bit hash of its content: every per-position field,
 its support and its meta values, with the fields' dtypes and widths mixed in, but not its index.
-Equal hashes mean equal content, which is what de-duplication of test against train needs.
+Equal hashes mean equal content. ``story_hashes`` leaves meta out as well: the story alone,
+which is what de-duplication of test against train compares.
 
 ``content_hash`` is a SHA-256 over the (index, episode hash) pairs in episode order. It depends
 on nothing but the episodes, so a dataset written in 1 shard or 8, by 1 worker or 4, has the
@@ -56,12 +57,20 @@ def _mix_field(out: np.ndarray, name: str, arr: np.ndarray, offsets: np.ndarray)
     _segment_hashes(data, starts, stops, _salt(name, arr), out)
 
 
-def episode_hashes(batch: EpisodeBatch) -> np.ndarray:
+def story_hashes(batch: EpisodeBatch) -> np.ndarray:
+    """A 64-bit hash of each episode's story: its per-position fields, support and
+    support_answer; not its index and not its meta (which only describes the story). Two
+    episodes with equal story hashes tell the same story: ``memtasks.dedup`` compares these."""
     out = np.zeros(len(batch), dtype=np.uint64)
     for name in POSITION_FIELDS:
         _mix_field(out, name, getattr(batch, name), batch.offsets)
     _mix_field(out, "support", batch.support, batch.support_offsets)
     _mix_field(out, "support_answer", batch.support_answer, batch.support_offsets)
+    return out
+
+
+def episode_hashes(batch: EpisodeBatch) -> np.ndarray:
+    out = story_hashes(batch)  # then meta on top: the same values as before story_hashes
     rows = np.arange(len(batch) + 1, dtype=np.int64)
     for name in sorted(batch.meta):
         _mix_field(out, "meta." + name, batch.meta[name], rows)

@@ -1,4 +1,4 @@
-"""Datasets on disk: a folder of Parquet (or JSONL) shards plus ``memtasks.json``.
+"""Datasets on disk: a folder of Parquet (or JSONL, or bAbI text) files plus ``memtasks.json``.
 
 ::
 
@@ -18,6 +18,16 @@ is moved aside before the new one moves in and deleted only after.
 
 The content hash (``memtasks.hashing``) covers the episodes and their indices and nothing else:
 the same episodes written in 1 shard or 8, by 1 worker or 4, have the same hash.
+
+``format="babi"`` writes the story tasks (babi, world families) as one text file in the
+released bAbI format, named as the release names it (``qa1_single-supporting-fact_train.txt``),
+next to ``memtasks.json``; ``shuffled=True`` writes it under memtasks' letter cipher. The
+manifest's ``babi`` entry says how to read it back: ``read_dataset`` re-reads the text with the
+task's vocabulary and gives the same episodes except ``meta.question_template``, which text does
+not record (-1); ``verify`` checks the re-read episodes against ``babi.read_back_hash``.
+
+``dedup_against=N`` (``memtasks.dedup``) leaves out held-out episodes whose story is one of
+training episodes ``0 .. N-1``; the kept ones keep their stream indices.
 """
 
 from __future__ import annotations
@@ -37,13 +47,13 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from .episode import POSITION_FIELDS, EpisodeBatch
-from .errors import MemtasksError, StorageError
+from .errors import LoaderError, MemtasksError, StorageError
 from .hashing import ContentHasher, episode_hashes
 from .registry import TaskSpec, check_count, check_seed, check_split, get_spec
 
 MANIFEST = "memtasks.json"
 FORMAT_VERSION = 1
-FORMATS = ("parquet", "jsonl")
+FORMATS = ("parquet", "jsonl", "babi")
 _CHUNK_BYTES = 64 << 20  # episodes are generated and written in pieces of about this size
 
 
@@ -60,6 +70,8 @@ class _ShardJob:
     chunk: int
     path: str
     fmt: str
+    skip: np.ndarray | None = None  # stream indices in [start, stop) left out (dedup)
+    shuffled: bool = False  # babi text under memtasks' cipher
 
 
 def _package_version() -> str:
@@ -97,8 +109,14 @@ def _chunks(job: _ShardJob) -> Iterator[EpisodeBatch]:
     spec = get_spec(job.task)
     knobs = spec.knobs.from_values(job.knobs)
     for lo in range(job.start, job.stop, job.chunk):
-        yield spec.generate(min(job.chunk, job.stop - lo), job.seed, job.split, start=lo,
-                            knobs=knobs)  # fmt: skip
+        batch = spec.generate(min(job.chunk, job.stop - lo), job.seed, job.split, start=lo,
+                              knobs=knobs)  # fmt: skip
+        if job.skip is not None and len(job.skip):
+            keep = ~np.isin(batch.index, job.skip)
+            if not keep.all():
+                batch = batch[keep]
+        if len(batch):
+            yield batch
 
 
 def _write_parquet(job: _ShardJob, on_chunk: Callable[[EpisodeBatch], None]) -> None:
@@ -148,6 +166,21 @@ def _write_jsonl(job: _ShardJob, on_chunk: Callable[[EpisodeBatch], None]) -> No
             on_chunk(batch)
 
 
+def _write_babi(job: _ShardJob, on_chunk: Callable[[EpisodeBatch], None]) -> None:
+    from .loaders.babi import task_space_before_tab, to_text
+
+    spec = get_spec(job.task)
+    vocab = spec.layout(spec.knobs.from_values(job.knobs)).vocab
+    gap = task_space_before_tab(job.task)
+    with open(job.path, "w", encoding="utf-8", newline="\n") as out:
+        for batch in _chunks(job):
+            out.write(to_text(batch, vocab, space_before_tab=gap, shuffled=job.shuffled))
+            on_chunk(batch)
+
+
+_WRITERS = {"parquet": _write_parquet, "jsonl": _write_jsonl, "babi": _write_babi}
+
+
 def _run_job(job: _ShardJob, on_chunk: Callable[[EpisodeBatch], None]) -> int:
     positions = 0
 
@@ -156,8 +189,23 @@ def _run_job(job: _ShardJob, on_chunk: Callable[[EpisodeBatch], None]) -> int:
         positions += batch.num_positions
         on_chunk(batch)
 
-    (_write_parquet if job.fmt == "parquet" else _write_jsonl)(job, seen)
+    _WRITERS[job.fmt](job, seen)
     return positions
+
+
+def as_read_back(batch: EpisodeBatch) -> EpisodeBatch:
+    """The episodes as bAbI text gives them back: every ``question_template`` unknown (-1)."""
+    if "question_template" not in batch.meta:
+        return batch
+    meta = dict(batch.meta)
+    meta["question_template"] = np.full_like(meta["question_template"], -1)
+    return EpisodeBatch.trusted(**{**batch.__dict__, "meta": meta})
+
+
+def _hashes(batch: EpisodeBatch, fmt: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(indices, episode hashes, hashes of the episodes as read back from babi text)."""
+    read_back = episode_hashes(as_read_back(batch)) if fmt == "babi" else None
+    return batch.index, episode_hashes(batch), read_back
 
 
 _done_episodes = None  # in a worker process: the queue its finished pieces are counted on
@@ -171,16 +219,17 @@ def _worker_init(threads: int, done) -> None:
     _done_episodes = done
 
 
-def _worker(job: _ShardJob) -> tuple[int, np.ndarray]:
-    """Runs in a worker process: write one shard, return its positions and episode hashes."""
-    hashes: list[np.ndarray] = []
+def _worker(job: _ShardJob) -> tuple[int, list]:
+    """Runs in a worker process: write one shard, return its positions and, per piece, the
+    episodes' indices and hashes (``_hashes``)."""
+    pieces: list = []
 
     def on_chunk(batch: EpisodeBatch) -> None:
-        hashes.append(episode_hashes(batch))
+        pieces.append(_hashes(batch, job.fmt))
         _done_episodes.put(len(batch))  # so the progress bar moves within a shard
 
     positions = _run_job(job, on_chunk)
-    return positions, np.concatenate(hashes) if hashes else np.zeros(0, np.uint64)
+    return positions, pieces
 
 
 def write_dataset(
@@ -198,13 +247,23 @@ def write_dataset(
     format: str = "parquet",
     overwrite: bool = False,
     progress: Callable[[int], None] | None = None,
+    dedup_against: int = 0,
+    shuffled: bool = False,
 ) -> dict[str, Any]:
     """Generate episodes ``start .. start + n - 1`` of a task into the folder ``out``.
 
     Everything is validated before anything is written. ``shards`` defaults to one per about
     500 MB. ``workers > 1`` writes shards in that many processes. ``progress`` is called with
     the number of episodes finished since its last call. Returns the manifest.
+
+    ``format="babi"``: one release-format text file (story tasks only; ``shards`` must be 1,
+    ``workers`` write pieces of it in parallel); ``shuffled`` ciphers it (``loaders.babi``).
+    ``dedup_against=N``: leave out episodes whose story is one of training episodes
+    ``0 .. N-1`` (same task, knobs and seed) and draw on until ``n`` are kept; not for split
+    train (``memtasks.dedup``).
     """
+    from . import dedup
+
     spec = get_spec(task)
     knob_values = spec.make_knobs(preset, **(knobs or {}))
     seed, split = check_seed(seed), check_split(split)
@@ -215,6 +274,19 @@ def write_dataset(
         raise MemtasksError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise MemtasksError(f"workers must be an integer >= 1, got {workers!r}")
+    layout = spec.layout(knob_values)
+    if format == "babi":
+        from .loaders.babi import check_text_task
+
+        check_text_task(spec, layout)
+        if shards not in (None, 1):
+            raise MemtasksError(
+                f"format 'babi' writes one text file, as the release does; shards must be 1, "
+                f"got {shards!r}"
+            )
+    elif shuffled:
+        raise MemtasksError(f"shuffled applies to format 'babi' only, not {format!r}")
+    against = dedup.check_dedup(dedup_against, split)
     out = Path(out)
     if out.exists() or out.is_symlink():
         if not (out / MANIFEST).is_file():  # never replace what memtasks did not write
@@ -227,10 +299,23 @@ def write_dataset(
             )
 
     chunk, bytes_per_episode, feature_types = _plan(spec, knob_values, seed, split, start, n)
-    if shards is None:
+    if format == "babi":
+        shards = min(workers, n)  # pieces written in parallel, then joined
+    elif shards is None:
         shards = max(1, min(n, -(-n * bytes_per_episode // (500 << 20))))
     if isinstance(shards, bool) or not isinstance(shards, int) or not 1 <= shards <= n:
         raise MemtasksError(f"shards must be an integer in [1, n={n}], got {shards!r}")
+    # which stream indices each shard holds: start .. start + n - 1, or with dedup the first
+    # n whose story is not a training story (this may raise: still nothing is written)
+    kept = dedup.plan(spec, knob_values, seed, split, start, n, against, chunk) if against else None
+    cut = [(s * n) // shards for s in range(shards + 1)]
+    if kept is None:
+        spans = [(start + cut[s], start + cut[s + 1], None) for s in range(shards)]
+    else:
+        spans = []
+        for s in range(shards):
+            lo, hi = int(kept.kept[cut[s]]), int(kept.kept[cut[s + 1] - 1]) + 1
+            spans.append((lo, hi, kept.skipped_in(lo, hi)))
 
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -238,17 +323,28 @@ def write_dataset(
         raise StorageError(f"cannot create the folder {out.parent}: {exc.strerror}") from None
     tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:12]}"
     try:
-        (tmp / "data").mkdir(parents=True)
+        tmp.mkdir(parents=True)
         if progress:
             progress(0)  # every check has passed: a progress display may start now
-        bounds = [start + (s * n) // shards for s in range(shards + 1)]
+        if format == "babi":
+            from .loaders.babi import text_file_name
+
+            paths = [f".piece-{s:05d}.txt" for s in range(shards)]
+        else:
+            (tmp / "data").mkdir()
+            paths = [shard_name(split, s, shards, format) for s in range(shards)]
         jobs = [
-            _ShardJob(spec.id, knob_values.to_dict(), seed, split, bounds[s], bounds[s + 1],
-                      chunk, str(tmp / shard_name(split, s, shards, format)), format)
-            for s in range(shards)
+            _ShardJob(spec.id, knob_values.to_dict(), seed, split, lo, hi, chunk,
+                      str(tmp / paths[s]), format, skip, shuffled)
+            for s, (lo, hi, skip) in enumerate(spans)
         ]  # fmt: skip
         hasher = ContentHasher()
-        positions = _write_all(jobs, workers, hasher, progress)
+        read_back = ContentHasher() if format == "babi" else None
+        positions = _write_all(jobs, workers, hasher, read_back, progress)
+        files = [
+            {"path": paths[s], "episodes": [j.start, j.stop], "positions": int(p)}
+            for s, (j, p) in enumerate(zip(jobs, positions, strict=True))
+        ]
         manifest = {
             "format_version": FORMAT_VERSION,
             "memtasks_version": _package_version(),
@@ -262,19 +358,22 @@ def write_dataset(
             "num_episodes": n,
             "num_positions": int(sum(positions)),
             "format": format,
-            "layout": spec.layout(knob_values).to_dict(),
+            "layout": layout.to_dict(),
             "features": feature_types,
             "metric": spec.metric.name,
-            "files": [
-                {
-                    "path": shard_name(split, s, shards, format),
-                    "episodes": [j.start, j.stop],
-                    "positions": int(p),
-                }
-                for s, (j, p) in enumerate(zip(jobs, positions, strict=True))
-            ],  # fmt: skip
+            "dedup_against": against,
+            "dedup_dropped": kept.dropped if kept is not None else 0,
+            "files": files,
             "content_hash": hasher.hexdigest(),
         }
+        if format == "babi":
+            name = text_file_name(spec.id, split)
+            _join(tmp, [f["path"] for f in files], name)
+            manifest["files"] = [
+                {"path": name, "episodes": [spans[0][0], spans[-1][1]],
+                 "positions": manifest["num_positions"]}
+            ]  # fmt: skip
+            manifest["babi"] = _babi_entry(spec.id, shuffled, start, n, kept, read_back)
         # the manifest is written last: a folder without it is never a finished dataset
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
         _move_into_place(tmp, out)
@@ -284,19 +383,53 @@ def write_dataset(
     return manifest
 
 
-def _write_all(jobs, workers, hasher: ContentHasher, progress) -> list[int]:
-    """Write every shard; feed the hasher in episode order whatever order shards finish in."""
+def _join(folder: Path, parts: list[str], name: str) -> None:
+    """Concatenate the text pieces into ``name``, in order, and remove them."""
+    with open(folder / name, "wb") as out:
+        for part in parts:
+            with open(folder / part, "rb") as piece:
+                shutil.copyfileobj(piece, out, 1 << 20)
+            (folder / part).unlink()
+
+
+def _babi_entry(task: str, shuffled: bool, start: int, n: int, kept, read_back) -> dict:
+    """The manifest's account of a babi text folder: what reading it back needs."""
+    from .loaders.babi import CIPHER_LOWER, CIPHER_UPPER, task_space_before_tab
+
+    return {
+        "read_back": (
+            "memtasks.storage.read_dataset(DIR): memtasks.loaders.babi.read_file(FILE, "
+            "vocab=layout.vocab, memtasks_cipher=babi.shuffled), stories numbered by "
+            "babi.indices, meta widths as in features; meta.question_template is -1 (text "
+            "does not record templates). verify compares those episodes with read_back_hash"
+        ),
+        "space_before_tab": task_space_before_tab(task),
+        "shuffled": shuffled,
+        "cipher": {"lower": CIPHER_LOWER, "upper": CIPHER_UPPER} if shuffled else None,
+        "indices": kept.ranges() if kept is not None else [[start, start + n]],
+        "read_back_hash": read_back.hexdigest(),
+    }
+
+
+def _write_all(jobs, workers, hasher: ContentHasher, read_back: ContentHasher | None,
+               progress) -> list[int]:  # fmt: skip
+    """Write every shard; feed the hashers in episode order whatever order shards finish in
+    (``read_back``: the episodes as babi text gives them back, see ``as_read_back``)."""
+
+    def record(index: np.ndarray, hashes: np.ndarray, back: np.ndarray | None) -> None:
+        hasher.update_hashes(index, hashes)
+        if read_back is not None:
+            read_back.update_hashes(index, back)
+
     if workers == 1 or len(jobs) == 1:
-        positions = []
-        for job in jobs:
+        fmt = jobs[0].fmt
 
-            def on_chunk(batch: EpisodeBatch) -> None:
-                hasher.update(batch)
-                if progress:
-                    progress(len(batch))
+        def on_chunk(batch: EpisodeBatch) -> None:
+            record(*_hashes(batch, fmt))
+            if progress:
+                progress(len(batch))
 
-            positions.append(_run_job(job, on_chunk))
-        return positions
+        return [_run_job(job, on_chunk) for job in jobs]
 
     import multiprocessing
 
@@ -321,11 +454,12 @@ def _write_all(jobs, workers, hasher: ContentHasher, progress) -> list[int]:
         initargs=(threads, done),
     ) as pool:  # fmt: skip
         futures = [pool.submit(_worker, job) for job in jobs]
-        for s, (job, future) in enumerate(zip(jobs, futures, strict=True)):
+        for s, future in enumerate(futures):
             while not future.done():
                 report(block=True)
-            positions[s], hashes = future.result()
-            hasher.update_hashes(np.arange(job.start, job.stop, dtype=np.int64), hashes)
+            positions[s], pieces = future.result()
+            for piece in pieces:
+                record(*piece)
     report(block=False)
     return positions
 
@@ -370,7 +504,9 @@ def iter_batches(path: str | os.PathLike) -> Iterator[EpisodeBatch]:
         file = path / entry["path"]
         if not file.is_file():
             raise StorageError(f"{file} is listed in {MANIFEST} but missing")
-        if manifest["format"] == "parquet":
+        if manifest["format"] == "babi":
+            yield _read_babi(file, manifest)
+        elif manifest["format"] == "parquet":
             parquet = pq.ParquetFile(file)
             for g in range(parquet.num_row_groups):
                 yield EpisodeBatch.from_arrow(parquet.read_row_group(g), task=task)
@@ -388,16 +524,22 @@ def read_dataset(path: str | os.PathLike, verify: bool = False) -> EpisodeBatch:
 
 
 def verify_dataset(path: str | os.PathLike, batch: EpisodeBatch | None = None) -> str:
-    """Recompute the content hash; raise ``StorageError`` if it differs from the manifest."""
+    """Recompute the content hash; raise ``StorageError`` if it differs from the manifest.
+
+    A babi text folder is checked against ``babi.read_back_hash``, the hash of the episodes
+    as the text gives them back (see ``as_read_back``); the digest returned is that one."""
     manifest = read_manifest(path)
+    expected = manifest["content_hash"]
+    if manifest["format"] == "babi":
+        expected = _babi_manifest(manifest, Path(path))["read_back_hash"]
     hasher = ContentHasher()
     for piece in [batch] if batch is not None else iter_batches(path):
         hasher.update(piece)
     digest = hasher.hexdigest()
-    if digest != manifest["content_hash"] or hasher.episodes != manifest["num_episodes"]:
+    if digest != expected or hasher.episodes != manifest["num_episodes"]:
         raise StorageError(
             f"{path}: content hash {digest[:16]}... of {hasher.episodes} episodes does not match "
-            f"the manifest's {manifest['content_hash'][:16]}... of {manifest['num_episodes']}"
+            f"the manifest's {expected[:16]}... of {manifest['num_episodes']}"
         )
     return digest
 
@@ -411,6 +553,62 @@ def hf_dataset(path: str | os.PathLike):
         raise StorageError(f"{path} holds {manifest['format']}; Hugging Face loading needs parquet")
     files = [str(Path(path) / f["path"]) for f in manifest["files"]]
     return datasets.load_dataset("parquet", data_files=files, split="train")
+
+
+def _babi_manifest(manifest: dict[str, Any], where: Path) -> dict[str, Any]:
+    babi = manifest.get("babi")
+    needed = {"read_back_hash", "indices", "shuffled"}
+    if (
+        not isinstance(babi, dict)
+        or needed - set(babi)
+        or "vocab" not in manifest.get("layout", {})
+    ):
+        raise StorageError(
+            f"{where}: a babi text dataset's {MANIFEST} needs layout.vocab and babi."
+            f"{{{', '.join(sorted(needed))}}} to be read back"
+        )
+    return babi
+
+
+def _read_babi(file: Path, manifest: dict[str, Any]) -> EpisodeBatch:
+    """A babi text file as the episodes it was written from (question_template unknown)."""
+    from .loaders.babi import read_file, task_number
+
+    babi = _babi_manifest(manifest, file.parent)
+    try:
+        batch, _ = read_file(
+            file,
+            vocab=manifest["layout"]["vocab"],
+            memtasks_cipher=bool(babi["shuffled"]),
+            task=task_number(manifest["task"]) or 0,
+        )
+    except LoaderError as exc:
+        raise StorageError(str(exc)) from None
+    index = np.concatenate(
+        [np.arange(lo, hi, dtype=np.int64) for lo, hi in babi["indices"]] or [np.zeros(0, int)]
+    )
+    if len(index) != len(batch):
+        raise StorageError(
+            f"{file} holds {len(batch)} stories; {MANIFEST} lists {len(index)} episode indices"
+        )
+    meta = dict(batch.meta)
+    widths = {k: w for k, (_, w) in manifest.get("features", {}).get("meta", {}).items()}
+    for k in ("question_template", "support_distance"):
+        width = widths.get(k)
+        if width is not None and k in meta and meta[k].shape[1] != width:
+            # the generator's width is its knobs' question bound; the text's is its longest story
+            fitted = np.full((len(batch), width), -1, np.int32)
+            keep = min(width, meta[k].shape[1])
+            fitted[:, :keep] = meta[k][:, :keep]
+            meta[k] = fitted
+    for k, (dtype, _) in manifest.get("features", {}).get("meta", {}).items():
+        if k in meta:
+            meta[k] = meta[k].astype(dtype, copy=False)
+    if widths.get("question_template") is not None:
+        # the generator counts the questions it records a template for
+        meta["questions"] = np.minimum(meta["questions"], widths["question_template"])
+    return EpisodeBatch.trusted(**{**batch.__dict__, "index": index, "meta": meta,
+                                   "task": manifest["task"]})  # fmt: skip
 
 
 def _read_jsonl(file: Path, task: str, feature_types: dict | None) -> EpisodeBatch:

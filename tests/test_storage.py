@@ -164,6 +164,14 @@ def test_interrupted_overwrite_keeps_the_old_dataset(tmp_path, monkeypatch):
         ({"n": 5, "split": "no/slash"}, "split must be a name"),
         ({"n": 5, "knobs": {"width": 0}}, "knob 'width' must be an integer in"),
         ({"n": 5, "preset": "nope"}, "has no preset 'nope'"),
+        ({"n": 5, "format": "babi"}, "ntm/copy-v1 cannot be written as bAbI text"),
+        ({"n": 5, "shuffled": True}, "shuffled applies to format 'babi' only"),
+        ({"n": 5, "dedup_against": 3}, "cannot be used when writing split 'train'"),
+        ({"n": 5, "split": "test", "dedup_against": -1}, "dedup_against must be a non-negative"),
+        (
+            {"n": 5, "split": "test", "dedup_against": 100, "knobs": {"width": 1, "max_length": 1}},
+            "too few distinct stories",
+        ),
     ],
 )
 def test_bad_arguments_write_nothing(tmp_path, kwargs, message):
@@ -239,3 +247,31 @@ def test_progress_counts_every_episode_once(tmp_path, workers):
     assert sum(counts) == 700
     assert counts[0] == 0  # the first call says every check passed, before any work
     assert all(c >= 0 for c in counts)
+
+
+# one or two bits, one or two vectors: 20 distinct episodes, so held-out ones repeat training ones
+_TINY_COPY = {"width": 2, "max_length": 2}
+
+
+def test_dedup_with_shards_and_workers_matches_one_shard(tmp_path):
+    from memtasks import dedup
+    from memtasks.hashing import story_hashes
+
+    one = storage.write_dataset(tmp_path / "one", "ntm/copy-v1", 60, seed=2, split="test",
+                                knobs=_TINY_COPY, dedup_against=8)  # fmt: skip
+    many = storage.write_dataset(tmp_path / "many", "ntm/copy-v1", 60, seed=2, split="test",
+                                 knobs=_TINY_COPY, dedup_against=8, shards=3,
+                                 workers=2)  # fmt: skip
+    assert one["content_hash"] == many["content_hash"]
+    assert one["dedup_dropped"] == many["dedup_dropped"] > 0
+    back = storage.read_dataset(tmp_path / "many", verify=True)
+    assert back.equals(storage.read_dataset(tmp_path / "one"))
+    pieces = list(storage.iter_batches(tmp_path / "many"))
+    assert [len(p) for p in pieces] == [20, 20, 20]  # shards split the kept episodes evenly
+    for piece, entry in zip(pieces, many["files"], strict=True):
+        lo, hi = entry["episodes"]  # a shard's range of stream indices, left-out ones included
+        assert piece.index[0] == lo and piece.index[-1] == hi - 1
+    train = story_hashes(memtasks.generate("ntm/copy-v1", 8, seed=2, **_TINY_COPY))
+    assert not np.isin(story_hashes(back), train).any()
+    expected = dedup.generate("ntm/copy-v1", 60, seed=2, split="test", against=8, **_TINY_COPY)
+    assert back.equals(expected) and back.index[-1] == 59 + many["dedup_dropped"]

@@ -16,13 +16,38 @@ every line is capitalised when text is written, and lowered when it is read unle
 appears capitalised mid-sentence somewhere in the same file (so names keep their capitals and
 "gertrude", lower-case in the release's qa15 questions, stays lower-case). Writing what was read
 gives back the same bytes.
+
+Reading (``read_file``, ``load``) gives the episodes the generators make: each statement is a
+context segment (0, 1, ... in story order), each question a query span followed by one scored
+answer position per answer word (input ``<answer>``, target the word), supports are segment ids
+in the file's order. Words are split on spaces with ``.``, ``?`` and ``,`` tokens of their own;
+the vocabulary is ``<pad>``, ``<answer>``, ``.``, ``?``, then every word in order of first
+appearance in the file. Meta: ``task`` (the bAbI task number, from the file name), ``statements``,
+``questions``, ``question_template`` (-1: the text does not say which template a question used)
+and ``support_distance`` (statements from a question back to its earliest support, as the
+generators count it). The round trip is exact for
+files in the release's spacing (single spaces, punctuation attached, every line starting with a
+capital or a non-letter), which every released file is.
+
+``shuffled``: the release's ``shuffled`` variant is English text under a fixed letter
+substitution, with separate mappings for upper- and lower-case letters. Its key was never
+published, so memtasks defines its own (``CIPHER_LOWER``/``CIPHER_UPPER``) and applies it the
+same way, to the whole text after capitalisation: ``cipher``, ``decipher``, ``cipher_vocab``.
 """
 
 from __future__ import annotations
 
+import itertools
+import re
+import string
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
 import numpy as np
 
 from ..episode import ROLE_ANSWER, ROLE_CONTEXT, ROLE_QUERY, EpisodeBatch
+from ..errors import LoaderError, MemtasksError, did_you_mean
 
 # Task number -> the release's file-name part: qa{N}_{name}_{split}.txt
 TASK_NAMES = {
@@ -36,12 +61,101 @@ TASK_NAMES = {
 # en tasks whose question lines have a space before the first TAB in the release
 SPACE_BEFORE_TAB = frozenset({1, 2, 3, *range(5, 15)})
 
+# The release's folders (tasks_1-20_v1-2/<variant>/) and the splits each holds. The en-valid
+# folders split en's train 90/10 into train/valid and name files qaN_<split>.txt.
+VARIANTS = {
+    "en": ("train", "test"), "en-10k": ("train", "test"),
+    "hn": ("train", "test"), "hn-10k": ("train", "test"),
+    "shuffled": ("train", "test"), "shuffled-10k": ("train", "test"),
+    "en-valid": ("train", "valid", "test"), "en-valid-10k": ("train", "valid", "test"),
+}  # fmt: skip
+TEXT_FAMILIES = ("babi", "world")  # task families whose episodes are stories bAbI text can hold
 
+SPECIAL = ("<pad>", "<answer>", ".", "?")  # the first ids of every bAbI vocabulary
+ANSWER_TOKEN = 1  # what an answer position reads
+
+# memtasks' shuffled key: a permutation of the lower-case letters and, separately, of the
+# upper-case ones, each drawn once with numpy.random.default_rng(150205698).permutation(26)
+# (lower first, then upper; a permutation with a fixed point was redrawn). Fixed forever: it
+# is part of the meaning of every shuffled file memtasks writes.
+CIPHER_SEED = 150205698
+CIPHER_LOWER = "cgbylisjqzxaerhutkvfowpdmn"  # a->c, b->g, ...
+CIPHER_UPPER = "GINCKJOTSHXWQEBULMYFVDRZPA"  # A->G, B->I, ...
+_ENCIPHER = str.maketrans(
+    string.ascii_lowercase + string.ascii_uppercase, CIPHER_LOWER + CIPHER_UPPER
+)
+_DECIPHER = str.maketrans(
+    CIPHER_LOWER + CIPHER_UPPER, string.ascii_lowercase + string.ascii_uppercase
+)
+_TASK_ID = re.compile(r"^qa(\d+)$")
+_FILE_TASK = re.compile(r"^qa(\d+)_")
+
+
+def _is_id(text: str) -> bool:
+    """ASCII digits only (``str.isdigit`` alone accepts "²"; a regex is 10x slower here)."""
+    return text.isdigit() and text.isascii()
+
+
+# -- names ------------------------------------------------------------------------------------
 def release_file_name(task: int, split: str) -> str:
     """``qa1_single-supporting-fact_train.txt``: the release's name for a task's split."""
     return f"qa{task}_{TASK_NAMES[task]}_{split}.txt"
 
 
+def task_number(task_id: str) -> int | None:
+    """``babi/qa3-v1`` -> 3; None for other tasks."""
+    family, _, name = task_id.partition("/")
+    match = _TASK_ID.match(name.rsplit("-v", 1)[0])
+    if family == "babi" and match:
+        return int(match.group(1))
+    return None
+
+
+def text_file_name(task_id: str, split: str) -> str:
+    """The file a task's split is written to as bAbI text: the release's name for the 20 tasks
+    (``qa1_single-supporting-fact_train.txt``), ``<family>-<name>_<split>.txt`` for other
+    story tasks (``world/qa-v1`` -> ``world-qa_train.txt``)."""
+    number = task_number(task_id)
+    if number in TASK_NAMES:
+        return release_file_name(number, split)
+    family, _, name = task_id.partition("/")
+    return f"{family}-{name.rsplit('-v', 1)[0]}_{split}.txt"
+
+
+def task_space_before_tab(task_id: str) -> bool:
+    """Whether the release puts a space before a question line's TAB for this task."""
+    return task_number(task_id) in SPACE_BEFORE_TAB
+
+
+def check_text_task(spec, layout) -> None:
+    """Refuse, in one line, a task whose episodes bAbI text cannot hold."""
+    if spec.family not in TEXT_FAMILIES or not layout.vocab or layout.input_channels:
+        raise MemtasksError(
+            f"{spec.id} cannot be written as bAbI text: format 'babi' takes the story tasks of "
+            f"the {' and '.join(TEXT_FAMILIES)} families; use parquet or jsonl"
+        )
+
+
+# -- the shuffled cipher ----------------------------------------------------------------------
+def cipher(text: str) -> str:
+    """``text`` under memtasks' shuffled key (letters only; case keeps its own mapping)."""
+    return text.translate(_ENCIPHER)
+
+
+def decipher(text: str) -> str:
+    """The inverse of ``cipher``."""
+    return text.translate(_DECIPHER)
+
+
+def cipher_vocab(vocab: Iterable[str]) -> tuple[str, ...]:
+    """Every word ciphered, same ids: episodes read with it are shuffled bAbI. Markers such as
+    ``<pad>`` and ``<answer>`` stay as they are. A word keeps its stored (mid-sentence) case,
+    so rendering capitalises the ciphered word; ``to_text(..., shuffled=True)`` instead ciphers
+    the capitalised text, as the release did."""
+    return tuple(w if w.startswith("<") and w.endswith(">") else cipher(w) for w in vocab)
+
+
+# -- writing ----------------------------------------------------------------------------------
 def render_line(tokens, vocab) -> str:
     """Text of one sentence from its token ids: words joined by spaces, punctuation attached,
     the first letter capitalised."""
@@ -52,65 +166,405 @@ def render_line(tokens, vocab) -> str:
     return out[:1].upper() + out[1:]
 
 
+def _gaps(space_before_tab: bool | Sequence[bool]) -> Iterator[bool]:
+    """One space-before-TAB flag per question line, in order."""
+    if isinstance(space_before_tab, (bool, np.bool_)):
+        return itertools.repeat(bool(space_before_tab))
+    return iter(space_before_tab)
+
+
+def _render(batch: EpisodeBatch, vocab, gaps: Iterator[bool]) -> Iterator[list[str]]:
+    """The lines of each episode's story (see ``story_lines``); works on plain lists so that a
+    million episodes take seconds, not minutes."""
+    if batch.is_vector:
+        raise ValueError("bAbI text holds token episodes; this batch has vector inputs")
+    inputs, targets = batch.inputs.tolist(), batch.targets.tolist()
+    role, segment = batch.role.tolist(), batch.segment.tolist()
+    offsets, soffsets = batch.offsets.tolist(), batch.support_offsets.tolist()
+    support, support_answer = batch.support.tolist(), batch.support_answer.tolist()
+    for b in range(len(batch)):
+        supports: dict[int, list[int]] = {}
+        for k in range(soffsets[b], soffsets[b + 1]):
+            supports.setdefault(support_answer[k], []).append(support[k])
+        out: list[str] = []
+        line_of_segment: dict[int, int] = {}
+        t, n, answer_no = offsets[b], offsets[b + 1], 0
+        while t < n:
+            r = role[t]
+            u = t
+            if r == ROLE_CONTEXT:
+                seg = segment[t]
+                while u < n and role[u] == ROLE_CONTEXT and segment[u] == seg:
+                    u += 1
+                line_of_segment[seg] = len(out) + 1
+                out.append(f"{len(out) + 1} {render_line(inputs[t:u], vocab)}")
+            elif r == ROLE_QUERY:
+                while u < n and role[u] == ROLE_QUERY:
+                    u += 1
+                w = u
+                while w < n and role[w] == ROLE_ANSWER:
+                    w += 1
+                words = ",".join(vocab[x] for x in targets[u:w])
+                ids = " ".join(str(line_of_segment[s]) for s in supports.get(answer_no, ()))
+                flag = next(gaps, None)
+                if flag is None:
+                    raise ValueError("space_before_tab has fewer flags than there are questions")
+                gap = " " if flag else ""
+                out.append(f"{len(out) + 1} {render_line(inputs[t:u], vocab)}{gap}\t{words}\t{ids}")
+                answer_no += 1
+                u = w
+            else:
+                raise ValueError(
+                    f"episode {int(batch.index[b])} has a position of role {r} at step "
+                    f"{t - offsets[b]} that bAbI text cannot hold (only context, question and "
+                    "answer)"
+                )
+            t = u
+        yield out
+
+
 def story_lines(batch: EpisodeBatch, i: int, vocab, *, space_before_tab: bool = False) -> list[str]:
     """Episode ``i`` of a token batch as the lines of one released story (without newlines).
 
     Context items (``segment``) become numbered statements, each question run its question
     line; an answer's words are joined by commas and its supporting items become line ids.
     """
-    ep = batch.episode(i)
-    inputs, targets, role, segment = ep["inputs"], ep["targets"], ep["role"], ep["segment"]
-    support, support_answer = ep["support"], ep["support_answer"]
-    out: list[str] = []
-    line_of_segment: dict[int, int] = {}
-    t, n, answer_no = 0, len(inputs), 0
-    gap = " " if space_before_tab else ""
-    while t < n:
-        r = role[t]
-        u = t
-        if r == ROLE_CONTEXT:
-            seg = segment[t]
-            while u < n and role[u] == ROLE_CONTEXT and segment[u] == seg:
-                u += 1
-            line_of_segment[int(seg)] = len(out) + 1
-            out.append(f"{len(out) + 1} {render_line(inputs[t:u], vocab)}")
-        elif r == ROLE_QUERY:
-            while u < n and role[u] == ROLE_QUERY:
-                u += 1
-            w = u
-            while w < n and role[w] == ROLE_ANSWER:
-                w += 1
-            words = [vocab[int(x)] for x in targets[u:w]]
-            ids = [line_of_segment[int(s)] for s in support[support_answer == answer_no]]
-            out.append(
-                f"{len(out) + 1} {render_line(inputs[t:u], vocab)}{gap}\t{','.join(words)}\t"
-                + " ".join(map(str, ids))
-            )
-            answer_no += 1
-            u = w
-        else:
-            raise ValueError(
-                f"episode {int(ep['index'])} has a position of role {int(r)} at step {t} that "
-                "bAbI text cannot hold (only context, question and answer)"
-            )
-        t = u
-    return out
+    return next(_render(batch[i], vocab, _gaps(space_before_tab)))
 
 
-def to_text(batch: EpisodeBatch, vocab, *, space_before_tab: bool = False) -> str:
-    """All episodes of a batch in the released format, one story after another."""
-    lines = []
-    for i in range(len(batch)):
-        lines += story_lines(batch, i, vocab, space_before_tab=space_before_tab)
-    return "\n".join(lines) + ("\n" if lines else "")
+def to_text(
+    batch: EpisodeBatch,
+    vocab,
+    *,
+    space_before_tab: bool | Sequence[bool] = False,
+    shuffled: bool = False,
+) -> str:
+    """All episodes of a batch in the released format, one story after another.
+
+    ``space_before_tab`` is one flag for every question line or one per question line in
+    order; ``shuffled`` writes the text under memtasks' cipher (see ``cipher``)."""
+    lines = [line for story in _render(batch, vocab, _gaps(space_before_tab)) for line in story]
+    text = "\n".join(lines) + ("\n" if lines else "")
+    return cipher(text) if shuffled else text
 
 
-def task_number(task_id: str) -> int | None:
-    """``babi/qa3-v1`` -> 3; None for other tasks."""
-    family, _, name = task_id.partition("/")
-    if family == "babi" and name.startswith("qa"):
-        return int(name[2:].split("-")[0])
-    return None
+# -- reading ----------------------------------------------------------------------------------
+def words(text: str) -> list[str]:
+    """Tokens of a sentence: words split on spaces, with ``.``, ``?`` and ``,`` on their own."""
+    # str.replace, not re.sub: re's template expansion is most of a file's reading time
+    return text.replace(".", " . ").replace("?", " ? ").replace(",", " , ").split()
+
+
+@dataclass(frozen=True, eq=False)
+class BabiFile:
+    """What ``read_file`` returns: unpacks as ``batch, vocab``; also keeps what writing the
+    same bytes back needs (``to_text()``)."""
+
+    batch: EpisodeBatch
+    vocab: tuple[str, ...]
+    path: str
+    # True/False when every question line has/lacks a space before its TAB; otherwise one flag
+    # per question line, in file order
+    space_before_tab: bool | tuple[bool, ...]
+    newline: str = "\n"
+    final_newline: bool = True
+    memtasks_cipher: bool = False  # the file was under memtasks' cipher and was deciphered
+
+    def __iter__(self):
+        return iter((self.batch, self.vocab))
+
+    def __len__(self) -> int:
+        return 2
+
+    def __getitem__(self, i: int):
+        return (self.batch, self.vocab)[i]
+
+    def to_text(self) -> str:
+        """The file's text written back from its episodes (equal to it; see the module doc)."""
+        text = to_text(self.batch, self.vocab, space_before_tab=self.space_before_tab)
+        if self.newline != "\n":
+            text = text.replace("\n", self.newline)
+        if not self.final_newline and text:
+            text = text[: -len(self.newline)]
+        return cipher(text) if self.memtasks_cipher else text
+
+
+@dataclass(slots=True)
+class _Line:
+    tokens: list[str]
+    question: bool
+    answer: list[str]
+    supports: list[int]  # indices into the story's lines
+    gap: bool
+
+
+def _fail(path, number: int, message: str):
+    raise LoaderError(f"{path}:{number}: {message}")
+
+
+def _parse(path, lines: list[str]) -> list[list[_Line]]:
+    """Stories of ``_Line``s, checking the release format line by line."""
+    stories: list[list[_Line]] = []
+    story: list[_Line] = []
+    for number, line in enumerate(lines, 1):
+        head, sep, rest = line.partition(" ")
+        if not sep or not _is_id(head):
+            shown = repr(line[:60]) if line else "an empty line"
+            _fail(path, number, f"expected 'ID sentence' (a line id, a space, text), got {shown}")
+        lid = int(head)
+        if lid == 1:
+            story = []
+            stories.append(story)
+        elif not stories:
+            _fail(path, number, f"expected line id 1 to start the first story, got {lid}")
+        elif lid != len(story) + 1:
+            _fail(
+                path, number,
+                f"line id {lid} breaks the sequence: expected {len(story) + 1} (the story's "
+                "next line) or 1 (a new story)",
+            )  # fmt: skip
+        fields = rest.split("\t")
+        if len(fields) == 1:
+            tokens = words(rest)
+            if not tokens:
+                _fail(path, number, "expected a sentence after the line id, got none")
+            story.append(_Line(tokens, False, [], [], False))
+            continue
+        if len(fields) != 3:
+            _fail(
+                path, number,
+                f"expected a statement (no TAB) or a question line of 3 TAB-separated fields "
+                f"(question, answer, supporting line ids), got {len(fields)} fields",
+            )  # fmt: skip
+        question, answer, support_text = fields
+        tokens = words(question)
+        if not tokens:
+            _fail(path, number, "expected a question before the first TAB, got none")
+        if not answer:
+            _fail(path, number, "expected an answer after the first TAB, got an empty field")
+        answers = answer.split(",")
+        if not all(answers):
+            _fail(path, number, f"expected answer words joined by single commas, got {answer!r}")
+        supports = []
+        for s in support_text.split():
+            if not _is_id(s):
+                _fail(path, number, f"expected integer supporting line ids, got {s!r}")
+            sid = int(s)
+            if not 1 <= sid < lid:
+                where = "this line" if sid == lid else "a later line" if sid > lid else "no line"
+                _fail(
+                    path, number,
+                    f"supporting line id {sid} points to {where}; expected an earlier "
+                    f"statement of the story (1..{lid - 1})",
+                )  # fmt: skip
+            if story[sid - 1].question:
+                _fail(
+                    path, number,
+                    f"supporting line id {sid} points to a question line; expected a statement",
+                )  # fmt: skip
+            supports.append(sid - 1)
+        story.append(_Line(tokens, True, answers, supports, question.endswith(" ")))
+    return stories
+
+
+def _decode(path: Path, data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        number = data[: exc.start].count(b"\n") + 1
+        raise LoaderError(
+            f"{path}:{number}: expected UTF-8 text, got byte 0x{data[exc.start]:02x}"
+        ) from None
+
+
+def read_file(
+    path: str | Path,
+    *,
+    vocab: Sequence[str] | None = None,
+    memtasks_cipher: bool = False,
+    task: int | None = None,
+) -> BabiFile:
+    """Episodes of one released text file and its vocabulary: ``batch, vocab = read_file(p)``.
+
+    ``vocab``: use these word ids (a task's ``layout.vocab``) instead of building a vocabulary
+    from the file; a word outside it is an error. The first word of a line then takes the form
+    the vocabulary has: as written if present, else with its first letter lowered.
+    ``memtasks_cipher``: the file is shuffled text memtasks wrote; decipher it first (the
+    release's own shuffled files use a different, unpublished key: read those as they are).
+    ``task``: the bAbI task number for ``meta["task"]``; by default read from a release file
+    name (``qa3_...``), else 0.
+
+    Malformed input raises ``LoaderError`` naming the file, the line and what was expected.
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise LoaderError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise LoaderError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    text = _decode(path, data)
+    if memtasks_cipher:
+        text = decipher(text)
+    newline = "\r\n" if "\r\n" in text else "\n"
+    final_newline = text.endswith(newline) or not text
+    body = text[: -len(newline)] if text.endswith(newline) else text
+    stories = _parse(path, body.split(newline) if text else [])
+
+    if vocab is None:
+        # a line's first word is lowered unless the file uses it, so written, mid-sentence
+        mid = {w for story in stories for line in story for w in line.tokens[1:]}
+        ids: dict[str, int] = {w: i for i, w in enumerate(SPECIAL)}
+        words_out = list(SPECIAL)
+
+        def first(w: str) -> str:
+            return w if w in mid else w[:1].lower() + w[1:]
+
+        def word_id(w: str, number: int) -> int:
+            if w not in ids:
+                ids[w] = len(words_out)
+                words_out.append(w)
+            return ids[w]
+    else:
+        words_out = list(vocab)
+        ids = {w: i for i, w in enumerate(words_out)}
+
+        def first(w: str) -> str:
+            lowered = w[:1].lower() + w[1:]
+            return lowered if w not in ids and lowered in ids else w
+
+        def word_id(w: str, number: int) -> int:
+            if w not in ids:
+                _fail(path, number, f"word {w!r} is not in the given vocabulary")
+            return ids[w]
+
+    inputs: list[int] = []
+    targets: list[int] = []
+    role: list[int] = []
+    segment: list[int] = []
+    lengths: list[int] = []
+    support: list[int] = []
+    support_answer: list[int] = []
+    support_lengths: list[int] = []
+    n_statements: list[int] = []
+    n_questions: list[int] = []
+    distances: list[list[int]] = []
+    gaps: list[bool] = []
+    number = 0
+    for story in stories:
+        start, s_start = len(inputs), len(support)
+        segment_of: list[int] = []  # story line -> segment id (-1 for questions)
+        statements_upto = [0]  # statements among the story's first k lines
+        story_distances: list[int] = []
+        for k, line in enumerate(story):
+            number += 1
+            tokens = [first(line.tokens[0]), *line.tokens[1:]]
+            token_ids = [word_id(w, number) for w in tokens]
+            if not line.question:
+                seg = statements_upto[-1]
+                inputs += token_ids
+                targets += [0] * len(token_ids)
+                role += [ROLE_CONTEXT] * len(token_ids)
+                segment += [seg] * len(token_ids)
+                segment_of.append(seg)
+                statements_upto.append(seg + 1)
+                continue
+            inputs += token_ids
+            role += [ROLE_QUERY] * len(token_ids)
+            segment += [-1] * len(token_ids)
+            answer_ids = [word_id(w, number) for w in line.answer]
+            inputs += [ANSWER_TOKEN] * len(answer_ids)
+            targets += [0] * len(token_ids) + answer_ids
+            role += [ROLE_ANSWER] * len(answer_ids)
+            segment += [-1] * len(answer_ids)
+            q = len(story_distances)
+            support += [segment_of[s] for s in line.supports]
+            support_answer += [q] * len(line.supports)
+            earliest = min(line.supports, default=k)
+            story_distances.append(statements_upto[k] - statements_upto[earliest])
+            segment_of.append(-1)
+            statements_upto.append(statements_upto[-1])
+            gaps.append(line.gap)
+        lengths.append(len(inputs) - start)
+        support_lengths.append(len(support) - s_start)
+        n_statements.append(statements_upto[-1])
+        n_questions.append(len(story_distances))
+        distances.append(story_distances)
+
+    if task is None:
+        match = _FILE_TASK.match(path.name)
+        task = int(match.group(1)) if match else 0
+    width = max(n_questions, default=0)
+    distance = np.full((len(stories), width), -1, np.int32)
+    for b, row in enumerate(distances):
+        distance[b, : len(row)] = row
+    role_arr = np.asarray(role, np.int8)
+    batch = EpisodeBatch.from_lengths(
+        np.asarray(lengths, np.int64),
+        inputs=np.asarray(inputs, np.int32),
+        targets=np.asarray(targets, np.int32),
+        mask=role_arr == ROLE_ANSWER,
+        role=role_arr,
+        segment=np.asarray(segment, np.int32),
+        index=np.arange(len(stories), dtype=np.int64),
+        meta={
+            "task": np.full(len(stories), task, np.int8),
+            "statements": np.asarray(n_statements, np.int32),
+            "questions": np.asarray(n_questions, np.int32),
+            "question_template": np.full((len(stories), width), -1, np.int32),
+            "support_distance": distance,
+        },
+        support_lengths=np.asarray(support_lengths, np.int64),
+        support=np.asarray(support, np.int32),
+        support_answer=np.asarray(support_answer, np.int32),
+    )
+    uniform = all(gaps) if gaps and gaps[0] else not any(gaps)
+    return BabiFile(
+        batch=batch,
+        vocab=tuple(words_out),
+        path=str(path),
+        space_before_tab=(bool(gaps and gaps[0]) if uniform else tuple(gaps)),
+        newline=newline,
+        final_newline=final_newline,
+        memtasks_cipher=memtasks_cipher,
+    )
+
+
+def release_path(
+    root: str | Path, variant: str = "en", task: int = 1, split: str = "train"
+) -> Path:
+    """Where the release keeps a task's split: ``root/<variant>/<file>`` (``root`` being the
+    unpacked ``tasks_1-20_v1-2`` folder, or the variant's folder itself)."""
+    if variant not in VARIANTS:
+        raise LoaderError(
+            f"unknown bAbI variant {variant!r}{did_you_mean(variant, VARIANTS)}; variants: "
+            f"{', '.join(VARIANTS)}"
+        )
+    if isinstance(task, bool) or not isinstance(task, (int, np.integer)) or task not in TASK_NAMES:
+        raise LoaderError(f"bAbI task must be an integer in [1, 20], got {task!r}")
+    if split not in VARIANTS[variant]:
+        raise LoaderError(
+            f"the {variant} variant has the splits {', '.join(VARIANTS[variant])}, not {split!r}"
+        )
+    task = int(task)
+    name = f"qa{task}_{split}.txt" if variant.startswith("en-valid") else (
+        release_file_name(task, split)
+    )  # fmt: skip
+    root = Path(root)
+    folder = root / variant if (root / variant).is_dir() else root
+    return folder / name
+
+
+def load(root: str | Path, variant: str = "en", task: int = 1, split: str = "train") -> BabiFile:
+    """Episodes and vocabulary of a released file: ``batch, vocab = load(root, "en-10k", 3)``.
+
+    ``root`` is the unpacked release (``tasks_1-20_v1-2``, holding ``en/``, ``hn/``, ...) or
+    one variant's folder. Variants: en, en-10k, hn, hn-10k, shuffled, shuffled-10k (splits train
+    and test), en-valid, en-valid-10k (train, valid and test)."""
+    path = release_path(root, variant, task, split)
+    if not path.is_file():
+        raise LoaderError(f"{path}: no such file (the {variant} variant's qa{task} {split} split)")
+    return read_file(path, task=int(task))
 
 
 def supports_of(batch: EpisodeBatch, i: int) -> list[np.ndarray]:
