@@ -12,7 +12,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from . import _numba_setup  # noqa: F401  (threading layer must be chosen before any kernel runs)
 from .episode import EpisodeBatch
-from .errors import KnobError, MemtasksError, StorageError, UnknownTaskError
+from .errors import KnobError, LoaderError, MemtasksError, StorageError, UnknownTaskError
 from .registry import generate, get_spec, list_tasks
 
 try:
@@ -23,6 +23,7 @@ except PackageNotFoundError:  # running from a source tree that was not installe
 __all__ = [
     "EpisodeBatch",
     "KnobError",
+    "LoaderError",
     "MemtasksError",
     "StorageError",
     "UnknownTaskError",
