@@ -1,0 +1,129 @@
+"""bAbI task 6, yes/no questions: "Mary went to the kitchen. ... Is Mary in the garden?"
+
+Release shape (en v1.2): actors move, get and drop objects (``_objects``: about 67% of the
+statements are moves, the gets and drops being distractors); after every 2 statements comes a
+question about an actor who moved within the last 5 statements, drawn uniformly among them,
+until 5 questions (10 statements per story unless the first statements are all gets and drops,
+26 at most). It names the actor's room or, as often, another room drawn uniformly: the answer is
+yes or no, the support the actor's last move. Gets always read "... there", drops do in 20% of
+cases, as in the release. Tests: ``tests/test_babi_objects.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from memtasks.knobs import knob
+from memtasks.rng import next_below, next_float
+
+from ._objects import (
+    A_LINE,
+    A_ROOM,
+    A_STMT,
+    K_BLOCK,
+    K_MAX_STATEMENTS,
+    K_NEXT,
+    K_QUESTIONS,
+    K_RECENT,
+    ObjectKnobs,
+    fresh,
+    max_statements,
+    new_world,
+    object_params,
+    object_pools,
+    object_tags,
+    step,
+)
+from ._story import add_answer, add_support, question, question_ok
+from ._task import babi_task, make_world
+from ._text import Text
+
+K_YES = K_NEXT  # share of the questions answered yes
+
+
+@dataclass(frozen=True)
+class Qa6Knobs(ObjectKnobs):
+    move_rate: float = knob(
+        0.65, lo=0.05, hi=1.0,
+        doc="probability that a statement is a move rather than a get or drop (1: no "
+        "distractors, as the original generator's task 6)",
+    )  # fmt: skip
+    yes_share: float = knob(0.5, lo=0.0, hi=1.0, doc="share of questions answered yes")
+
+
+@njit
+def story(state, p, pools, lines):
+    actors, rooms, objects, moves, gets, gets_there, drops, drops_there, asks, answers = pools
+    say = (actors, rooms, objects, moves, gets, gets_there, drops, drops_there)
+    n_questions, block = np.int64(p[K_QUESTIONS]), np.int64(p[K_BLOCK])
+    recent, cap = np.int64(p[K_RECENT]), np.int64(p[K_MAX_STATEMENTS])
+    yes, no = answers[0], answers[1]
+    state, actor_tab, object_tab, log = new_world(
+        state, len(actors), len(rooms), len(objects), len(lines)
+    )
+    world = (actor_tab, object_tab, log)
+    candidates = np.empty(len(actors), np.int64)
+    a_max = 1
+    n = 0
+    s = 0
+    asked = 0
+    while asked < n_questions:
+        for _ in range(block):
+            if s >= cap:
+                return state, -1
+            s += 1
+            state, n, _, _, _ = step(state, p, lines, n, s, world, say)
+        c = 0
+        for a in range(len(actors)):
+            line = actor_tab[a, A_LINE]
+            if fresh(s, actor_tab[a, A_STMT], recent) and question_ok(lines, n, line, p):
+                candidates[c] = a
+                c += 1
+        if c == 0:
+            continue
+        state, k = next_below(state, c)
+        a = candidates[k]
+        here = actor_tab[a, A_ROOM]
+        state, x = next_float(state)
+        if x < p[K_YES]:
+            room, answer = here, yes
+        else:
+            state, room = next_below(state, len(rooms) - 1)
+            if room >= here:
+                room += 1
+            answer = no
+        n = question(lines, n, asks[0], actors[a], rooms[room])
+        add_answer(lines, n - 1, answer, a_max)
+        add_support(lines, n - 1, actor_tab[a, A_LINE], a_max)
+        asked += 1
+    return state, n
+
+
+def build(k: Qa6Knobs):
+    text = Text()
+    names, say = object_pools(k, text)
+    asks = text.templates(["Is {0} in the {1}?"])
+    answers = text.phrases(["yes", "no"])
+    return make_world(
+        k, text, (*say, asks, answers),
+        object_params(k, get_there=1.0, drop_there=0.2) + [k.yes_share],
+        max_lines=max_statements(k) + k.questions, a_max=1, s_max=1, q_max=k.questions,
+        tags=object_tags(names),
+    )  # fmt: skip
+
+
+SPEC = babi_task(
+    "babi/qa6-v1",
+    "yes/no questions: is an actor in a room, from its last move among object distractors",
+    Qa6Knobs,
+    story,
+    build,
+    presets={
+        "release": {},
+        "far": {"statements_per_question": 20, "recent": 0, "min_distance": 10},
+        "open-vocab": {"actors": 20, "rooms": 20, "objects": 20},
+    },
+)
