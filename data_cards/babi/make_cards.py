@@ -463,7 +463,41 @@ OURS_DEFAULT = (
 
 
 # task number -> what in the task is ours rather than the release's (beyond the common points)
-OURS: dict[int, str] = {}
+OURS: dict[int, str] = {
+    1: "Measured from the release and reproduced: a question asks about the actor of one of the "
+    "last five statements, drawn uniformly (its questions are never more than 7 lines from "
+    "their support); the `recent` knob sets that window.",
+    2: "Measured from the release and reproduced: after every two statements a question is "
+    "asked when a fact of the last five statements can be asked about; held objects are asked "
+    "about once the holder has moved since taking them; supports are the object's line, then "
+    "the holder's move.",
+    3: "Exactly three supports by construction (the Lua generator got them by rejecting "
+    "stories); \"before the L\" is before the object's last arrival in L, as in every question "
+    "of the release.",
+    4: "A question asks for the next room in a direction, as the release does; read as "
+    "\"anywhere in that direction\", a third of its questions would have two answers.",
+    5: "Every statement is performed on the world (the Lua generator appended distractors it "
+    "never performed); questions refer to the most recent transfer and are asked only when "
+    "their answer is unique.",
+    7: "Objects received from another actor count and are supporting facts (the Lua generator "
+    "left them out).",
+    8: "Objects received from another actor count and are supporting facts (the Lua generator "
+    "left them out).",
+    11: "40 sentence shapes: the release's list (its header says 45; five pronoun and verb "
+    "combinations never occur in it).",
+    14: "Actors never go back to a room they were in (the release's revisits make 11% of its "
+    "questions ambiguous); statements are shuffled within the group between two questions.",
+    16: "One colour per species and exactly `peers` actors sharing the queried actor's species "
+    "(the release draws colours per actor: in 12% of its stories the answer is ambiguous).",
+    17: "No contradictory or repeated statements and left/right the right way round (both were "
+    "bugs of the Lua generator).",
+    18: "The questions of a round are drawn independently over the pairs linked by a chain of "
+    "exactly `steps` comparisons (the release clusters them on one pair).",
+    19: "No two rooms share a cell and the shortest path is unique even when adjacent rooms "
+    "count as connected (the release breaks these in 7% and 41% of its stories); \"of\" is "
+    "never dropped.",
+    20: "A \"got the X\" step is skipped when someone already holds X.",
+}
 
 
 def main(argv: list[str]) -> None:
