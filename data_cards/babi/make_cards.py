@@ -483,8 +483,8 @@ OURS: dict[int, str] = {
     "left them out).",
     8: "Objects received from another actor count and are supporting facts (the Lua generator "
     "left them out).",
-    11: "40 sentence shapes: the release's list (its header says 45; five pronoun and verb "
-    "combinations never occur in it).",
+    11: "All 45 sentence shapes of the released files (the reference template list shows 40; "
+    "the other five are in `release_stats.json`, measured from the training file).",
     14: "Actors never go back to a room they were in (the release's revisits make 11% of its "
     "questions ambiguous); statements are shuffled within the group between two questions.",
     16: "One colour per species and exactly `peers` actors sharing the queried actor's species "
