@@ -82,6 +82,17 @@ def test_task_kernels_finds_the_dispatchers_of_every_ntm_task():
         assert stats["cache_hits"] >= 0 and stats["cache_misses"] >= 0
 
 
+def test_task_kernels_finds_the_dispatchers_held_by_story_drivers():
+    """bAbI generators are closures over a driver object: its serial and parallel sizes and
+    fill kernels are found through the closure, named after the task."""
+    for task in memtasks.list_tasks("babi") + memtasks.list_tasks("world"):
+        kernels = bench.task_kernels(get_spec(task))
+        assert len(kernels) == 4, task
+        family, name = task.split("/")
+        stem = f"babi_{family}_{name.rsplit('-v', 1)[0].replace('-', '_')}_"
+        assert all(k.py_func.__name__.startswith(stem) for k in kernels), task
+
+
 def test_compile_probe_prints_its_figures(capsys):
     knobs = json.dumps(get_spec(COPY).make_knobs().to_dict())
     bench._probe(time.perf_counter(), COPY, 8, knobs)
