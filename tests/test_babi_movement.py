@@ -23,7 +23,7 @@ from generators.babi._task import world_of
 from memtasks.errors import KnobError
 from memtasks.loaders.babi import story_lines
 
-QUESTIONS = 10_000
+QUESTIONS = 50_000  # 10,000 stories of 5 questions in release mode
 BATCH = 500  # episodes per call: small enough for the serial kernel (no parallel compile)
 
 

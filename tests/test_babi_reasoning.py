@@ -21,6 +21,7 @@ from generators.babi._task import world_of
 from memtasks.loaders.babi import story_lines
 
 QUESTIONS = 10_000
+STORIES = 10_000  # the invariant checks run on this many stories per task (release mode)
 
 
 class Unsolvable(Exception):
@@ -125,7 +126,7 @@ def check15(story, n_actors=4, n_animals=4, n_questions=4):
 )
 def test_qa15_answers_follow_from_the_story(knobs):
     k = memtasks.get_spec("babi/qa15").make_knobs(**knobs)
-    for story in stories("babi/qa15", QUESTIONS, **knobs):
+    for story in stories("babi/qa15", 4 * STORIES, **knobs):
         check15(story, k.story_actors, k.story_animals, k.questions)
 
 
@@ -197,7 +198,7 @@ def check16(story, n_actors=5, n_peers=1):
 )
 def test_qa16_answers_follow_from_the_story(knobs):
     k = memtasks.get_spec("babi/qa16").make_knobs(**knobs)
-    for story in stories("babi/qa16", QUESTIONS, **knobs):
+    for story in stories("babi/qa16", STORIES, **knobs):
         check16(story, k.story_actors, k.peers)
 
 
@@ -301,7 +302,7 @@ def check18(story, steps=2, shortest=False, per_round=5, questions=5, n_objects=
 )
 def test_qa18_answers_follow_from_a_consistent_size_order(knobs):
     k = memtasks.get_spec("babi/qa18").make_knobs(**knobs)
-    for story in stories("babi/qa18", QUESTIONS, **knobs):
+    for story in stories("babi/qa18", 5 * STORIES + 2_000, **knobs):
         check18(story, k.steps, k.shortest, k.statements, k.questions, k.story_objects)
 
 
@@ -401,7 +402,7 @@ def check20(story, n_actors=4, scripts=1):
 )
 def test_qa20_answers_follow_from_motivations(knobs):
     k = memtasks.get_spec("babi/qa20").make_knobs(**knobs)
-    for story in stories("babi/qa20", QUESTIONS, **knobs):
+    for story in stories("babi/qa20", 11 * STORIES, **knobs):
         check20(story, k.story_actors, k.scripts)
 
 
