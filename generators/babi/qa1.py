@@ -1,9 +1,12 @@
 """bAbI task 1, single supporting fact: "Mary went to the kitchen. ... Where is Mary?"
 
 Release shape (en v1.2): stories of 10 moves and 5 questions, a question after every 2 moves,
-about an actor whose place the reader has been told; the answer is the actor's room, supported
-by the last move of that actor. Card: ``data_cards/babi/README.md``. Tests:
-``tests/test_babi_tasks.py``.
+about the actor of one of the last five statements (drawn uniformly, as the release's distances
+from questions to supports show); the answer is the actor's room, supported by the last move of
+that actor.
+
+Card: ``data_cards/babi/qa1.md``. Tests: ``tests/test_babi_core.py`` (the shared driver)
+and ``tests/test_babi_release.py``. Benchmark: ``benchmarks/bench_babi.py``.
 """
 
 from __future__ import annotations

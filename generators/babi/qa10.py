@@ -11,7 +11,9 @@ quarter as "X is either in the L1 or the L2", one of them the new room, the othe
 room. A question asks about an actor of the last five clauses (see ``_movement``): after a move
 or a state about that room (yes) or, with probability 1/2, another (no); after an either-or
 about one of its two rooms (maybe) or, with probability 1/2, a room outside them (no).
-Card: ``data_cards/babi/README.md``.
+
+Card: ``data_cards/babi/qa10.md``. Tests: ``tests/test_babi_movement.py``
+and ``tests/test_babi_release.py``. Benchmark: ``benchmarks/bench_babi.py``.
 """
 
 from __future__ import annotations

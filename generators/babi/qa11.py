@@ -10,7 +10,10 @@ line and the pronoun line, in that order ("4 5"). Every move goes to a room othe
 actor's own.
 
 ``coreference`` < 1 writes some second moves with the name instead; such a move is the only
-support of a question about it. Card: ``data_cards/babi/README.md``.
+support of a question about it.
+
+Card: ``data_cards/babi/qa11.md``. Tests: ``tests/test_babi_movement.py``
+and ``tests/test_babi_release.py``. Benchmark: ``benchmarks/bench_babi.py``.
 """
 
 from __future__ import annotations

@@ -8,7 +8,10 @@ two, first name first; see ``_movement``); its answer is the actor's room, suppo
 statement that moved it last.
 
 ``conjunction`` < 1 writes some pairs as two sentences, one per actor, each then the support of
-a question about its actor. Card: ``data_cards/babi/README.md``.
+a question about its actor.
+
+Card: ``data_cards/babi/qa12.md``. Tests: ``tests/test_babi_movement.py``
+and ``tests/test_babi_release.py``. Benchmark: ``benchmarks/bench_babi.py``.
 """
 
 from __future__ import annotations

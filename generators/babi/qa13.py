@@ -11,7 +11,10 @@ conjunction and the "they" line, in that order ("1 2").
 ``compound`` < 1 writes some second moves as a conjunction again; ``conjunction`` < 1 writes
 some moves as one sentence per actor, and "they" is only used right after a conjunction (so it
 always means the pair just named). A question about a move not read through "they" has that
-move's line as its only support. Card: ``data_cards/babi/README.md``.
+move's line as its only support.
+
+Card: ``data_cards/babi/qa13.md``. Tests: ``tests/test_babi_movement.py``
+and ``tests/test_babi_release.py``. Benchmark: ``benchmarks/bench_babi.py``.
 """
 
 from __future__ import annotations

@@ -23,7 +23,9 @@ that "before the L" can be ambiguous (11% of its questions); here an actor never
 room (the Lua generator's rule), so every question has one answer. When both statements of a
 two-statement block are about one actor, the release tells the later one first (230 of 230);
 here the order inside a block is uniform, so that only the time phrases tell.
-Card: ``data_cards/babi/README.md``.
+
+Card: ``data_cards/babi/qa14.md``. Tests: ``tests/test_babi_movement.py``
+and ``tests/test_babi_release.py``. Benchmark: ``benchmarks/bench_babi.py``.
 """
 
 from __future__ import annotations

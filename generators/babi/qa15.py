@@ -15,7 +15,9 @@ stored lower-case here, and the first letter of a line is capitalised when it is
 
 The order is a uniform random order of the statements subject to the fear-first rule (the
 release's mean question-to-earliest-support distance, 8.02 lines, is what this gives: 8.08).
-Card: ``data_cards/babi/qa15.md``. Tests: ``tests/test_babi_reasoning.py``.
+
+Card: ``data_cards/babi/qa15.md``. Tests: ``tests/test_babi_reasoning.py``
+and ``tests/test_babi_release.py``. Benchmark: ``benchmarks/bench_babi.py``.
 """
 
 from __future__ import annotations

@@ -19,8 +19,10 @@ often of different colours (ambiguous; the cited peer is the last one mentioned)
 are drawn per actor, so peers of one species disagree in 33% of stories. Here the queried actor
 has exactly ``peers`` peers (1 in the release mode, as in the 88% rest) and the other actors are
 of other species; the mean question-to-support distance is then 7.15 lines (release 6.85; 7.07
-over its stories with one peer). Card: ``data_cards/babi/qa16.md``. Tests:
-``tests/test_babi_reasoning.py``.
+over its stories with one peer).
+
+Card: ``data_cards/babi/qa16.md``. Tests: ``tests/test_babi_reasoning.py``
+and ``tests/test_babi_release.py``. Benchmark: ``benchmarks/bench_babi.py``.
 """
 
 from __future__ import annotations

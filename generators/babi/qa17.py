@@ -11,7 +11,10 @@ supports list first the statement naming the question's first shape.
 Release habits this follows (en train file): each statement names the middle shape first 2
 times in 3; questions repeat within a story (they are drawn independently). Not reproduced: the
 Lua generator's contradictory duplicate statements (issue #2) and its left/right swap (fixed in
-ccd8fd6; the release is correct). Tests: ``tests/test_babi_geometry.py``.
+ccd8fd6; the release is correct).
+
+Card: ``data_cards/babi/qa17.md``. Tests: ``tests/test_babi_geometry.py``
+and ``tests/test_babi_release.py``. Benchmark: ``benchmarks/bench_babi.py``.
 """
 
 from __future__ import annotations

@@ -19,7 +19,8 @@ one told earliest (its last statement earliest) is cited. Like the release, a pa
 whenever such a chain exists, even if a statement also compares it directly (35% of released
 questions); ``shortest`` asks only pairs with no shorter chain, so the answer needs every step.
 
-Card: ``data_cards/babi/qa18.md``. Tests: ``tests/test_babi_reasoning.py``.
+Card: ``data_cards/babi/qa18.md``. Tests: ``tests/test_babi_reasoning.py``
+and ``tests/test_babi_release.py``. Benchmark: ``benchmarks/bench_babi.py``.
 """
 
 from __future__ import annotations

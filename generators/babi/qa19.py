@@ -18,7 +18,9 @@ first; the path's statements come late more often than a uniform shuffle puts th
 distance from the question to the earliest support 3.77 lines, 4.0 for a uniform shuffle), so
 with the release's 2 + 3 statements their places follow the release's counts. Knobs:
 ``path_length``, ``decoys`` (the Lua generator's options) and ``rooms``.
-Tests: ``tests/test_babi_geometry.py``.
+
+Card: ``data_cards/babi/qa19.md``. Tests: ``tests/test_babi_geometry.py``
+and ``tests/test_babi_release.py``. Benchmark: ``benchmarks/bench_babi.py``.
 """
 
 from __future__ import annotations

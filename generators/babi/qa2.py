@@ -12,7 +12,10 @@ questions (15 statements before a question on average, 22 per story). Such an ob
   then the dropper's move that placed it ("12 6"; 70% of the release's questions).
 
 The object's line comes first, as in every released question. Gets always read "... there",
-drops do in 20% of cases, as in the release. Tests: ``tests/test_babi_objects.py``.
+drops do in 20% of cases, as in the release.
+
+Card: ``data_cards/babi/qa2.md``. Tests: ``tests/test_babi_objects.py``
+and ``tests/test_babi_release.py``. Benchmark: ``benchmarks/bench_babi.py``.
 """
 
 from __future__ import annotations

@@ -17,8 +17,10 @@ letter of a line is capitalised when it is rendered. ``scripts`` > 1 gives each 
 motivations after its first script, each leading to a place the actor has not been to in the
 story (so "why did x go to the <place>?" has one answer); questions then need the latest
 motivation. With the distance knobs, a question too close to its motivation's line is left out
-(a story without any question is redrawn). Card: ``data_cards/babi/qa20.md``. Tests:
-``tests/test_babi_reasoning.py``.
+(a story without any question is redrawn).
+
+Card: ``data_cards/babi/qa20.md``. Tests: ``tests/test_babi_reasoning.py``
+and ``tests/test_babi_release.py``. Benchmark: ``benchmarks/bench_babi.py``.
 """
 
 from __future__ import annotations

@@ -13,7 +13,10 @@ supports are the object's last get or drop, the move into L and the move before 
 order ("23 17 5", "42 46 44"), as in the release. The original generator's bug of four
 supporting facts (issue #8, fixed there by redrawing the story) cannot occur: both moves belong
 to the possession that the object's last get or drop belongs to. Gets and drops read "...
-there" in 20% of cases, as in the release. Tests: ``tests/test_babi_objects.py``.
+there" in 20% of cases, as in the release.
+
+Card: ``data_cards/babi/qa3.md``. Tests: ``tests/test_babi_objects.py``
+and ``tests/test_babi_release.py``. Benchmark: ``benchmarks/bench_babi.py``.
 """
 
 from __future__ import annotations

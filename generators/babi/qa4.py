@@ -11,7 +11,9 @@ the line's end first ("The garden is south of the kitchen") about 2 times in 3; 
 asks for the room its supporting statement names first, with the other room given ("What is
 south of the kitchen?" or "What is the kitchen north of?", half each). Not reproduced: the Lua
 HEAD's missing "of" ("north the kitchen"), and its wrong answers (issue #7).
-Tests: ``tests/test_babi_geometry.py``.
+
+Card: ``data_cards/babi/qa4.md``. Tests: ``tests/test_babi_geometry.py``
+and ``tests/test_babi_release.py``. Benchmark: ``benchmarks/bench_babi.py``.
 """
 
 from __future__ import annotations

@@ -13,6 +13,9 @@ would have two answers), so each question has exactly one answer. Forms are draw
 unambiguous ones with weights tuned to give the release's shares of the five forms. Knob
 ``last`` asks with "last" instead, about the most recent matching give, which long stories
 need.
+
+Card: ``data_cards/babi/qa5.md``. Tests: ``tests/test_babi_give.py``
+and ``tests/test_babi_release.py``. Benchmark: ``benchmarks/bench_babi.py``.
 """
 
 from __future__ import annotations

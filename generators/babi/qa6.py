@@ -6,7 +6,10 @@ question about an actor who moved within the last 5 statements, drawn uniformly 
 until 5 questions (10 statements per story unless the first statements are all gets and drops,
 26 at most). It names the actor's room or, as often, another room drawn uniformly: the answer is
 yes or no, the support the actor's last move. Gets always read "... there", drops do in 20% of
-cases, as in the release. Tests: ``tests/test_babi_objects.py``.
+cases, as in the release.
+
+Card: ``data_cards/babi/qa6.md``. Tests: ``tests/test_babi_objects.py``
+and ``tests/test_babi_release.py``. Benchmark: ``benchmarks/bench_babi.py``.
 """
 
 from __future__ import annotations

@@ -5,6 +5,9 @@ every 2 statements when someone got, dropped or gave an object within the last 5
 about one of those actors; 5 questions per story. The answer is a number word ("none", "one",
 ... "three"), supported by every object action of that actor so far, in time order, gifts it
 received included. The story is shared with task 8 (``_carry.holding_story``).
+
+Card: ``data_cards/babi/qa7.md``. Tests: ``tests/test_babi_give.py``
+and ``tests/test_babi_release.py``. Benchmark: ``benchmarks/bench_babi.py``.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@ Release shape (en v1.2): as task 7 without gives (``_carry.holding_story``); the
 the objects the actor holds ("apple,milk"; "nothing"), in the order they first appear in the
 actor's history, and the supports are the actor's object actions grouped by object in that
 order, as in the released file.
+
+Card: ``data_cards/babi/qa8.md``. Tests: ``tests/test_babi_give.py``
+and ``tests/test_babi_release.py``. Benchmark: ``benchmarks/bench_babi.py``.
 """
 
 from __future__ import annotations

@@ -10,7 +10,10 @@ not in" the room the reader last knew, and in the released file every such state
 actor of known place names that place; after a negation the actor is somewhere new, so a later
 negation names another room). A question asks about an actor of the last five clauses (see
 ``_movement``): after a move or state, about that room (yes) or, with probability 1/2, another
-(no); after a negation, about the negated room (no). Card: ``data_cards/babi/README.md``.
+(no); after a negation, about the negated room (no).
+
+Card: ``data_cards/babi/qa9.md``. Tests: ``tests/test_babi_movement.py``
+and ``tests/test_babi_release.py``. Benchmark: ``benchmarks/bench_babi.py``.
 """
 
 from __future__ import annotations

@@ -31,7 +31,10 @@ What the paper fixes and what is ours (the paper gives no generator and no relea
 
 World rules: objects start in random rooms (unseen); an actor's first action is a move; a move
 goes to another room; an actor picks up only an object lying in its own room and held by no
-one, and drops only what it holds; it may hold several. Tests: ``tests/test_world_qa.py``.
+one, and drops only what it holds; it may hold several.
+
+Card: ``data_cards/world/qa.md``. Tests: ``tests/test_world_qa.py``. Benchmark:
+``benchmarks/bench_babi.py``.
 """
 
 from __future__ import annotations
