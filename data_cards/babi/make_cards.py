@@ -147,6 +147,14 @@ PRESET_NOTES = {
     "long-16k": "the same up to 16,000 tokens",
     "far": "supporting facts many statements back",
     "open-vocab": "larger pools: names, rooms and objects the release never uses",
+    "hard": "longer paths among more decoy rooms",
+    "deep": "questions need chains of three comparisons, and no shorter chain exists",
+    "crowd": "ten actors, three of them sharing the queried actor's species",
+    "scripts-3": "each actor goes through three motivations in turn",
+    "actor-d1": "the paper's actor questions at difficulty 1 (the defaults)",
+    "actor-d5": "the paper's actor questions at difficulty 5",
+    "actor-object-d1": "the paper's actor and object questions at difficulty 1",
+    "actor-object-d5": "the paper's actor and object questions at difficulty 5",
 }
 
 CITATION = """```bibtex
