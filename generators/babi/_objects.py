@@ -46,7 +46,7 @@ from memtasks.rng import next_below, next_float
 from . import _world
 from ._entities import ACTORS, ALL_ACTORS, ALL_OBJECTS, ALL_ROOMS, OBJECTS, ROOMS, pool
 from ._story import P_TASK, statement
-from ._task import BabiKnobs
+from ._task import BabiKnobs, make_world
 from ._text import Text
 
 # kinds of statement (column 0 of the log; question lines keep NONE)
@@ -298,3 +298,37 @@ def object_pools(k: ObjectKnobs, text: Text):
 def object_tags(names) -> dict[str, tuple[str, ...]]:
     """The release's tags of the names (for the fidelity checks)."""
     return {"ACTOR": names[0], "LOC": names[1], "OBJ": names[2]}
+
+
+def object_world(
+    k: ObjectKnobs,
+    question: str,
+    *,
+    get_there: float,
+    drop_there: float,
+    s_max: int,
+    answers: tuple[str, ...] = (),
+    extra_params: tuple[float, ...] = (),
+):
+    """The ``World`` of a task of this module: names and statement templates, then the
+    question's template, then answer words when the task has its own (pools in that order,
+    ``answers`` phrase ids last when given); the knob vector is ``object_params`` and then
+    ``extra_params``."""
+    text = Text()
+    names, say = object_pools(k, text)
+    pools = (*say, text.templates([question]))
+    if answers:
+        pools = (*pools, text.phrases(answers))
+    return make_world(
+        k, text, pools, object_params(k, get_there, drop_there) + list(extra_params),
+        max_lines=max_statements(k) + k.questions, a_max=1, s_max=s_max, q_max=k.questions,
+        tags=object_tags(names),
+    )  # fmt: skip
+
+
+# the presets of tasks 2, 3 and 6 beyond the release
+OBJECT_PRESETS = {
+    "release": {},
+    "far": {"statements_per_question": 20, "recent": 0, "min_distance": 10},
+    "open-vocab": {"actors": 20, "rooms": 20, "objects": 20},
+}

@@ -315,6 +315,8 @@ def fill(key, start, n, p, pools, max_lines, long_rows, width, phrase_offsets, p
                 f = rows[i, TEMPLATE]
                 for j in range(filler_offsets[f], filler_offsets[f + 1]):
                     inputs[o] = filler_tokens[j]
+                    targets[o] = 0  # context and query positions: no target, not scored
+                    mask[o] = False
                     role[o] = ROLE_CONTEXT
                     segment[o] = seg
                     o += 1
@@ -326,6 +328,8 @@ def fill(key, start, n, p, pools, max_lines, long_rows, width, phrase_offsets, p
                     tok = template_tokens[j]
                     if tok >= 0:
                         inputs[o] = tok
+                        targets[o] = 0
+                        mask[o] = False
                         role[o] = this_role
                         segment[o] = this_segment
                         o += 1
@@ -333,6 +337,8 @@ def fill(key, start, n, p, pools, max_lines, long_rows, width, phrase_offsets, p
                         ph = rows[i, ARG - 1 - tok]
                         for w in range(phrase_offsets[ph], phrase_offsets[ph + 1]):
                             inputs[o] = phrase_tokens[w]
+                            targets[o] = 0
+                            mask[o] = False
                             role[o] = this_role
                             segment[o] = this_segment
                             o += 1
@@ -357,9 +363,4 @@ def fill(key, start, n, p, pools, max_lines, long_rows, width, phrase_offsets, p
             else:
                 segment_of[i] = seg
                 seg += 1
-        # context and query positions are not scored and have no target
-        for j in range(offsets[b], o):
-            if role[j] != ROLE_ANSWER:
-                targets[j] = 0
-                mask[j] = False
         n_statements[b] = seg

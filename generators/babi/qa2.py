@@ -40,18 +40,15 @@ from ._objects import (
     O_PLACE,
     O_ROOM,
     O_STMT,
+    OBJECT_PRESETS,
     ObjectKnobs,
     fresh,
-    max_statements,
     new_world,
-    object_params,
-    object_pools,
-    object_tags,
+    object_world,
     step,
 )
 from ._story import add_answer, add_support, question, question_ok
-from ._task import babi_task, make_world
-from ._text import Text
+from ._task import babi_task
 
 
 @dataclass(frozen=True)
@@ -122,14 +119,7 @@ def story(state, p, pools, lines):
 
 
 def build(k: Qa2Knobs):
-    text = Text()
-    names, say = object_pools(k, text)
-    asks = text.templates(["Where is the {0}?"])
-    return make_world(
-        k, text, (*say, asks), object_params(k, get_there=1.0, drop_there=0.2),
-        max_lines=max_statements(k) + k.questions, a_max=1, s_max=2, q_max=k.questions,
-        tags=object_tags(names),
-    )  # fmt: skip
+    return object_world(k, "Where is the {0}?", get_there=1.0, drop_there=0.2, s_max=2)
 
 
 SPEC = babi_task(
@@ -138,9 +128,5 @@ SPEC = babi_task(
     Qa2Knobs,
     story,
     build,
-    presets={
-        "release": {},
-        "far": {"statements_per_question": 20, "recent": 0, "min_distance": 10},
-        "open-vocab": {"actors": 20, "rooms": 20, "objects": 20},
-    },
+    presets=OBJECT_PRESETS,
 )

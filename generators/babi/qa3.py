@@ -36,19 +36,16 @@ from ._objects import (
     K_RECENT,
     O_LINE,
     O_STMT,
+    OBJECT_PRESETS,
     ObjectKnobs,
     carried_moves,
     fresh,
-    max_statements,
     new_world,
-    object_params,
-    object_pools,
-    object_tags,
+    object_world,
     step,
 )
 from ._story import add_answer, add_support, question, question_ok
-from ._task import babi_task, make_world
-from ._text import Text
+from ._task import babi_task
 
 
 @dataclass(frozen=True)
@@ -133,14 +130,9 @@ def story(state, p, pools, lines):
 
 
 def build(k: Qa3Knobs):
-    text = Text()
-    names, say = object_pools(k, text)
-    asks = text.templates(["Where was the {0} before the {1}?"])
-    return make_world(
-        k, text, (*say, asks), object_params(k, get_there=0.2, drop_there=0.2),
-        max_lines=max_statements(k) + k.questions, a_max=1, s_max=3, q_max=k.questions,
-        tags=object_tags(names),
-    )  # fmt: skip
+    return object_world(
+        k, "Where was the {0} before the {1}?", get_there=0.2, drop_there=0.2, s_max=3
+    )
 
 
 SPEC = babi_task(
@@ -149,9 +141,5 @@ SPEC = babi_task(
     Qa3Knobs,
     story,
     build,
-    presets={
-        "release": {},
-        "far": {"statements_per_question": 20, "recent": 0, "min_distance": 10},
-        "open-vocab": {"actors": 20, "rooms": 20, "objects": 20},
-    },
+    presets=OBJECT_PRESETS,
 )

@@ -31,18 +31,15 @@ from ._objects import (
     K_NEXT,
     K_QUESTIONS,
     K_RECENT,
+    OBJECT_PRESETS,
     ObjectKnobs,
     fresh,
-    max_statements,
     new_world,
-    object_params,
-    object_pools,
-    object_tags,
+    object_world,
     step,
 )
 from ._story import add_answer, add_support, question, question_ok
-from ._task import babi_task, make_world
-from ._text import Text
+from ._task import babi_task
 
 K_YES = K_NEXT  # share of the questions answered yes
 
@@ -106,15 +103,9 @@ def story(state, p, pools, lines):
 
 
 def build(k: Qa6Knobs):
-    text = Text()
-    names, say = object_pools(k, text)
-    asks = text.templates(["Is {0} in the {1}?"])
-    answers = text.phrases(["yes", "no"])
-    return make_world(
-        k, text, (*say, asks, answers),
-        object_params(k, get_there=1.0, drop_there=0.2) + [k.yes_share],
-        max_lines=max_statements(k) + k.questions, a_max=1, s_max=1, q_max=k.questions,
-        tags=object_tags(names),
+    return object_world(
+        k, "Is {0} in the {1}?", get_there=1.0, drop_there=0.2, s_max=1, answers=("yes", "no"),
+        extra_params=(k.yes_share,),
     )  # fmt: skip
 
 
@@ -124,9 +115,5 @@ SPEC = babi_task(
     Qa6Knobs,
     story,
     build,
-    presets={
-        "release": {},
-        "far": {"statements_per_question": 20, "recent": 0, "min_distance": 10},
-        "open-vocab": {"actors": 20, "rooms": 20, "objects": 20},
-    },
+    presets=OBJECT_PRESETS,
 )
