@@ -231,6 +231,116 @@ def bench(tasks, episodes, batch_size, measure_compile) -> None:
     click.echo(format_results(results))
 
 
+def _model_values(model: str, settings: tuple[str, ...]) -> dict:
+    """``--hp k=v`` pairs parsed to the model's hyperparameter types."""
+    from reference_models import get_model
+
+    hparams = get_model(model).Hparams
+    values = {}
+    for item in settings:
+        name, sep, text = item.partition("=")
+        if not sep or not name.strip():
+            raise KnobError(f"--hp takes name=value (e.g. --hp memory_size=256), got {item!r}")
+        values[name.strip()] = hparams.parse(name.strip(), text)
+    return values
+
+
+def _list_models() -> str:
+    from reference_models import get_model, list_models
+
+    lines = []
+    for name in list_models():
+        cls = get_model(name)
+        opt = cls.optimizer
+        lines.append(f"{name:<20} {cls.summary}")
+        hps = ", ".join(f"{k}={v!r}" for k, (v, _) in cls.Hparams.infos().items())
+        lines.append(f"{'':<20} hyperparameters: {hps}")
+        clip = f", clip {opt.clip_value:g}" if opt.clip_value else ""
+        clip += f", clip norm {opt.clip_norm:g}" if opt.clip_norm else ""
+        lines.append(f"{'':<20} optimiser: {opt.name} lr {opt.lr:g}{clip}")
+    return "\n".join(lines)
+
+
+@cli.command()
+@click.argument("model", required=False)
+@click.argument("task", required=False)
+@click.option("--list-models", is_flag=True, help="the models, their hyperparameters, and exit")
+@_preset
+@_set
+@click.option("--hp", "hparams", multiple=True, metavar="NAME=VALUE",
+              help="set a model hyperparameter (repeatable; see --list-models)")  # fmt: skip
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N")
+@click.option("--steps", type=click.IntRange(0), default=10_000, show_default=True)
+@click.option("--time-limit", type=click.FloatRange(0, min_open=True), default=None,
+              metavar="SECONDS",
+              help="stop training after SECONDS; the steps reached are recorded")  # fmt: skip
+@click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True)
+@_seed
+@click.option("--lr", type=click.FloatRange(0, 10, min_open=True), default=None,
+              help="learning rate (default: the model's, from its paper where known)")  # fmt: skip
+@click.option("--eval-every", type=click.IntRange(0), default=0, show_default=True,
+              help="evaluate every N steps (0: at the end only)")  # fmt: skip
+@click.option("--eval-episodes", type=click.IntRange(1), default=1000, show_default=True,
+              help="episodes in the test set and in the extrapolation set")  # fmt: skip
+@click.option("--extrapolate/--no-extrapolate", default=True, show_default=True,
+              help="also evaluate on the task's extrapolate preset")  # fmt: skip
+@click.option("--amp/--no-amp", default=None,
+              help="bfloat16 autocast (default: on a GPU where the model allows it)")  # fmt: skip
+@click.option("--compile/--no-compile", "compile_step", default=None,
+              help="torch.compile the per-step function (default: on a GPU)")  # fmt: skip
+@click.option("--checkpoint", type=click.Path(path_type=Path), default=None,
+              help="checkpoint file (default: <out>.ckpt)")  # fmt: skip
+@click.option("--checkpoint-every", type=click.IntRange(0), default=1000, show_default=True)
+@click.option("--resume", is_flag=True, help="continue from the checkpoint if there is one")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="results JSON")
+@click.option("--quiet", "-q", is_flag=True, help="no progress bar")
+def baseline(model, task, list_models, preset, settings, hparams, device, steps, time_limit,
+             batch_size,
+             seed, lr, eval_every, eval_episodes, extrapolate, amp, compile_step, checkpoint,
+             checkpoint_every, resume, out, quiet) -> None:  # fmt: skip
+    """Train reference MODEL on TASK, streaming episodes; evaluate; write a results JSON."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise MemtasksError("memtasks baseline needs torch: pip install -e '.[torch]'") from None
+    if list_models:
+        click.echo(_list_models())
+        return
+    if model is None or task is None:
+        raise click.UsageError("baseline takes MODEL and TASK (or --list-models)")
+    from reference_models.runner import RunConfig, run
+
+    spec, _ = _spec_and_knobs(task, preset, settings)
+    if out is not None and out.exists() and not resume:
+        raise MemtasksError(f"{out} exists; choose another --out, or --resume that run")
+    cfg = RunConfig(
+        model=model, task=spec.id, preset=preset, knobs=_knob_values(spec, settings),
+        hparams=_model_values(model, hparams), device=device, steps=steps, time_limit=time_limit,
+        batch_size=batch_size, seed=seed, lr=lr, eval_every=eval_every,
+        eval_episodes=eval_episodes, extrapolate=extrapolate, amp=amp, compile=compile_step,
+        checkpoint=checkpoint, checkpoint_every=checkpoint_every, resume=resume, out=out,
+        progress=not quiet,
+    )  # fmt: skip
+    results = run(cfg)
+    click.echo(_summary(results, out))
+
+
+def _summary(results: dict, out: Path | None) -> str:
+    lines = [
+        f"{results['model']} on {results['task']}: {results['steps']:,} steps x "
+        f"{results['batch_size']} episodes, {results['parameters']:,} parameters, "
+        f"{results['train_time_s']:.1f} s training on {results['device']}"
+    ]
+    for name, metrics in results["metrics"].items():
+        shown = ", ".join(
+            f"{k} {v:.4g}" for k, v in metrics.items() if isinstance(v, float) and k != "loss"
+        )
+        lines.append(f"  {name}: {shown}")
+    if out is not None:
+        lines.append(f"results: {out}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the command, turning bad input into one line and an exit status."""
     try:

@@ -86,6 +86,7 @@ class Knobs:
     """Base class of every task's knobs. Subclasses are frozen dataclasses of ``knob`` fields."""
 
     task_id: ClassVar[str] = "task"  # set by the registry, used in messages
+    noun: ClassVar[str] = "knob"  # what messages call a field (models say "hyperparameter")
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -127,8 +128,8 @@ class Knobs:
         for name in values:
             if name not in infos:
                 raise KnobError(
-                    f"{cls.task_id} has no knob {name!r}{did_you_mean(name, infos)}; "
-                    f"its knobs are: {', '.join(infos)}"
+                    f"{cls.task_id} has no {cls.noun} {name!r}{did_you_mean(name, infos)}; "
+                    f"its {cls.noun}s are: {', '.join(infos)}"
                 )
         merged = dataclasses.asdict(base) if base is not None else {}
         merged.update(values)
@@ -140,8 +141,8 @@ class Knobs:
         infos = cls.infos()
         if name not in infos:
             raise KnobError(
-                f"{cls.task_id} has no knob {name!r}{did_you_mean(name, infos)}; "
-                f"its knobs are: {', '.join(infos)}"
+                f"{cls.task_id} has no {cls.noun} {name!r}{did_you_mean(name, infos)}; "
+                f"its {cls.noun}s are: {', '.join(infos)}"
             )
         info = infos[name][1]
         text = text.strip()
@@ -156,14 +157,14 @@ class Knobs:
             return info.kind(text)
         except ValueError:
             raise KnobError(
-                f"{cls.task_id}: knob {name!r} must be {info.allowed()}, got {text!r}"
+                f"{cls.task_id}: {cls.noun} {name!r} must be {info.allowed()}, got {text!r}"
             ) from None
 
     # -- helpers ------------------------------------------------------------------------------
     def _coerce(self, name: str, info: KnobInfo, value: Any) -> Any:
         def bad() -> KnobError:
             return KnobError(
-                f"{self.task_id}: knob {name!r} must be {info.allowed()}, got {value!r}"
+                f"{self.task_id}: {self.noun} {name!r} must be {info.allowed()}, got {value!r}"
             )
 
         if info.kind is tuple:

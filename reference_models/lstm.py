@@ -1,0 +1,59 @@
+"""Long short-term memory (survey section 2.2, eq. 3-11), on cuDNN where there is a GPU.
+
+    f_t = sigma(W_f [h_{t-1}, x_t] + b_f)                       (3)  forget gate
+    i_t = sigma(W_i [h_{t-1}, x_t] + b_i)                       (4)  input gate
+    C~_t = tanh(W_C [h_{t-1}, x_t] + b_C)                       (5)  candidate cell
+    C_t = f_t * C_{t-1} + i_t * C~_t                            (6)  cell update
+    o_t = sigma(W_o [h_{t-1}, x_t] + b_o)                       (7)  output gate
+    h_t = o_t * tanh(C_t)                                       (8)  hidden state
+
+(eq. 9-11 restate the same cell in the notation of the GRU comparison.) ``nn.LSTM`` computes
+exactly these, for all timesteps and layers in one fused kernel; writing the cell out in
+Python would be slower and no clearer. The NTM paper's baseline is 3 layers of 256 units,
+trained with RMSProp (Graves et al. 2014, sec. 4), which are the defaults here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import nn
+
+from . import register_model
+from ._base import Hparams, InputReader, OptimizerSettings, SequenceModel, TaskIO, knob
+
+
+@dataclass(frozen=True)
+class LSTMHparams(Hparams):
+    hidden_size: int = knob(256, lo=1, hi=65536, doc="units per layer")
+    num_layers: int = knob(3, lo=1, hi=64, doc="stacked layers")
+    dropout: float = knob(0.0, lo=0.0, hi=0.9, doc="dropout between layers (training only)")
+
+
+@register_model
+class LSTM(SequenceModel):
+    name = "lstm"
+    summary = "stacked LSTM (eq. 3-11); the NTM paper's baseline is 3x256"
+    equations = "3-11"
+    Hparams = LSTMHparams
+    # The NTM paper trains its LSTM baseline with RMSProp, momentum 0.9, gradients clipped to
+    # [-10, 10] (shared/reference/ntm-tasks.md); the rate here is the NTM's, 1e-4.
+    optimizer = OptimizerSettings(lr=1e-4, source="Graves et al. 2014, sec. 4")
+
+    def __init__(self, io: TaskIO, hp: LSTMHparams):
+        super().__init__(io, hp)
+        self.reader = InputReader(io, hp.embed_size)
+        self.lstm = nn.LSTM(
+            self.reader.size,
+            hp.hidden_size,
+            num_layers=hp.num_layers,
+            dropout=hp.dropout if hp.num_layers > 1 else 0.0,
+            batch_first=True,
+        )
+        self.out = self.head(hp.hidden_size)
+
+    def forward(self, batch):
+        # Padding after an episode's end only feeds positions nobody scores: a causal model
+        # needs no packing.
+        h, _ = self.lstm(self.reader(batch["inputs"]))
+        return self.out(h)

@@ -1,0 +1,526 @@
+"""The baseline runner behind ``memtasks baseline MODEL TASK`` (DESIGN.md section 6).
+
+It trains one reference model on one task and writes a results JSON that says exactly what was
+run and what it reached:
+
+- training episodes stream from the generator (``EpisodeStream``): batch ``k`` is always the
+  same episodes, so a run is reproducible from its seed and a resumed run sees exactly the
+  batches an uninterrupted one would have seen;
+- the model's own optimiser settings (the paper's where it gives them: RMSProp 1e-4 with
+  momentum 0.9 and gradients clipped to [-10, 10] for the NTM);
+- bfloat16 autocast on a GPU for models whose numerics allow it (``amp_safe``); the memory
+  models keep their addressing in float32;
+- evaluation on a fixed test set (the ``test`` stream of the same knobs) and on each of the
+  task's ``extrapolate*`` presets (longer sequences, more items), with the task's metric, broken
+  down by small integer meta fields (sequence length, number of items...);
+- a checkpoint every ``checkpoint_every`` steps and at the end; ``resume=True`` continues from
+  it after checking that it belongs to the same run.
+
+Every refusal (unknown model, bad hyperparameter, a bidirectional model on a task whose scored
+positions carry inputs, a missing CUDA device, a checkpoint of another run) is one
+``MemtasksError`` line, which the command line prints without a traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import math
+import os
+import platform
+import subprocess
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from memtasks.episode import EpisodeBatch
+from memtasks.errors import MemtasksError
+from memtasks.knobs import Knobs
+from memtasks.registry import TaskSpec, get_spec
+from memtasks.torch import EpisodeStream, collate
+
+from . import _base, get_model, make_hparams
+
+__all__ = ["RunConfig", "evaluate", "run"]
+
+EVAL_SPLIT = "test"
+CHECKPOINT_FORMAT = 1
+
+
+@dataclass
+class RunConfig:
+    """Everything that defines a baseline run; ``memtasks baseline`` fills it from its flags."""
+
+    model: str
+    task: str
+    preset: str | None = None
+    knobs: dict[str, Any] = field(default_factory=dict)
+    hparams: dict[str, Any] = field(default_factory=dict)
+    device: str = "auto"
+    steps: int = 10_000
+    time_limit: float | None = None  # seconds of training; stops early, records steps reached
+    batch_size: int = 64
+    seed: int = 0
+    lr: float | None = None
+    eval_every: int = 0  # 0: only at the end
+    eval_episodes: int = 1000
+    eval_batch_size: int = 250
+    extrapolate: bool = True
+    amp: bool | None = None  # None: on for amp_safe models on a GPU
+    compile: bool | None = None  # None: compile the step function on a GPU
+    log_every: int = 50
+    checkpoint: Path | None = None  # None: next to `out` (`<out>.ckpt`), or no checkpoints
+    checkpoint_every: int = 1000
+    resume: bool = False
+    out: Path | None = None
+    progress: bool = True
+
+
+# ---------------------------------------------------------------------------------------------
+# Set-up: the task, the model, the device; each refusal is one line.
+# ---------------------------------------------------------------------------------------------
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise MemtasksError(f"--device must be auto, cpu, cuda or cuda:N, got {name!r}") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise MemtasksError(f"--device {name}: no CUDA device is available here (use cpu)")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise MemtasksError(
+                f"--device {name}: there are {torch.cuda.device_count()} CUDA devices"
+            )
+    elif device.type != "cpu":
+        raise MemtasksError(f"--device must be auto, cpu, cuda or cuda:N, got {name!r}")
+    return device
+
+
+def device_name(device: torch.device) -> str:
+    """The accelerator or CPU model, as results files name it."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return f"{cpu} ({torch.get_num_threads()} threads)"
+
+
+def check_readable(model_cls, spec: TaskSpec, probe: EpisodeBatch) -> None:
+    """Refuse a non-causal model on a task whose inputs at or after a scored position carry
+    information: reading the episode backwards, it would see the answers (dynamic N-grams give
+    the next bit as the next input) or facts told after the question (bAbI)."""
+    if model_cls.causal:
+        return
+    starts = probe.offsets[:-1]
+    ends = probe.offsets[1:]
+    episode = np.repeat(np.arange(len(probe)), probe.lengths)
+    scored = np.where(probe.mask)[0]
+    if len(scored) == 0:
+        return
+    first_scored = np.full(len(probe), np.iinfo(np.int64).max)
+    np.minimum.at(first_scored, episode[scored], scored)
+    position = np.arange(len(episode))
+    late = position >= first_scored[episode]
+    inputs = probe.inputs
+    carries = inputs.any(axis=1) if inputs.ndim == 2 else inputs != 0
+    if np.any(late & carries & (position < ends[episode]) & (position >= starts[episode])):
+        causal = ", ".join(n for n in _causal_models())
+        raise MemtasksError(
+            f"{model_cls.name} reads each episode in both directions, and {spec.id} has inputs "
+            f"at or after its scored positions, so it would read the answers; use a causal "
+            f"model ({causal})"
+        )
+
+
+def _causal_models() -> list[str]:
+    from . import list_models
+
+    return [m for m in list_models() if get_model(m).causal]
+
+
+def _extrapolate_knobs(spec: TaskSpec, knobs: Knobs) -> dict[str, Knobs]:
+    """Each of the task's ``extrapolate*`` presets applied over the training knobs (so widths
+    and the like stay what the model reads), by preset name."""
+    return {
+        name: spec.knobs.from_values({**knobs.to_dict(), **values})
+        for name, values in spec.presets.items()
+        if name.startswith("extrapolate")
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Evaluation
+# ---------------------------------------------------------------------------------------------
+def _group_by_meta(batch: EpisodeBatch, per: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    """Per-episode metrics averaged by each small integer meta field (at most 32 values):
+    ``{"by_length": {"20": {...}, "30": {...}}}``. This is how the NTM paper reports copy."""
+    out: dict[str, Any] = {}
+    for name, values in batch.meta.items():
+        values = np.asarray(values)
+        if values.ndim != 1 or values.dtype.kind not in "iu":
+            continue
+        keys = np.unique(values)
+        if len(keys) < 2 or len(keys) > 32:
+            continue
+        groups = {}
+        for k in keys:
+            sel = values == k
+            group = {m: float(v[sel].mean()) for m, v in per.items()}
+            if "bit_errors_per_sequence" in per:
+                group["sequence_accuracy"] = float(
+                    (per["bit_errors_per_sequence"][sel] == 0).mean()
+                )
+            group["episodes"] = int(sel.sum())
+            groups[str(int(k))] = group
+        out[f"by_{name}"] = groups
+    return out
+
+
+@torch.no_grad()
+def evaluate(
+    model: torch.nn.Module,
+    spec: TaskSpec,
+    batch: EpisodeBatch,
+    device: torch.device,
+    batch_size: int = 250,
+    amp: bool = False,
+) -> dict[str, Any]:
+    """The task's metric of ``model`` on ``batch`` (evaluated in slices of ``batch_size``),
+    with per-episode breakdowns where the metric has them, and the mean loss per scored unit."""
+    was_training = model.training
+    model.eval()
+    preds, losses, weights = [], [], []
+    for lo in range(0, len(batch), batch_size):
+        part = collate(batch[lo : lo + batch_size], device=device)
+        with _autocast(device, amp):
+            logits = model(part)
+        losses.append(float(_base.loss(logits, part)))
+        weights.append(int(part["mask"].sum()))
+        preds.append(_base.predictions(logits, part))
+    model.train(was_training)
+    predictions = np.concatenate(preds)
+    metrics: dict[str, Any] = dict(spec.metric.evaluate(batch, predictions))
+    metrics["loss"] = float(np.average(losses, weights=weights)) if sum(weights) else math.nan
+    metrics["episodes"] = len(batch)
+    if hasattr(spec.metric, "per_episode"):
+        metrics.update(_group_by_meta(batch, spec.metric.per_episode(batch, predictions)))
+    return metrics
+
+
+def _autocast(device: torch.device, enabled: bool):
+    if not enabled:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
+# ---------------------------------------------------------------------------------------------
+# Provenance
+# ---------------------------------------------------------------------------------------------
+def git_commit() -> str | None:
+    """The commit of the checkout this package runs from, if it runs from one."""
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(here), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("memtasks")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _write_json(path: Path, payload: Mapping[str, Any]) -> None:
+    """Write through a temporary file and rename, so a results file is never half written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, sort_keys=False, default=_jsonable) + "\n")
+    os.replace(tmp, path)
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, Path):
+        return str(x)
+    if isinstance(x, (np.integer, np.floating)):
+        return x.item()
+    if isinstance(x, tuple):
+        return list(x)
+    raise TypeError(f"not JSON serialisable: {type(x).__name__}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Training
+# ---------------------------------------------------------------------------------------------
+def _identity(cfg: RunConfig, knobs: Knobs, hp) -> dict[str, Any]:
+    """What a checkpoint must match to be resumed by this run."""
+    return {
+        "model": cfg.model,
+        "task": cfg.task,
+        "knobs": knobs.to_dict(),
+        "hparams": hp.to_dict(),
+        "seed": cfg.seed,
+        "batch_size": cfg.batch_size,
+        "lr": cfg.lr,
+    }
+
+
+def _checkpoint_path(cfg: RunConfig) -> Path | None:
+    if cfg.checkpoint is not None:
+        return Path(cfg.checkpoint)
+    if cfg.out is not None:
+        out = Path(cfg.out)
+        return out.with_name(out.name + ".ckpt")
+    return None
+
+
+def _check_config(cfg: RunConfig) -> None:
+    for name in ("steps", "batch_size", "eval_episodes", "eval_batch_size", "log_every"):
+        value = getattr(cfg, name)
+        if not isinstance(value, int) or value < (0 if name == "steps" else 1):
+            low = 0 if name == "steps" else 1
+            raise MemtasksError(f"{name} must be an integer >= {low}, got {value!r}")
+    for name in ("eval_every", "checkpoint_every"):
+        value = getattr(cfg, name)
+        if not isinstance(value, int) or value < 0:
+            raise MemtasksError(f"{name} must be an integer >= 0 (0: never), got {value!r}")
+    if cfg.time_limit is not None and not cfg.time_limit > 0:
+        raise MemtasksError(f"time_limit must be a number of seconds > 0, got {cfg.time_limit!r}")
+    if cfg.lr is not None and not (isinstance(cfg.lr, (int, float)) and 0 < cfg.lr < 10):
+        raise MemtasksError(f"lr must be a number in (0, 10), got {cfg.lr!r}")
+    if cfg.resume and _checkpoint_path(cfg) is None:
+        raise MemtasksError("--resume needs --checkpoint PATH or --out PATH (<out>.ckpt)")
+
+
+def run(cfg: RunConfig) -> dict[str, Any]:
+    """Train ``cfg.model`` on ``cfg.task`` and return (and write to ``cfg.out``) the results."""
+    _check_config(cfg)
+    started = time.time()
+    spec = get_spec(cfg.task)
+    knobs = spec.make_knobs(cfg.preset, **cfg.knobs)
+    model_cls = get_model(cfg.model)
+    hp = make_hparams(cfg.model, cfg.hparams)
+    device = _device(cfg.device)
+    probe = spec.generate(min(cfg.batch_size, 256), cfg.seed, "train", knobs=knobs)
+    check_readable(model_cls, spec, probe)
+
+    torch.manual_seed(cfg.seed)
+    model = model_cls(_base.TaskIO.of(spec, knobs), hp).to(device)
+    settings = model_cls.optimizer if cfg.lr is None else model_cls.optimizer.replace(lr=cfg.lr)
+    optimizer = settings.build(model.parameters())
+    scheduler = settings.schedule(optimizer)
+    amp = (device.type == "cuda" and model_cls.amp_safe) if cfg.amp is None else bool(cfg.amp)
+    if amp and not model_cls.amp_safe:
+        raise MemtasksError(
+            f"{cfg.model} keeps its memory addressing in float32: mixed precision is not safe "
+            f"for it (drop --amp)"
+        )
+    want_compile = device.type == "cuda" if cfg.compile is None else bool(cfg.compile)
+    compiled = model.compile_step() if want_compile else False
+
+    identity = _identity(cfg, knobs, hp)
+    ckpt_path = _checkpoint_path(cfg)
+    step, history, evaluations, train_time = 0, [], [], 0.0
+    if cfg.resume and ckpt_path is not None and ckpt_path.exists():
+        state = _load_checkpoint(ckpt_path, identity, device)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["rng"])
+        step, history = state["step"], state["history"]
+        evaluations, train_time = state["evaluations"], state["train_time_s"]
+        if step > cfg.steps:
+            raise MemtasksError(
+                f"the checkpoint {ckpt_path} is at step {step}, past --steps {cfg.steps}"
+            )
+
+    test_set = spec.generate(cfg.eval_episodes, cfg.seed, EVAL_SPLIT, knobs=knobs)
+    extra_knobs = _extrapolate_knobs(spec, knobs) if cfg.extrapolate else {}
+    eval_sets = {"test": test_set}
+    for name, values in extra_knobs.items():
+        eval_sets[name] = spec.generate(cfg.eval_episodes, cfg.seed, EVAL_SPLIT, knobs=values)
+
+    def evaluate_all() -> dict[str, Any]:
+        return {
+            name: evaluate(model, spec, data, device, cfg.eval_batch_size, amp)
+            for name, data in eval_sets.items()
+        }
+
+    def save_checkpoint() -> None:
+        if ckpt_path is None:
+            return
+        payload = {
+            "format": CHECKPOINT_FORMAT,
+            "identity": identity,
+            "step": step,
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "rng": torch.get_rng_state(),
+            "history": history,
+            "evaluations": evaluations,
+            "train_time_s": train_time,
+        }
+        ckpt_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = ckpt_path.with_name(ckpt_path.name + ".tmp")
+        torch.save(payload, tmp)
+        os.replace(tmp, ckpt_path)
+
+    stream = EpisodeStream(
+        cfg.task,
+        cfg.batch_size,
+        cfg.seed,
+        "train",
+        knobs=knobs,
+        start=step * cfg.batch_size,
+        num_batches=cfg.steps - step,
+        device=device,
+        prefetch=2,
+    )
+    bar = None
+    if cfg.progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=cfg.steps, initial=step, desc=f"{cfg.model} {cfg.task}", unit="step")
+    model.train()
+    running, running_n = 0.0, 0
+    stopped_by = "steps"
+    tick = time.perf_counter()
+    try:
+        for batch in stream:
+            with _autocast(device, amp):
+                logits = model(batch)
+            value = _base.loss(logits, batch)
+            optimizer.zero_grad(set_to_none=True)
+            value.backward()
+            if settings.clip_value is not None:
+                torch.nn.utils.clip_grad_value_(model.parameters(), settings.clip_value)
+            if settings.clip_norm is not None:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), settings.clip_norm)
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            running = running + value.detach()  # stays on the device: no sync per step
+            running_n += 1
+            if step % cfg.log_every == 0 or step == cfg.steps:
+                running = float(running)
+                if not math.isfinite(running):
+                    raise MemtasksError(
+                        f"{cfg.model} on {cfg.task}: the loss became {running} by step {step}; "
+                        f"lower --lr (now {settings.lr:g})"
+                    )
+                now = time.perf_counter()
+                train_time += now - tick
+                tick = now
+                history.append(
+                    {"step": step, "loss": running / running_n, "train_time_s": train_time}
+                )
+                if bar is not None:
+                    bar.set_postfix(loss=f"{running / running_n:.4f}")
+                running, running_n = 0.0, 0
+            if bar is not None:
+                bar.update(1)
+            if cfg.eval_every and step % cfg.eval_every == 0 and step < cfg.steps:
+                train_time += time.perf_counter() - tick
+                evaluations.append({"step": step, "sets": evaluate_all()})
+                tick = time.perf_counter()
+            if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < cfg.steps:
+                train_time += time.perf_counter() - tick
+                save_checkpoint()
+                tick = time.perf_counter()
+            if cfg.time_limit is not None and (
+                train_time + time.perf_counter() - tick >= cfg.time_limit
+            ):
+                stopped_by = "time_limit"
+                break
+    finally:
+        if bar is not None:
+            bar.close()
+    train_time += time.perf_counter() - tick
+    if running_n:  # the steps since the last log line (a time limit stopped the run)
+        history.append(
+            {"step": step, "loss": float(running) / running_n, "train_time_s": train_time}
+        )
+    if not evaluations or evaluations[-1]["step"] != step:
+        evaluations.append({"step": step, "sets": evaluate_all()})
+    save_checkpoint()
+
+    results = {
+        "task": spec.id,
+        "preset": cfg.preset,
+        "knobs": knobs.to_dict(),
+        "eval_knobs": {name: k.to_dict() for name, k in extra_knobs.items()},
+        "model": cfg.model,
+        "hparams": hp.to_dict(),
+        "parameters": model.num_parameters(),
+        "optimizer": settings.to_dict(),
+        "seed": cfg.seed,
+        "steps": step,
+        "steps_requested": cfg.steps,
+        "stopped_by": stopped_by,
+        "time_limit_s": cfg.time_limit,
+        "batch_size": cfg.batch_size,
+        "episodes_seen": step * cfg.batch_size,
+        "wall_time_s": time.time() - started,
+        "train_time_s": train_time,
+        "device": device_name(device),
+        "device_type": device.type,
+        "amp": amp,
+        "compiled_step": compiled,
+        "memtasks_version": _version(),
+        "git_commit": git_commit(),
+        "torch_version": torch.__version__,
+        "eval_episodes": cfg.eval_episodes,
+        "metrics": evaluations[-1]["sets"],
+        "evaluations": evaluations,
+        "history": history,
+    }
+    if cfg.out is not None:
+        _write_json(Path(cfg.out), results)
+    return results
+
+
+def _load_checkpoint(path: Path, identity: Mapping[str, Any], device: torch.device) -> dict:
+    try:
+        state = torch.load(path, map_location=device, weights_only=False)
+    except Exception as exc:  # a truncated or foreign file: say so in one line
+        raise MemtasksError(f"cannot read checkpoint {path}: {exc}") from None
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise MemtasksError(f"{path} is not a memtasks baseline checkpoint")
+    theirs = state["identity"]
+    diff = [k for k in identity if theirs.get(k) != identity[k]]
+    if diff:
+        what = "; ".join(f"{k}: {theirs.get(k)!r} there, {identity[k]!r} here" for k in diff)
+        raise MemtasksError(f"the checkpoint {path} belongs to another run ({what})")
+    return state
+
+
+def config_from_dict(values: Mapping[str, Any]) -> RunConfig:
+    """A ``RunConfig`` from a mapping (unknown keys are an error)."""
+    names = {f.name for f in dataclasses.fields(RunConfig)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise MemtasksError(f"unknown run settings {unknown}; allowed: {sorted(names)}")
+    return RunConfig(**values)
