@@ -14,6 +14,7 @@ import argparse
 import json
 import re
 import sys
+import textwrap
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,6 +42,21 @@ PAPER = {
     "priority-sort": "Graves et al. 2014 (Fig. 16-17): the NTM (best with a feed-forward "
     "controller and 8 parallel heads) clearly beats the LSTM.",
 }
+SETTINGS = (
+    "The paper's settings, which the runs use: an NTM with 128 memory locations of width 20, "
+    "one read and one write head, a 100-unit LSTM controller; RMSProp with learning rate 1e-4 "
+    "and momentum 0.9, gradients clipped element-wise to [-10, 10]; an LSTM baseline of 3 "
+    "layers of 256 units. The paper counts 17,162 parameters for the NTM with a feed-forward "
+    "controller, 67,561 with an LSTM controller and 1,352,969 for the LSTM baseline (ours: "
+    "see the table; the difference is in details the paper leaves open, such as biases and "
+    "the learned initial state)."
+)
+
+
+def _wrap(text: str) -> str:
+    return textwrap.fill(text, width=100, break_on_hyphens=False)
+
+
 BREAKDOWN = {  # the eval set and per-episode field the paper's figures are organised by
     "copy": ("extrapolate", "by_length", "length"),
     "associative-recall": ("extrapolate", "by_num_items", "items"),
@@ -111,20 +127,24 @@ def table(name: str, runs: list[dict]) -> str:
 
 def section(task_name: str, task_id: str) -> str:
     parts = [
-        f"Reference models trained by `memtasks baseline MODEL {task_id}` on the default "
-        "(`paper`) knobs, streaming fresh episodes, and evaluated on 1,000 episodes of the "
-        "`test` stream and of each `extrapolate*` preset. Bits per sequence: binary "
-        "cross-entropy of the target bits; bit errors: after thresholding at 0.5; exact: the "
-        "share of sequences with no bit wrong. Results files: `baselines/results/<run>/`; "
-        "rerun with `baselines/run_baselines.py`.",
+        _wrap(
+            f"Reference models trained by `memtasks baseline MODEL {task_id}` on the default "
+            "(`paper`) knobs, streaming fresh episodes, and evaluated on 1,000 episodes of the "
+            "`test` stream and of each `extrapolate*` preset. Bits per sequence: binary "
+            "cross-entropy of the target bits; bit errors: after thresholding at 0.5; exact: "
+            "the share of sequences with no bit wrong. Results files: "
+            "`baselines/results/<run>/`; rerun with `baselines/run_baselines.py`."
+        ),
         "",
-        f"What the paper reports: {PAPER[task_name]}",
+        _wrap(f"What the paper reports: {PAPER[task_name]}"),
     ]
+    if task_name == "copy":
+        parts += ["", _wrap(SETTINGS)]
     found = False
     for tag_dir in sorted(RESULTS.iterdir()) if RESULTS.exists() else []:
         runs = []
         for model in MODELS:
-            path = tag_dir / f"{task_name}__{model}.json"
+            path = tag_dir / f"{task_name}-v1__{model}.json"
             if path.exists():
                 runs.append(json.loads(path.read_text()))
         if not runs:
@@ -141,10 +161,12 @@ def section(task_name: str, task_id: str) -> str:
             "",
             f"### `{tag_dir.name}`: {', '.join(devices)}",
             "",
-            f"Seed {r0['seed']}, batch {r0['batch_size']}, {budget}; each model with its "
-            f"paper's optimiser (`memtasks baseline --list-models`); memtasks "
-            f"{r0['memtasks_version']}, commit `{(r0.get('git_commit') or 'unknown')[:10]}`, "
-            f"torch {r0['torch_version']}.",
+            _wrap(
+                f"Seed {r0['seed']}, batch {r0['batch_size']}, {budget}; each model with its "
+                f"paper's optimiser (`memtasks baseline --list-models`); memtasks "
+                f"{r0['memtasks_version']}, commit `{(r0.get('git_commit') or 'unknown')[:10]}`, "
+                f"torch {r0['torch_version']}."
+            ),
             "",
             table(task_name, runs),
         ]

@@ -1,4 +1,4 @@
-"""Neural Turing Machine (Graves, Wayne & Danihelka 2014; survey section 3.1, eq. 12-19).
+"""Neural Turing Machine (Graves, Wayne & Danihelka 2014; survey section 2.3, eq. 12-19).
 
 A controller (an LSTM or a feed-forward network) reads the input and the previous step's read
 vectors, and emits, for every head, the parameters of one addressing step over an N x M memory:

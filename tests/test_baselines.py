@@ -1,0 +1,50 @@
+"""The committed baseline results: complete, named by device, and what the cards show."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = sorted((ROOT / "baselines" / "results").glob("*/*.json"))
+KEYS = {
+    "task", "knobs", "model", "hparams", "parameters", "optimizer", "seed", "steps",
+    "batch_size", "wall_time_s", "train_time_s", "device", "memtasks_version", "git_commit",
+    "torch_version", "metrics", "history",
+}  # fmt: skip
+
+
+def _make_tables():
+    spec = importlib.util.spec_from_file_location("make_tables", ROOT / "baselines/make_tables.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("path", RESULTS, ids=[f"{p.parent.name}/{p.name}" for p in RESULTS])
+def test_results_file_is_complete(path):
+    from memtasks.registry import get_spec
+
+    results = json.loads(path.read_text())
+    assert set(results) >= KEYS, KEYS - set(results)
+    assert path.name == f"{results['task'].split('/')[1]}__{results['model']}.json"
+    spec = get_spec(results["task"])
+    assert spec.make_knobs(None).to_dict() == results["knobs"]  # trained on the default knobs
+    assert results["device"] and results["steps"] > 0
+    assert "test" in results["metrics"]
+    for metrics in results["metrics"].values():
+        assert metrics["episodes"] >= 1000
+        assert metrics["bits_per_sequence"] >= 0
+
+
+def test_cards_show_the_committed_results():
+    """The cards' Baselines sections are exactly what make_tables.py writes from the files."""
+    module = _make_tables()
+    for task_name in module.PAPER:
+        card = ROOT / "data_cards" / "ntm" / f"{task_name}.md"
+        assert module.rewrite(card, task_name, f"ntm/{task_name}-v1") == card.read_text(), (
+            f"{card.name}: run python baselines/make_tables.py"
+        )
