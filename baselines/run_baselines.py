@@ -47,11 +47,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=0, help="torch threads per run (0: all)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--extra", default="", help="more flags for every run, e.g. '--lr 3e-4'")
+    parser.add_argument("--out-dir", help="write here instead of baselines/results/<tag>")
     parser.add_argument("--quick", action="store_true", help="tiny runs: a smoke test")
     args = parser.parse_args(argv)
     if args.quick:
         args.steps, args.eval_episodes, args.time_limit = 3, 8, None
-    out_dir = HERE / "results" / args.tag
+    out_dir = Path(args.out_dir) if args.out_dir else HERE / "results" / args.tag
     out_dir.mkdir(parents=True, exist_ok=True)
 
     runs = [(t, m) for t in args.tasks.split(",") for m in args.models.split(",")]

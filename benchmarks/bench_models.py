@@ -52,6 +52,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--compile", action="store_true", help="also torch.compile the step")
     parser.add_argument("--no-curve", action="store_true", help="skip the memory-size curve")
     parser.add_argument("--sizes", default=",".join(map(str, MEMORY_SIZES)))
+    parser.add_argument(
+        "--max-gb",
+        type=float,
+        default=0,
+        help="skip memory sizes whose step would keep more than this for backward "
+        "(default: 6 GB on a CPU, 60%% of the GPU's memory)",
+    )
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")
     parser.add_argument("--json", metavar="PATH", help="also save every figure as JSON")
     args = parser.parse_args(argv)
@@ -136,6 +143,14 @@ def time_step(model: torch.nn.Module, batch, device, repeats: int, warmup: int) 
     return {"step_s": statistics.median(times), "peak_bytes": peak, "saved_bytes": saved.bytes}
 
 
+def estimated_bytes(name: str, n: int, timesteps: int) -> int:
+    """What a step keeps for backward, roughly: the DNC one N x N link matrix per timestep and
+    episode (and a few of its size in the fused backward), the NTM a few N x M memories."""
+    if name == "dnc":
+        return 3 * BATCH * timesteps * n * n * 4
+    return 4 * BATCH * timesteps * n * 20 * 4
+
+
 def _mb(x: int | None) -> str:
     return "-" if x is None else f"{x / 2**20:,.1f}"
 
@@ -218,9 +233,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n# memory size N: one training step, same batch ({out['device']})")
         print(f"{'model':<8}{'N':>6}{'step ms':>10}{'vs N=' + str(sizes[0]):>9}"
               f"{'peak MB':>10}{'saved MB':>10}")  # fmt: skip
+        budget = args.max_gb * 2**30
+        if not budget:
+            if device.type == "cuda":
+                budget = 0.6 * torch.cuda.get_device_properties(device).total_memory
+            else:
+                budget = 6 * 2**30
         for name in curve_models:
             first = None
             for n in sizes:
+                need = estimated_bytes(name, n, out["timesteps"])
+                if need > budget:
+                    print(f"{name:<8}{n:>6}   skipped: needs about {need / 2**30:,.0f} GB "
+                          f"(budget {budget / 2**30:,.0f} GB)")  # fmt: skip
+                    out["curve"].append({"model": name, "memory_size": n, "skipped": True})
+                    continue
                 torch.manual_seed(0)
                 model = reference_models.create(name, spec, knobs=knobs, memory_size=n)
                 row = time_step(model, batch, device, max(2, args.repeats // 4), args.warmup)

@@ -26,16 +26,6 @@ from reference_models.dnc import (  # noqa: E402
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These tensors are tiny: one thread is fastest, and on a busy machine several threads
-    contending for cores make each step up to 100 times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def t(*rows):
     return torch.tensor(rows, dtype=torch.float32)
 
