@@ -157,10 +157,11 @@ def section(task_name: str, task_id: str) -> str:
             else f"{r0['steps']:,} steps each"
         )
         devices = sorted({r["device"] for r in runs})
+        parts += ["", f"### `{tag_dir.name}`: {', '.join(devices)}", ""]
+        about = tag_dir / "README.md"
+        if about.exists():  # how the runs of this folder were made
+            parts += [_wrap(" ".join(about.read_text().split())), ""]
         parts += [
-            "",
-            f"### `{tag_dir.name}`: {', '.join(devices)}",
-            "",
             _wrap(
                 f"Seed {r0['seed']}, batch {r0['batch_size']}, {budget}; each model with its "
                 f"paper's optimiser (`memtasks baseline --list-models`); memtasks "

@@ -114,7 +114,8 @@ def device_name(device: torch.device) -> str:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    return f"{cpu} ({torch.get_num_threads()} threads)"
+    threads = torch.get_num_threads()
+    return f"{cpu} ({threads} thread{'' if threads == 1 else 's'})"
 
 
 def check_readable(model_cls, spec: TaskSpec, probe: EpisodeBatch) -> None:
@@ -228,20 +229,25 @@ def _autocast(device: torch.device, enabled: bool):
 # ---------------------------------------------------------------------------------------------
 # Provenance
 # ---------------------------------------------------------------------------------------------
-def git_commit() -> str | None:
-    """The commit of the checkout this package runs from, if it runs from one."""
+def _git(*args: str) -> str | None:
     here = Path(__file__).resolve().parent
     try:
         out = subprocess.run(
-            ["git", "-C", str(here), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
+            ["git", "-C", str(here), *args], capture_output=True, text=True, timeout=5, check=True
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout.strip() or None
+    return out.stdout.strip()
+
+
+def git_commit() -> tuple[str | None, bool | None]:
+    """The commit of the checkout this package runs from (if it runs from one), and whether
+    tracked files differ from it."""
+    commit = _git("rev-parse", "HEAD") or None
+    if commit is None:
+        return None, None
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    return commit, None if status is None else bool(status)
 
 
 def _version() -> str:
@@ -318,6 +324,7 @@ def run(cfg: RunConfig) -> dict[str, Any]:
     """Train ``cfg.model`` on ``cfg.task`` and return (and write to ``cfg.out``) the results."""
     _check_config(cfg)
     started = time.time()
+    commit, dirty = git_commit()  # the code as it was when the run started
     spec = get_spec(cfg.task)
     knobs = spec.make_knobs(cfg.preset, **cfg.knobs)
     model_cls = get_model(cfg.model)
@@ -490,7 +497,8 @@ def run(cfg: RunConfig) -> dict[str, Any]:
         "amp": amp,
         "compiled_step": compiled,
         "memtasks_version": _version(),
-        "git_commit": git_commit(),
+        "git_commit": commit,
+        "git_dirty": dirty,
         "torch_version": torch.__version__,
         "eval_episodes": cfg.eval_episodes,
         "metrics": evaluations[-1]["sets"],
