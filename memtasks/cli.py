@@ -270,6 +270,8 @@ def _list_models() -> str:
 @click.option("--hp", "hparams", multiple=True, metavar="NAME=VALUE",
               help="set a model hyperparameter (repeatable; see --list-models)")  # fmt: skip
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N")
+@click.option("--threads", type=click.IntRange(1), default=None,
+              help="CPU threads for torch (default: all cores)")  # fmt: skip
 @click.option("--steps", type=click.IntRange(0), default=10_000, show_default=True)
 @click.option("--time-limit", type=click.FloatRange(0, min_open=True), default=None,
               metavar="SECONDS",
@@ -294,10 +296,9 @@ def _list_models() -> str:
 @click.option("--resume", is_flag=True, help="continue from the checkpoint if there is one")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="results JSON")
 @click.option("--quiet", "-q", is_flag=True, help="no progress bar")
-def baseline(model, task, list_models, preset, settings, hparams, device, steps, time_limit,
-             batch_size,
-             seed, lr, eval_every, eval_episodes, extrapolate, amp, compile_step, checkpoint,
-             checkpoint_every, resume, out, quiet) -> None:  # fmt: skip
+def baseline(model, task, list_models, preset, settings, hparams, device, threads, steps,
+             time_limit, batch_size, seed, lr, eval_every, eval_episodes, extrapolate, amp,
+             compile_step, checkpoint, checkpoint_every, resume, out, quiet) -> None:  # fmt: skip
     """Train reference MODEL on TASK, streaming episodes; evaluate; write a results JSON."""
     try:
         import torch  # noqa: F401
@@ -315,8 +316,8 @@ def baseline(model, task, list_models, preset, settings, hparams, device, steps,
         raise MemtasksError(f"{out} exists; choose another --out, or --resume that run")
     cfg = RunConfig(
         model=model, task=spec.id, preset=preset, knobs=_knob_values(spec, settings),
-        hparams=_model_values(model, hparams), device=device, steps=steps, time_limit=time_limit,
-        batch_size=batch_size, seed=seed, lr=lr, eval_every=eval_every,
+        hparams=_model_values(model, hparams), device=device, threads=threads, steps=steps,
+        time_limit=time_limit, batch_size=batch_size, seed=seed, lr=lr, eval_every=eval_every,
         eval_episodes=eval_episodes, extrapolate=extrapolate, amp=amp, compile=compile_step,
         checkpoint=checkpoint, checkpoint_every=checkpoint_every, resume=resume, out=out,
         progress=not quiet,

@@ -74,6 +74,7 @@ class RunConfig:
     extrapolate: bool = True
     amp: bool | None = None  # None: on for amp_safe models on a GPU
     compile: bool | None = None  # None: compile the step function on a GPU
+    threads: int | None = None  # CPU threads for torch (None: torch's default, all cores)
     log_every: int = 50
     checkpoint: Path | None = None  # None: next to `out` (`<out>.ckpt`), or no checkpoints
     checkpoint_every: int = 1000
@@ -314,6 +315,8 @@ def _check_config(cfg: RunConfig) -> None:
             raise MemtasksError(f"{name} must be an integer >= 0 (0: never), got {value!r}")
     if cfg.time_limit is not None and not cfg.time_limit > 0:
         raise MemtasksError(f"time_limit must be a number of seconds > 0, got {cfg.time_limit!r}")
+    if cfg.threads is not None and not (isinstance(cfg.threads, int) and cfg.threads >= 1):
+        raise MemtasksError(f"threads must be an integer >= 1, got {cfg.threads!r}")
     if cfg.lr is not None and not (isinstance(cfg.lr, (int, float)) and 0 < cfg.lr < 10):
         raise MemtasksError(f"lr must be a number in (0, 10), got {cfg.lr!r}")
     if cfg.resume and _checkpoint_path(cfg) is None:
@@ -330,6 +333,8 @@ def run(cfg: RunConfig) -> dict[str, Any]:
     model_cls = get_model(cfg.model)
     hp = make_hparams(cfg.model, cfg.hparams)
     device = _device(cfg.device)
+    if cfg.threads is not None:
+        torch.set_num_threads(cfg.threads)
     probe = spec.generate(min(cfg.batch_size, 256), cfg.seed, "train", knobs=knobs)
     check_readable(model_cls, spec, probe)
 

@@ -111,6 +111,17 @@ def test_checkpoint_of_another_run_is_refused(tmp_path):
         run(tiny(tmp_path, checkpoint=tmp_path / "junk.ckpt", resume=True))
 
 
+def test_threads_setting_is_applied_and_recorded(tmp_path):
+    before = torch.get_num_threads()
+    try:
+        results = run(tiny(tmp_path, out=None, steps=1, threads=2))
+        assert results["device"].endswith("(2 threads)")
+    finally:
+        torch.set_num_threads(before)
+    with pytest.raises(MemtasksError, match="threads must be an integer >= 1"):
+        run(tiny(tmp_path, threads=0))
+
+
 def test_time_limit_stops_early_and_says_so(tmp_path):
     results = run(tiny(tmp_path, steps=10_000, time_limit=0.5, checkpoint_every=0))
     assert results["stopped_by"] == "time_limit"
