@@ -203,7 +203,6 @@ def main(argv: list[str] | None = None) -> int:
         model = reference_models.create(name, spec, knobs=knobs)
         label = name
         if compiled:
-            began = time.perf_counter()
             if not model.compile_step():
                 continue
             label += " (compiled)"

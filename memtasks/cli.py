@@ -16,15 +16,20 @@ import click
 from .errors import KnobError, MemtasksError, did_you_mean
 
 
-def _knob_values(spec, settings: tuple[str, ...]) -> dict:
-    """``--set k=v`` pairs parsed to the knobs' types."""
+def _pairs(knobs_cls, items: tuple[str, ...], flag: str, example: str) -> dict:
+    """``FLAG name=value`` pairs parsed to the types of a ``Knobs`` class's fields."""
     values = {}
-    for item in settings:
+    for item in items:
         name, sep, text = item.partition("=")
         if not sep or not name.strip():
-            raise KnobError(f"--set takes name=value (e.g. --set max_length=30), got {item!r}")
-        values[name.strip()] = spec.knobs.parse(name.strip(), text)
+            raise KnobError(f"{flag} takes name=value (e.g. {flag} {example}), got {item!r}")
+        values[name.strip()] = knobs_cls.parse(name.strip(), text)
     return values
+
+
+def _knob_values(spec, settings: tuple[str, ...]) -> dict:
+    """``--set k=v`` pairs parsed to the knobs' types."""
+    return _pairs(spec.knobs, settings, "--set", "max_length=30")
 
 
 def _spec_and_knobs(task: str, preset: str | None, settings: tuple[str, ...]):
@@ -235,14 +240,7 @@ def _model_values(model: str, settings: tuple[str, ...]) -> dict:
     """``--hp k=v`` pairs parsed to the model's hyperparameter types."""
     from reference_models import get_model
 
-    hparams = get_model(model).Hparams
-    values = {}
-    for item in settings:
-        name, sep, text = item.partition("=")
-        if not sep or not name.strip():
-            raise KnobError(f"--hp takes name=value (e.g. --hp memory_size=256), got {item!r}")
-        values[name.strip()] = hparams.parse(name.strip(), text)
-    return values
+    return _pairs(get_model(model).Hparams, settings, "--hp", "memory_size=256")
 
 
 def _list_models() -> str:

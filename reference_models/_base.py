@@ -163,7 +163,8 @@ class InputReader(nn.Module):
 class SequenceModel(nn.Module):
     """Base class: ``model(batch)`` returns logits aligned with ``batch["targets"]``.
 
-    Subclasses set ``name``, ``summary``, ``Hparams`` and ``optimizer``, and say whether they
+    Subclasses define ``forward(batch)`` (``nn.Module`` refuses a call without one), set
+    ``name``, ``summary``, ``Hparams`` and ``optimizer``, and say whether they
     are ``causal`` (the output at t reads inputs up to t only; a bidirectional model is not,
     and the runner refuses it on tasks whose scored positions carry inputs) and whether
     bfloat16 autocast is safe for them (``amp_safe``; the memory models' addressing is not).
@@ -181,9 +182,6 @@ class SequenceModel(nn.Module):
         super().__init__()
         self.io = io
         self.hp = hp
-
-    def forward(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:  # pragma: no cover
-        raise NotImplementedError
 
     def head(self, size: int) -> nn.Linear:
         """The output layer: one logit per target bit, or one per vocabulary entry."""

@@ -51,9 +51,10 @@ from torch import nn
 
 from . import register_model
 from ._base import Hparams, InputReader, OptimizerSettings, SequenceModel, TaskIO, knob
+from .ntm import content_weights, write  # eq. 13-16 are the NTM's, unchanged in the DNC
 
-# The slack that keeps every addressing step finite: cosine similarity of a zero memory, the
-# allocation's products (usage exactly 0 or 1).
+# The slack that keeps the allocation's products finite (usage exactly 0 or 1); the cosine
+# similarity's epsilon is the NTM's (ntm.EPS).
 EPS = 1e-6
 
 __all__ = [
@@ -62,14 +63,12 @@ __all__ = [
     "DNCHparams",
     "TemporalLinks",
     "allocation",
-    "content_weighting",
     "directional_weights",
     "link_update",
     "precedence_update",
     "read_weighting",
     "retention",
     "usage_update",
-    "write_memory",
 ]
 
 
@@ -77,22 +76,6 @@ __all__ = [
 # The addressing, as pure functions of tensors (the tests check them on hand-made cases).
 # Shapes: B batch, N slots, W slot width, H heads (R read heads, or the one write head).
 # ---------------------------------------------------------------------------------------------
-def content_weighting(
-    memory: torch.Tensor, keys: torch.Tensor, strengths: torch.Tensor, eps: float = EPS
-) -> torch.Tensor:
-    """C(M, k, beta)[i] = softmax_i(beta K(k, M[i])) (eq. 15), K the cosine similarity (eq. 16).
-
-    memory [B, N, W], keys [B, H, W], strengths [B, H] -> [B, H, N]. The epsilon in the
-    denominator keeps a zero memory (or key) at similarity 0, so every slot gets the same weight
-    instead of NaN; the norm's own gradient is defined (0) at zero.
-    """
-    dot = torch.bmm(keys, memory.transpose(1, 2))  # [B, H, N]
-    norms = torch.linalg.vector_norm(keys, dim=-1, keepdim=True) * torch.linalg.vector_norm(
-        memory, dim=-1
-    ).unsqueeze(1)
-    return torch.softmax(strengths.unsqueeze(-1) * dot / (norms + eps), dim=-1)
-
-
 def retention(free_gates: torch.Tensor, read_weights: torch.Tensor) -> torch.Tensor:
     """psi_t = prod_i (1 - f^i_t w^{r,i}_{t-1}): how much of each slot survives the free gates.
 
@@ -131,19 +114,6 @@ def allocation(usage: torch.Tensor, eps: float = EPS) -> torch.Tensor:
     sorted_allocation = (1 - sorted_usage) * before
     # back to slot order: order is a permutation, so the scatter writes every slot once
     return torch.zeros_like(usage).scatter(-1, order, sorted_allocation)
-
-
-def write_memory(
-    memory: torch.Tensor, write_weights: torch.Tensor, erase: torch.Tensor, add: torch.Tensor
-) -> torch.Tensor:
-    """M_t = M_{t-1} * (E - w e^T) + w v^T (eq. 13 erase, eq. 14 add), one write head.
-
-    memory [B, N, W], write_weights [B, N], erase and add [B, W]. Written as
-    M + w (v - e * M), which is the same and takes three operations instead of four.
-    """
-    return torch.addcmul(
-        memory, write_weights.unsqueeze(-1), add.unsqueeze(1) - erase.unsqueeze(1) * memory
-    )
 
 
 def link_update(
@@ -382,9 +352,9 @@ class DNC(SequenceModel):
         alloc = allocation(usage)
 
         # Write weighting: g^w [g^a a + (1 - g^a) c^w], the mix written as a lerp.
-        write_content = content_weighting(memory, keys[:, R:], strengths[:, R:]).squeeze(1)
+        write_content = content_weights(keys[:, R:], strengths[:, R:, None], memory).squeeze(1)
         write_w = torch.lerp(write_content, alloc, alloc_gate) * write_gate
-        memory = write_memory(memory, write_w, erase, add)  # eq. 13-14
+        memory = write(memory, write_w[:, None], erase[:, None], add[:, None])  # eq. 13-14
 
         # Temporal links and the forward/backward weightings read from them (link_update and
         # directional_weights, fused); the precedence used is last step's, so update it after.
@@ -394,7 +364,7 @@ class DNC(SequenceModel):
         precedence = precedence_update(precedence, write_w)
 
         # Read weightings and reads (eq. 12), on the memory just written.
-        read_content = content_weighting(memory, keys[:, :R], strengths[:, :R])
+        read_content = content_weights(keys[:, :R], strengths[:, :R, None], memory)  # eq. 15-16
         read_w = read_weighting(modes, backward, read_content, forward)
         reads = torch.bmm(read_w, memory).flatten(1)  # r^i = M^T w^{r,i}, eq. 12
 

@@ -24,7 +24,6 @@ positions carry inputs, a missing CUDA device, a checkpoint of another run) is o
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import math
 import os
@@ -125,8 +124,6 @@ def check_readable(model_cls, spec: TaskSpec, probe: EpisodeBatch) -> None:
     the next bit as the next input) or facts told after the question (bAbI)."""
     if model_cls.causal:
         return
-    starts = probe.offsets[:-1]
-    ends = probe.offsets[1:]
     episode = np.repeat(np.arange(len(probe)), probe.lengths)
     scored = np.where(probe.mask)[0]
     if len(scored) == 0:
@@ -137,7 +134,7 @@ def check_readable(model_cls, spec: TaskSpec, probe: EpisodeBatch) -> None:
     late = position >= first_scored[episode]
     inputs = probe.inputs
     carries = inputs.any(axis=1) if inputs.ndim == 2 else inputs != 0
-    if np.any(late & carries & (position < ends[episode]) & (position >= starts[episode])):
+    if np.any(late & carries):
         causal = ", ".join(n for n in _causal_models())
         raise MemtasksError(
             f"{model_cls.name} reads each episode in both directions, and {spec.id} has inputs "
@@ -420,6 +417,21 @@ def run(cfg: RunConfig) -> dict[str, Any]:
     running, running_n = 0.0, 0
     stopped_by = "steps"
     tick = time.perf_counter()
+
+    def trained() -> float:
+        """Seconds of training so far (evaluation and checkpoints are left out)."""
+        nonlocal train_time, tick
+        now = time.perf_counter()
+        train_time, tick = train_time + now - tick, now
+        return train_time
+
+    @contextlib.contextmanager
+    def paused():
+        nonlocal tick
+        trained()
+        yield
+        tick = time.perf_counter()
+
     try:
         for batch in stream:
             with _autocast(device, amp):
@@ -443,11 +455,8 @@ def run(cfg: RunConfig) -> dict[str, Any]:
                         f"{cfg.model} on {cfg.task}: the loss became {running} by step {step}; "
                         f"lower --lr (now {settings.lr:g})"
                     )
-                now = time.perf_counter()
-                train_time += now - tick
-                tick = now
                 history.append(
-                    {"step": step, "loss": running / running_n, "train_time_s": train_time}
+                    {"step": step, "loss": running / running_n, "train_time_s": trained()}
                 )
                 if bar is not None:
                     bar.set_postfix(loss=f"{running / running_n:.4f}")
@@ -455,22 +464,18 @@ def run(cfg: RunConfig) -> dict[str, Any]:
             if bar is not None:
                 bar.update(1)
             if cfg.eval_every and step % cfg.eval_every == 0 and step < cfg.steps:
-                train_time += time.perf_counter() - tick
-                evaluations.append({"step": step, "sets": evaluate_all()})
-                tick = time.perf_counter()
+                with paused():
+                    evaluations.append({"step": step, "sets": evaluate_all()})
             if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < cfg.steps:
-                train_time += time.perf_counter() - tick
-                save_checkpoint()
-                tick = time.perf_counter()
-            if cfg.time_limit is not None and (
-                train_time + time.perf_counter() - tick >= cfg.time_limit
-            ):
+                with paused():
+                    save_checkpoint()
+            if cfg.time_limit is not None and trained() >= cfg.time_limit:
                 stopped_by = "time_limit"
                 break
     finally:
         if bar is not None:
             bar.close()
-    train_time += time.perf_counter() - tick
+    trained()
     if running_n:  # the steps since the last log line (a time limit stopped the run)
         history.append(
             {"step": step, "loss": float(running) / running_n, "train_time_s": train_time}
@@ -528,12 +533,3 @@ def _load_checkpoint(path: Path, identity: Mapping[str, Any], device: torch.devi
         what = "; ".join(f"{k}: {theirs.get(k)!r} there, {identity[k]!r} here" for k in diff)
         raise MemtasksError(f"the checkpoint {path} belongs to another run ({what})")
     return state
-
-
-def config_from_dict(values: Mapping[str, Any]) -> RunConfig:
-    """A ``RunConfig`` from a mapping (unknown keys are an error)."""
-    names = {f.name for f in dataclasses.fields(RunConfig)}
-    unknown = sorted(set(values) - names)
-    if unknown:
-        raise MemtasksError(f"unknown run settings {unknown}; allowed: {sorted(names)}")
-    return RunConfig(**values)

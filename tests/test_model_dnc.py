@@ -10,19 +10,17 @@ torch = pytest.importorskip("torch")
 import reference_models  # noqa: E402
 from memtasks.registry import get_spec  # noqa: E402
 from memtasks.torch import collate  # noqa: E402
-from reference_models import dnc  # noqa: E402
+from reference_models import dnc, ntm  # noqa: E402
 from reference_models.dnc import (  # noqa: E402
     STATE,
     TemporalLinks,
     allocation,
-    content_weighting,
     directional_weights,
     link_update,
     precedence_update,
     read_weighting,
     retention,
     usage_update,
-    write_memory,
 )
 
 
@@ -221,18 +219,21 @@ def test_read_weighting_mixes_modes():
 
 
 def test_content_weighting_and_write_memory():
+    """The DNC addresses by content and writes with the NTM's functions (eq. 13-16)."""
     memory = t([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
-    w = content_weighting(memory, t([[3.0, 0.0]]), t([50.0]))
+    w = ntm.content_weights(t([[3.0, 0.0]]), t([50.0]).unsqueeze(-1), memory)
     assert w.shape == (1, 1, 3) and w[0, 0].argmax() == 0 and w[0, 0, 0] > 0.99
     # a zero memory: every slot alike, and gradients are finite
     zeros = torch.zeros(2, 4, 3, requires_grad=True)
     key = torch.zeros(2, 1, 3, requires_grad=True)
-    w = content_weighting(zeros, key, torch.ones(2, 1))
+    w = ntm.content_weights(key, torch.ones(2, 1, 1), zeros)
     close(w, torch.full((2, 1, 4), 0.25))
     (w * torch.arange(4.0)).sum().backward()
     assert torch.isfinite(zeros.grad).all() and torch.isfinite(key.grad).all()
     # erase then add (eq. 13-14)
-    m = write_memory(memory, t([1.0, 0.5, 0.0]), t([1.0, 0.0]), t([2.0, 2.0]))
+    m = ntm.write(
+        memory, t([1.0, 0.5, 0.0])[:, None], t([1.0, 0.0])[:, None], t([2.0, 2.0])[:, None]
+    )
     close(m, [[[2.0, 2.0], [1.0, 2.0], [1.0, 1.0]]])
 
 

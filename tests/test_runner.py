@@ -76,8 +76,7 @@ def test_same_seed_same_run_and_different_seed_differs(tmp_path):
     a = run(tiny(tmp_path, out=None))
     b = run(tiny(tmp_path, out=None))
     c = run(tiny(tmp_path, out=None, seed=1))
-    assert a["history"] == [dict(h, train_time_s=x["train_time_s"]) for h, x in
-                            zip(b["history"], a["history"], strict=True)]  # fmt: skip
+    assert [h["loss"] for h in a["history"]] == [h["loss"] for h in b["history"]]
     assert a["metrics"]["test"]["loss"] == b["metrics"]["test"]["loss"]
     assert a["metrics"]["test"]["loss"] != c["metrics"]["test"]["loss"]
 
