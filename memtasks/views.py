@@ -150,6 +150,10 @@ class QABatch:
     sentence_segment    ``int32[S, n_sentences]``             the ``segment`` id of each row, -1
     query               ``int32[S, query_len]``               the question's tokens
     answer              ``int32[S, answer_len]``              targets at the answer's scored steps
+    answer_positions    ``int64[S, answer_len]``              where those steps are in the batch's
+                                                              flat layout (-1 padding): how a
+                                                              model's answers go back to the
+                                                              positions the metric scores
     support             ``int32[S, max_support]``             supporting items (segment ids), -1
     support_rows        ``int64[S, max_support]``             the rows of ``sentences`` holding
                                                               them; -1 for padding or a support
@@ -166,6 +170,7 @@ class QABatch:
     sentence_segment: np.ndarray
     query: np.ndarray
     answer: np.ndarray
+    answer_positions: np.ndarray
     support: np.ndarray
     support_rows: np.ndarray
     episode: np.ndarray
@@ -253,6 +258,7 @@ def qa(batch: EpisodeBatch, *, max_sentences: int | None = None) -> QABatch:
     scored = np.flatnonzero((batch.role == ROLE_ANSWER) & batch.mask)
     scored_sample = np.searchsorted(answer_start, scored, side="right") - 1
     answer = _pad_groups(batch.targets[scored], scored_sample, n_samples, fill=0)
+    answer_positions = _pad_groups(scored, scored_sample, n_samples, fill=-1)
 
     # -- sentences ------------------------------------------------------------------------------
     context = np.flatnonzero((batch.role == ROLE_CONTEXT) & (batch.segment >= 0))
@@ -342,6 +348,7 @@ def qa(batch: EpisodeBatch, *, max_sentences: int | None = None) -> QABatch:
         sentence_segment=sentence_segment,
         query=query.astype(np.int32, copy=False),
         answer=answer.astype(np.int32, copy=False),
+        answer_positions=answer_positions.astype(np.int64, copy=False),
         support=support.astype(np.int32, copy=False),
         support_rows=support_rows.astype(np.int64, copy=False),
         episode=sample_episode.astype(np.int64),

@@ -106,3 +106,4 @@ def create(
 
 # Importing the model modules registers them, in the order `--list-models` shows.
 from . import rnn, lstm, gru, bilstm, transformer, ntm, dnc  # noqa: E402, F401, I001
+from . import memnn, memn2n, gated_memn2n, dmn_plus, kvmemnn  # noqa: E402, F401, I001

@@ -83,10 +83,12 @@ class OptimizerSettings:
     ``clip_value`` clips every gradient element to [-v, v] (the NTM paper's choice);
     ``clip_norm`` rescales the whole gradient to at most that L2 norm. ``warmup`` > 0 selects
     the Transformer schedule of the survey's eq. 29: lr * min(step^-0.5, step * warmup^-1.5),
-    normalised to peak at ``lr``.
+    normalised to peak at ``lr``. ``decay_every`` > 0 multiplies the rate by ``decay`` every
+    that many epochs (MemN2N halves it every 25), when training passes over a fixed training
+    set; a stream has no epochs, so it is ignored there.
     """
 
-    name: str = "rmsprop"  # "rmsprop" (centred, as in Graves 2013/2014) or "adam"
+    name: str = "rmsprop"  # "rmsprop" (centred, as in Graves 2013/2014), "adam" or "sgd"
     lr: float = 1e-4
     momentum: float = 0.9
     alpha: float = 0.95  # RMSProp's squared-gradient decay (Graves 2013 uses 0.95)
@@ -98,6 +100,8 @@ class OptimizerSettings:
     clip_value: float | None = 10.0
     clip_norm: float | None = None
     warmup: int = 0
+    decay_every: int = 0  # epochs
+    decay: float = 0.5
     source: str = ""
 
     def replace(self, **changes: Any) -> OptimizerSettings:
@@ -123,9 +127,24 @@ class OptimizerSettings:
             return torch.optim.Adam(
                 params, lr=self.lr, betas=self.betas, eps=self.eps, weight_decay=self.weight_decay
             )
-        raise IncompatibleError(f"optimizer must be one of 'rmsprop', 'adam', got {self.name!r}")
+        if self.name == "sgd":
+            return torch.optim.SGD(
+                params, lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay
+            )
+        raise IncompatibleError(
+            f"optimizer must be one of 'rmsprop', 'adam', 'sgd', got {self.name!r}"
+        )
 
-    def schedule(self, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler:
+    def schedule(
+        self, optimizer: torch.optim.Optimizer, steps_per_epoch: int | None = None
+    ) -> torch.optim.lr_scheduler.LRScheduler:
+        """The per-step learning-rate schedule; ``steps_per_epoch`` is the length of a pass
+        over a fixed training set (None when training streams)."""
+        if self.decay_every > 0 and steps_per_epoch:
+            every, decay = self.decay_every * steps_per_epoch, self.decay
+            return torch.optim.lr_scheduler.LambdaLR(
+                optimizer, lambda step: decay ** (step // every)
+            )
         if self.warmup <= 0:
             return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
         w = self.warmup
@@ -177,6 +196,7 @@ class SequenceModel(nn.Module):
     optimizer: ClassVar[OptimizerSettings] = OptimizerSettings()
     causal: ClassVar[bool] = True
     amp_safe: ClassVar[bool] = True
+    view: ClassVar[str] = "padded"  # what ``collate`` gives forward: padded episodes, or "qa"
 
     def __init__(self, io: TaskIO, hp: Hparams):
         super().__init__()
@@ -186,6 +206,27 @@ class SequenceModel(nn.Module):
     def head(self, size: int) -> nn.Linear:
         """The output layer: one logit per target bit, or one per vocabulary entry."""
         return nn.Linear(size, self.io.output_size)
+
+    # -- the runner's interface: episodes in, loss and flat predictions out --------------------
+    def collate(self, episodes, device: torch.device | str | None = None) -> dict[str, Any]:
+        """The batch ``forward`` reads, made from an ``EpisodeBatch``."""
+        from memtasks.torch import collate
+
+        return collate(episodes, device)
+
+    def loss(self, out, batch: Mapping[str, Any]) -> torch.Tensor:
+        """The training loss of ``out = self(batch)``."""
+        return loss(out, batch)
+
+    def predictions(self, out, batch: Mapping[str, Any]) -> np.ndarray:
+        """``out`` in the episode batch's flat layout, for ``spec.metric.evaluate``."""
+        return predictions(out, batch)
+
+    def end_of_epoch(self, epoch: int, valid_loss: float) -> str | None:
+        """Called by the runner after each pass over a fixed training set, with the loss on
+        its held-out part; a model that changes its training schedule here (MemN2N's linear
+        start) returns a line saying what it did, which the results record."""
+        return None
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad)

@@ -323,6 +323,9 @@ def reference_qa(batch: EpisodeBatch, max_sentences: int | None = None) -> list[
                     "sentence_segment": kept,
                     "query": ep["inputs"][q0:q1].tolist(),
                     "answer": [int(ep["targets"][p]) for p in range(a0, a1) if ep["mask"][p]],
+                    "answer_positions": [
+                        int(batch.offsets[e]) + p for p in range(a0, a1) if ep["mask"][p]
+                    ],
                     "support": support,
                     "support_rows": [kept.index(s) if s in kept else -1 for s in support],
                     "episode": e,
@@ -386,7 +389,13 @@ def test_qa_equals_the_reference_loop(episodes, max_sentences, rows):
     assert view.index.tolist() == batch.index[view.episode].tolist()
     assert view.answer_ordinal.tolist() == [s["answer_ordinal"] for s in expected]
     assert view.sentence_counts.tolist() == [len(s["sentences"]) for s in expected]
-    for name, fill in [("query", 0), ("answer", 0), ("support", -1), ("support_rows", -1)]:
+    for name, fill in [
+        ("query", 0),
+        ("answer", 0),
+        ("answer_positions", -1),
+        ("support", -1),
+        ("support_rows", -1),
+    ]:
         np.testing.assert_array_equal(
             getattr(view, name), padded_list([s[name] for s in expected], fill), err_msg=name
         )
