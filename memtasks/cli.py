@@ -220,7 +220,9 @@ def verify(path: Path) -> None:
 @click.argument("tasks", nargs=-1)
 @click.option("--episodes", type=click.IntRange(64), default=1 << 16, show_default=True,
               help="episodes per measurement (bulk: one call; stream: batches)")  # fmt: skip
-@click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1), default=None,
+              help="stories per step, or questions for memory networks (default: the "
+              "model's, else 64)")  # fmt: skip
 @click.option("--compile/--no-compile", "measure_compile", default=True, show_default=True,
               help="also time a cold Numba compile in a fresh process")  # fmt: skip
 def bench(tasks, episodes, batch_size, measure_compile) -> None:
@@ -270,11 +272,26 @@ def _list_models() -> str:
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N")
 @click.option("--threads", type=click.IntRange(1), default=None,
               help="CPU threads for torch (default: all cores)")  # fmt: skip
-@click.option("--steps", type=click.IntRange(0), default=10_000, show_default=True)
+@click.option("--steps", type=click.IntRange(0), default=None,
+              help="training steps (default: the model's, else 10,000)")  # fmt: skip
+@click.option("--train-questions", type=click.IntRange(0), default=None, metavar="N",
+              help="train on a fixed set: the first N questions of the train split (N per task "
+              "for babi/joint-v1; bAbI-1k is 1000), in epochs; 0 streams fresh episodes "
+              "(default: the model's)")  # fmt: skip
+@click.option("--epochs", type=click.IntRange(1), default=None,
+              help="passes over the fixed training set (default: the model's)")  # fmt: skip
+@click.option("--valid-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.1,
+              show_default=True, help="stories of the fixed training set held out")  # fmt: skip
+@click.option("--release-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              envvar="MEMTASKS_BABI_DIR",
+              help="the bAbI release folder (or $MEMTASKS_BABI_DIR): also evaluate on its "
+              "files")  # fmt: skip
 @click.option("--time-limit", type=click.FloatRange(0, min_open=True), default=None,
               metavar="SECONDS",
               help="stop training after SECONDS; the steps reached are recorded")  # fmt: skip
-@click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1), default=None,
+              help="stories per step, or questions for memory networks (default: the "
+              "model's, else 64)")  # fmt: skip
 @_seed
 @click.option("--lr", type=click.FloatRange(0, 10, min_open=True), default=None,
               help="learning rate (default: the model's, from its paper where known)")  # fmt: skip
@@ -295,9 +312,11 @@ def _list_models() -> str:
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="results JSON")
 @click.option("--quiet", "-q", is_flag=True, help="no progress bar")
 def baseline(model, task, list_models, preset, settings, hparams, device, threads, steps,
-             time_limit, batch_size, seed, lr, eval_every, eval_episodes, extrapolate, amp,
+             train_questions, epochs, valid_fraction, release_dir, time_limit, batch_size, seed,
+             lr, eval_every, eval_episodes, extrapolate, amp,
              compile_step, checkpoint, checkpoint_every, resume, out, quiet) -> None:  # fmt: skip
-    """Train reference MODEL on TASK, streaming episodes; evaluate; write a results JSON."""
+    """Train reference MODEL on TASK (streaming episodes, or in epochs over a fixed training
+    set); evaluate; write a results JSON."""
     try:
         import torch  # noqa: F401
     except ImportError:
@@ -315,8 +334,10 @@ def baseline(model, task, list_models, preset, settings, hparams, device, thread
     cfg = RunConfig(
         model=model, task=spec.id, preset=preset, knobs=_knob_values(spec, settings),
         hparams=_model_values(model, hparams), device=device, threads=threads, steps=steps,
-        time_limit=time_limit, batch_size=batch_size, seed=seed, lr=lr, eval_every=eval_every,
-        eval_episodes=eval_episodes, extrapolate=extrapolate, amp=amp, compile=compile_step,
+        train_questions=train_questions, epochs=epochs, valid_fraction=valid_fraction,
+        release_dir=release_dir, time_limit=time_limit, batch_size=batch_size, seed=seed, lr=lr,
+        eval_every=eval_every, eval_episodes=eval_episodes, extrapolate=extrapolate,
+        amp=amp, compile=compile_step,
         checkpoint=checkpoint, checkpoint_every=checkpoint_every, resume=resume, out=out,
         progress=not quiet,
     )  # fmt: skip
@@ -324,10 +345,14 @@ def baseline(model, task, list_models, preset, settings, hparams, device, thread
     click.echo(_summary(results, out))
 
 
+_UNITS = {"story": "episodes", "question": "questions"}
+
+
 def _summary(results: dict, out: Path | None) -> str:
     lines = [
         f"{results['model']} on {results['task']}: {results['steps']:,} steps x "
-        f"{results['batch_size']} episodes, {results['parameters']:,} parameters, "
+        f"{results['batch_size']} {_UNITS[results['training_set'].get('batch_unit', 'story')]}, "
+        f"{results['parameters']:,} parameters, "
         f"{results['train_time_s']:.1f} s training on {results['device']}"
     ]
     for name, metrics in results["metrics"].items():

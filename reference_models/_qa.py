@@ -90,6 +90,17 @@ class QAModel(SequenceModel):
         batch["num_positions"] = torch.tensor(episodes.num_positions)
         return batch
 
+    @staticmethod
+    def select(batch: dict, rows: torch.Tensor) -> dict:
+        """Samples ``rows`` of a collated batch (a training step's share of a fixed set),
+        with the memory trimmed to the longest story among them."""
+        out = {k: v[rows] for k, v in batch.items() if v.dim() > 0}
+        n = int(out["sentence_counts"].max()) if len(rows) else 0
+        out["sentences"] = out["sentences"][:, :n]
+        out["sentence_segment"] = out["sentence_segment"][:, :n]
+        out["num_positions"] = batch["num_positions"]
+        return out
+
     # -- outputs --------------------------------------------------------------------------------
     @staticmethod
     def logits_of(out: torch.Tensor | dict[str, Any]) -> torch.Tensor:

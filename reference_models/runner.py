@@ -24,6 +24,7 @@ positions carry inputs, a missing CUDA device, a checkpoint of another run) is o
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -38,11 +39,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from memtasks.episode import EpisodeBatch
+from memtasks.episode import ROLE_ANSWER, EpisodeBatch
 from memtasks.errors import MemtasksError
 from memtasks.knobs import Knobs
 from memtasks.registry import TaskSpec, get_spec
-from memtasks.torch import EpisodeStream, collate
+from memtasks.torch import EpisodeStream
 
 from . import _base, get_model, make_hparams
 
@@ -62,9 +63,20 @@ class RunConfig:
     knobs: dict[str, Any] = field(default_factory=dict)
     hparams: dict[str, Any] = field(default_factory=dict)
     device: str = "auto"
-    steps: int = 10_000
+    steps: int | None = None  # None: the model's default (``training_defaults``), else 10,000
     time_limit: float | None = None  # seconds of training; stops early, records steps reached
-    batch_size: int = 64
+    # A fixed training set instead of a stream: the first N questions (answer spans) of the
+    # train split, N per task for babi/joint-v1 (bAbI-1k: 1000, bAbI-10k: 10000), in whole
+    # stories; training passes over it in shuffled epochs, and ``valid_fraction`` of its
+    # stories are held out for the models' end-of-epoch hooks (MemN2N's linear start).
+    # None: the model's default; 0: stream.
+    train_questions: int | None = None
+    epochs: int | None = None  # with train_questions: passes over it (None: the model's)
+    valid_fraction: float = 0.1
+    # The bAbI release (a folder holding en/ or the variant's files); its test files (else its
+    # training files, which the model never saw) are evaluated too. None: $MEMTASKS_BABI_DIR.
+    release_dir: Path | None = None
+    batch_size: int | None = None  # None: the model's default, else 64
     seed: int = 0
     lr: float | None = None
     eval_every: int = 0  # 0: only at the end
@@ -160,6 +172,103 @@ def _extrapolate_knobs(spec: TaskSpec, knobs: Knobs) -> dict[str, Knobs]:
 
 
 # ---------------------------------------------------------------------------------------------
+# A fixed training set (bAbI-1k, bAbI-10k) and the release's own files
+# ---------------------------------------------------------------------------------------------
+def answer_spans(batch: EpisodeBatch) -> np.ndarray:
+    """``int64[B]``: questions (maximal runs of answer positions) of each episode."""
+    answer = batch.role == ROLE_ANSWER
+    starts = answer.copy()
+    starts[1:] &= ~answer[:-1]
+    starts[batch.offsets[:-1][batch.lengths > 0]] = answer[batch.offsets[:-1][batch.lengths > 0]]
+    episode = np.repeat(np.arange(len(batch)), batch.lengths)
+    return np.bincount(episode[starts], minlength=len(batch)).astype(np.int64)
+
+
+def _task_of(batch: EpisodeBatch) -> np.ndarray:
+    """Which task each episode is of (a joint set's ``meta["task"]``; 0 for one task)."""
+    task = batch.meta.get("task")
+    return np.zeros(len(batch), np.int64) if task is None else np.asarray(task, np.int64)
+
+
+def fixed_training_set(
+    spec: TaskSpec, knobs: Knobs, seed: int, questions: int
+) -> tuple[EpisodeBatch, dict[str, Any]]:
+    """The first stories of the train split holding ``questions`` questions of each task (whole
+    stories, so the last one may bring a few more), and a summary of what it holds."""
+    parts, start, chunk = [], 0, 256
+    while True:
+        parts.append(spec.generate(chunk, seed, "train", start=start, knobs=knobs))
+        start += chunk
+        batch = EpisodeBatch.concat(parts)
+        spans, task = answer_spans(batch), _task_of(batch)
+        tasks = np.unique(_task_of(parts[0]))
+        # the questions each task has before each story (exclusive running count per task)
+        before = np.zeros(len(batch), np.int64)
+        for t in tasks:
+            sel = task == t
+            before[sel] = np.cumsum(spans[sel]) - spans[sel]
+        if all(spans[task == t].sum() >= questions for t in tasks):
+            break
+        chunk *= 2
+    keep = np.flatnonzero(before < questions)
+    chosen = batch.take(keep)
+    chosen_spans, chosen_task = spans[keep], task[keep]
+    summary = {
+        "split": "train",
+        "seed": seed,
+        "episodes": len(chosen),
+        "questions": int(chosen_spans.sum()),
+        "questions_per_task": {
+            str(int(t)): int(chosen_spans[chosen_task == t].sum()) for t in tasks
+        },
+    }
+    return chosen, summary
+
+
+def _release_sets(
+    spec: TaskSpec, knobs: Knobs, folder: Path | None
+) -> tuple[dict[str, EpisodeBatch], dict[str, Any] | None]:
+    """The bAbI release's files of this task (every task of a joint set), with their words
+    mapped to the task's vocabulary: the test files where the folder has them, else the
+    training files (which a model trained on generated data never saw)."""
+    if folder is None:
+        return {}, None
+    from memtasks.loaders import babi as release
+
+    numbers = list(knobs.tasks) if hasattr(knobs, "tasks") else [release.task_number(spec.id) or 0]
+    if not all(numbers) or spec.family != "babi":
+        return {}, None
+    vocab = spec.layout(knobs).vocab
+    for split in ("test", "train"):
+        paths = [release.release_path(folder, "en", n, split) for n in numbers]
+        if not all(p.is_file() for p in paths):
+            continue
+        # read in the task's own word ids; a word outside them (knobs other than the
+        # release's) is a one-line LoaderError naming the file and line
+        batches = [
+            release.read_file(path, vocab=vocab, task=n).batch
+            for path, n in zip(paths, numbers, strict=True)
+        ]
+        widths = {k: max(b.meta[k].shape[1] for b in batches) for k in batches[0].meta
+                  if batches[0].meta[k].ndim == 2}  # fmt: skip
+        for b in batches:
+            for k, w in widths.items():
+                padded_meta = np.full((len(b), w), -1, dtype=b.meta[k].dtype)
+                padded_meta[:, : b.meta[k].shape[1]] = b.meta[k]
+                b.meta[k] = padded_meta
+        joint = EpisodeBatch.concat(batches)
+        info = {"folder": str(folder), "variant": "en", "split": split, "tasks": numbers}
+        if split == "train":
+            info["note"] = "no test files there: the release's training files, unseen in training"
+        return {f"release-{split}": joint}, info
+    expected = release.release_path(folder, "en", numbers[0])
+    raise MemtasksError(
+        f"{folder} holds neither the test nor the training files of bAbI task(s) "
+        f"{', '.join(map(str, numbers))} (expected e.g. {expected})"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
 # Evaluation
 # ---------------------------------------------------------------------------------------------
 def _group_by_meta(batch: EpisodeBatch, per: Mapping[str, np.ndarray]) -> dict[str, Any]:
@@ -202,12 +311,13 @@ def evaluate(
     model.eval()
     preds, losses, weights = [], [], []
     for lo in range(0, len(batch), batch_size):
-        part = collate(batch[lo : lo + batch_size], device=device)
+        episodes = batch[lo : lo + batch_size]
+        part = model.collate(episodes, device)
         with _autocast(device, amp):
-            logits = model(part)
-        losses.append(float(_base.loss(logits, part)))
-        weights.append(int(part["mask"].sum()))
-        preds.append(_base.predictions(logits, part))
+            out = model(part)
+        losses.append(float(model.loss(out, part)))
+        weights.append(int(episodes.mask.sum()))
+        preds.append(model.predictions(out, part))
     model.train(was_training)
     predictions = np.concatenate(preds)
     metrics: dict[str, Any] = dict(spec.metric.evaluate(batch, predictions))
@@ -215,6 +325,17 @@ def evaluate(
     metrics["episodes"] = len(batch)
     if hasattr(spec.metric, "per_episode"):
         metrics.update(_group_by_meta(batch, spec.metric.per_episode(batch, predictions)))
+    task = batch.meta.get("task")
+    if task is not None and len(np.unique(task)) > 1:  # a joint set: the metric of each task
+        position_task = np.repeat(np.asarray(task), batch.lengths)
+        metrics["by_task"] = {
+            str(int(t)): dict(
+                spec.metric.evaluate(
+                    batch.take(np.flatnonzero(task == t)), predictions[position_task == t]
+                )
+            )
+            for t in np.unique(task)
+        }
     return metrics
 
 
@@ -288,6 +409,8 @@ def _identity(cfg: RunConfig, knobs: Knobs, hp) -> dict[str, Any]:
         "seed": cfg.seed,
         "batch_size": cfg.batch_size,
         "lr": cfg.lr,
+        "train_questions": cfg.train_questions,
+        "valid_fraction": cfg.valid_fraction,
     }
 
 
@@ -300,9 +423,32 @@ def _checkpoint_path(cfg: RunConfig) -> Path | None:
     return None
 
 
+def resolve(cfg: RunConfig) -> RunConfig:
+    """``cfg`` with the values it leaves open (None) taken from the model's
+    ``training_defaults`` (its paper's: MemN2N trains 100 epochs over bAbI-1k in batches of 32
+    questions), else the runner's (a stream, 10,000 steps of 64 stories)."""
+    defaults = dict(get_model(cfg.model).training_defaults)
+    changes: dict[str, Any] = {}
+    if cfg.batch_size is None:
+        changes["batch_size"] = defaults.get("batch_size", 64)
+    questions = cfg.train_questions
+    if questions is None:
+        questions = defaults.get("train_questions", 0) if cfg.steps is None else 0
+    changes["train_questions"] = questions or None
+    epochs = cfg.epochs
+    if epochs is None and questions and cfg.steps is None:
+        epochs = defaults.get("epochs")
+    changes["epochs"] = epochs
+    if cfg.steps is None and epochs is None:
+        changes["steps"] = defaults.get("steps", 10_000)
+    return dataclasses.replace(cfg, **changes)
+
+
 def _check_config(cfg: RunConfig) -> None:
     for name in ("steps", "batch_size", "eval_episodes", "eval_batch_size", "log_every"):
         value = getattr(cfg, name)
+        if name == "steps" and value is None and cfg.epochs is not None:
+            continue
         if not isinstance(value, int) or value < (0 if name == "steps" else 1):
             low = 0 if name == "steps" else 1
             raise MemtasksError(f"{name} must be an integer >= {low}, got {value!r}")
@@ -316,12 +462,26 @@ def _check_config(cfg: RunConfig) -> None:
         raise MemtasksError(f"threads must be an integer >= 1, got {cfg.threads!r}")
     if cfg.lr is not None and not (isinstance(cfg.lr, (int, float)) and 0 < cfg.lr < 10):
         raise MemtasksError(f"lr must be a number in (0, 10), got {cfg.lr!r}")
+    for name in ("train_questions", "epochs"):
+        value = getattr(cfg, name)
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+        ):
+            raise MemtasksError(f"{name} must be an integer >= 1, got {value!r}")
+    if cfg.epochs is not None and cfg.train_questions is None:
+        raise MemtasksError(
+            "--epochs needs --train-questions (a stream has no epochs; use --steps)"
+        )
+    if not (isinstance(cfg.valid_fraction, (int, float)) and 0 <= cfg.valid_fraction < 1):
+        raise MemtasksError(f"valid_fraction must be in [0, 1), got {cfg.valid_fraction!r}")
     if cfg.resume and _checkpoint_path(cfg) is None:
         raise MemtasksError("--resume needs --checkpoint PATH or --out PATH (<out>.ckpt)")
 
 
 def run(cfg: RunConfig) -> dict[str, Any]:
     """Train ``cfg.model`` on ``cfg.task`` and return (and write to ``cfg.out``) the results."""
+    get_model(cfg.model)  # an unknown model is refused before anything else
+    cfg = resolve(cfg)
     _check_config(cfg)
     started = time.time()
     commit, dirty = git_commit()  # the code as it was when the run started
@@ -337,9 +497,34 @@ def run(cfg: RunConfig) -> dict[str, Any]:
 
     torch.manual_seed(cfg.seed)
     model = model_cls(_base.TaskIO.of(spec, knobs), hp).to(device)
+
+    # -- the training data: a stream, or a fixed set passed over in epochs ----------------------
+    fixed = cfg.train_questions is not None
+    training_set, valid_set, train_units, steps_per_epoch = None, None, None, None
+    if fixed:
+        chosen, training_info = fixed_training_set(spec, knobs, cfg.seed, cfg.train_questions)
+        held = np.random.default_rng([cfg.seed, 1]).permutation(len(chosen))
+        n_valid = int(round(cfg.valid_fraction * len(chosen)))
+        valid_set = chosen.take(np.sort(held[:n_valid])) if n_valid else None
+        train_episodes = chosen.take(np.sort(held[n_valid:]))
+        training_info.update(
+            valid_episodes=n_valid,
+            valid_questions=int(answer_spans(valid_set).sum()) if n_valid else 0,
+        )
+        if model_cls.view == "qa":  # memory networks batch questions, not stories
+            training_set = model.collate(train_episodes, device)
+            train_units = len(training_set["answer"])
+        else:
+            training_set, train_units = train_episodes, len(train_episodes)
+        training_info["batch_unit"] = "question" if model_cls.view == "qa" else "story"
+        steps_per_epoch = math.ceil(train_units / cfg.batch_size)
+    else:
+        training_info = {"split": "train", "seed": cfg.seed, "stream": True}
+    total_steps = cfg.epochs * steps_per_epoch if cfg.epochs is not None else cfg.steps
+
     settings = model_cls.optimizer if cfg.lr is None else model_cls.optimizer.replace(lr=cfg.lr)
     optimizer = settings.build(model.parameters())
-    scheduler = settings.schedule(optimizer)
+    scheduler = settings.schedule(optimizer, steps_per_epoch)
     amp = (device.type == "cuda" and model_cls.amp_safe) if cfg.amp is None else bool(cfg.amp)
     if amp and not model_cls.amp_safe:
         raise MemtasksError(
@@ -351,7 +536,7 @@ def run(cfg: RunConfig) -> dict[str, Any]:
 
     identity = _identity(cfg, knobs, hp)
     ckpt_path = _checkpoint_path(cfg)
-    step, history, evaluations, train_time = 0, [], [], 0.0
+    step, history, evaluations, train_time, epochs_log = 0, [], [], 0.0, []
     if cfg.resume and ckpt_path is not None and ckpt_path.exists():
         state = _load_checkpoint(ckpt_path, identity, device)
         model.load_state_dict(state["model"])
@@ -360,9 +545,10 @@ def run(cfg: RunConfig) -> dict[str, Any]:
         torch.set_rng_state(state["rng"])
         step, history = state["step"], state["history"]
         evaluations, train_time = state["evaluations"], state["train_time_s"]
-        if step > cfg.steps:
+        epochs_log = state.get("epochs", [])
+        if step > total_steps:
             raise MemtasksError(
-                f"the checkpoint {ckpt_path} is at step {step}, past --steps {cfg.steps}"
+                f"the checkpoint {ckpt_path} is at step {step}, past the {total_steps} steps asked"
             )
 
     test_set = spec.generate(cfg.eval_episodes, cfg.seed, EVAL_SPLIT, knobs=knobs)
@@ -370,6 +556,11 @@ def run(cfg: RunConfig) -> dict[str, Any]:
     eval_sets = {"test": test_set}
     for name, values in extra_knobs.items():
         eval_sets[name] = spec.generate(cfg.eval_episodes, cfg.seed, EVAL_SPLIT, knobs=values)
+    release_dir = cfg.release_dir or os.environ.get("MEMTASKS_BABI_DIR") or None
+    release_sets, release_info = _release_sets(
+        spec, knobs, Path(release_dir) if release_dir else None
+    )
+    eval_sets.update(release_sets)
 
     def evaluate_all() -> dict[str, Any]:
         return {
@@ -390,6 +581,7 @@ def run(cfg: RunConfig) -> dict[str, Any]:
             "rng": torch.get_rng_state(),
             "history": history,
             "evaluations": evaluations,
+            "epochs": epochs_log,
             "train_time_s": train_time,
         }
         ckpt_path.parent.mkdir(parents=True, exist_ok=True)
@@ -397,25 +589,41 @@ def run(cfg: RunConfig) -> dict[str, Any]:
         torch.save(payload, tmp)
         os.replace(tmp, ckpt_path)
 
-    stream = EpisodeStream(
-        cfg.task,
-        cfg.batch_size,
-        cfg.seed,
-        "train",
-        knobs=knobs,
-        start=step * cfg.batch_size,
-        num_batches=cfg.steps - step,
-        device=device,
-        prefetch=2,
-    )
+    def fixed_batches():
+        """Step s's batch: its share of epoch s // steps_per_epoch's permutation, which depends
+        on the seed and the epoch only, so a resumed run sees what an unbroken one would."""
+        for s in range(step, total_steps):
+            epoch, j = divmod(s, steps_per_epoch)
+            order = np.random.default_rng([cfg.seed, 2, epoch]).permutation(train_units)
+            rows = np.sort(order[j * cfg.batch_size : (j + 1) * cfg.batch_size])
+            if model_cls.view == "qa":
+                yield model.select(training_set, torch.from_numpy(rows).to(device))
+            else:
+                yield model.collate(training_set.take(rows), device)
+
+    if fixed:
+        batches = fixed_batches()
+    else:
+        batches = EpisodeStream(
+            cfg.task,
+            cfg.batch_size,
+            cfg.seed,
+            "train",
+            knobs=knobs,
+            start=step * cfg.batch_size,
+            num_batches=total_steps - step,
+            device=device,
+            prefetch=2,
+            collate_fn=None if model_cls.view == "padded" else model.collate,
+        )
     bar = None
     if cfg.progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=cfg.steps, initial=step, desc=f"{cfg.model} {cfg.task}", unit="step")
+        bar = tqdm(total=total_steps, initial=step, desc=f"{cfg.model} {cfg.task}", unit="step")
     model.train()
     running, running_n = 0.0, 0
-    stopped_by = "steps"
+    stopped_by = "steps" if cfg.epochs is None else "epochs"
     tick = time.perf_counter()
 
     def trained() -> float:
@@ -432,11 +640,25 @@ def run(cfg: RunConfig) -> dict[str, Any]:
         yield
         tick = time.perf_counter()
 
+    def end_of_epoch(epoch: int) -> None:
+        """The held-out loss and accuracy after a pass, and the model's hook."""
+        entry: dict[str, Any] = {"epoch": epoch, "step": step}
+        if valid_set is not None:
+            valid = evaluate(model, spec, valid_set, device, cfg.eval_batch_size, amp)
+            entry["valid_loss"] = valid["loss"]
+            entry["valid_" + spec.metric.name] = valid.get(spec.metric.name)
+            event = model.end_of_epoch(epoch, valid["loss"])
+            if event:
+                entry["event"] = event
+                if bar is not None:
+                    bar.write(f"{cfg.model} {cfg.task}: {event}")
+        epochs_log.append(entry)
+
     try:
-        for batch in stream:
+        for batch in batches:
             with _autocast(device, amp):
-                logits = model(batch)
-            value = _base.loss(logits, batch)
+                out = model(batch)
+            value = model.loss(out, batch)
             optimizer.zero_grad(set_to_none=True)
             value.backward()
             if settings.clip_value is not None:
@@ -448,7 +670,7 @@ def run(cfg: RunConfig) -> dict[str, Any]:
             step += 1
             running = running + value.detach()  # stays on the device: no sync per step
             running_n += 1
-            if step % cfg.log_every == 0 or step == cfg.steps:
+            if step % cfg.log_every == 0 or step == total_steps:
                 running = float(running)
                 if not math.isfinite(running):
                     raise MemtasksError(
@@ -463,10 +685,13 @@ def run(cfg: RunConfig) -> dict[str, Any]:
                 running, running_n = 0.0, 0
             if bar is not None:
                 bar.update(1)
-            if cfg.eval_every and step % cfg.eval_every == 0 and step < cfg.steps:
+            if fixed and step % steps_per_epoch == 0:
+                with paused():
+                    end_of_epoch(step // steps_per_epoch)
+            if cfg.eval_every and step % cfg.eval_every == 0 and step < total_steps:
                 with paused():
                     evaluations.append({"step": step, "sets": evaluate_all()})
-            if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < cfg.steps:
+            if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < total_steps:
                 with paused():
                     save_checkpoint()
             if cfg.time_limit is not None and trained() >= cfg.time_limit:
@@ -495,7 +720,10 @@ def run(cfg: RunConfig) -> dict[str, Any]:
         "optimizer": settings.to_dict(),
         "seed": cfg.seed,
         "steps": step,
-        "steps_requested": cfg.steps,
+        "steps_requested": total_steps,
+        "epochs_requested": cfg.epochs,
+        "training_set": training_info,
+        "release": release_info,
         "stopped_by": stopped_by,
         "time_limit_s": cfg.time_limit,
         "batch_size": cfg.batch_size,
@@ -513,6 +741,7 @@ def run(cfg: RunConfig) -> dict[str, Any]:
         "eval_episodes": cfg.eval_episodes,
         "metrics": evaluations[-1]["sets"],
         "evaluations": evaluations,
+        "epochs": epochs_log,
         "history": history,
     }
     if cfg.out is not None:

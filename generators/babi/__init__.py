@@ -1,7 +1,8 @@
 """The bAbI world simulator: the 20 QA tasks of Weston et al. (2015) and the simulated-world QA
 of Weston et al. (2014), compiled with Numba.
 
-Importing this package registers ``babi/qa1-v1`` ... ``babi/qa20-v1`` and ``world/qa-v1``.
+Importing this package registers ``babi/qa1-v1`` ... ``babi/qa20-v1``, ``babi/joint-v1`` (all 20
+in one stream) and ``world/qa-v1``.
 How a task is built: ``_task`` (knobs, registration), ``_story`` (lines and the compiled
 driver), ``_text`` (vocabulary and templates); one module per task (``qa1.py`` ...), with
 worlds shared by several tasks in ``_objects`` (2, 3, 6), ``_carry`` (5, 7, 8), ``_movement``
@@ -11,6 +12,6 @@ worlds shared by several tasks in ``_objects`` (2, 3, 6), ``_carry`` (5, 7, 8), 
 from importlib import import_module
 
 # importing a task module registers its task
-TASK_MODULES = (*(f"qa{n}" for n in range(1, 21)), "world_qa")
+TASK_MODULES = (*(f"qa{n}" for n in range(1, 21)), "world_qa", "joint")
 for _name in TASK_MODULES:
     import_module(f"{__name__}.{_name}")

@@ -1,0 +1,123 @@
+"""``babi/joint-v1``: the 20 bAbI tasks in one stream with one vocabulary, for joint training.
+
+Memory-network papers report bAbI both per task and "jointly": one model trained on the union of
+the tasks' training sets (Sukhbaatar et al. 2015, Table 1 "joint"; Xiong et al. 2016 and Graves
+et al. 2016 train on all tasks at once). Each task has its own vocabulary, so a joint model
+needs their union; this task provides it. Episode ``i`` is episode ``i // n`` of task
+``tasks[i % n]`` (its ``release`` preset), with its word ids mapped into the union vocabulary:
+every window of ``n`` consecutive episodes holds one story of each task. Each task draws from
+its own stream, derived from this task's (seed, split), so the joint stream is as reproducible
+as the tasks' own. ``meta["task"]`` says which task a story is of (the runner reports results
+by task from it).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+
+from memtasks.episode import EpisodeBatch
+from memtasks.knobs import Knobs, knob
+from memtasks.registry import Layout, TaskSpec, get_spec, register
+from memtasks.rng import stream_key
+
+ALL = tuple(range(1, 21))
+
+
+@dataclass(frozen=True)
+class JointKnobs(Knobs):
+    tasks: tuple = knob(ALL, lo=1, hi=20, elem=int, doc="the bAbI tasks mixed, in turn")
+
+    def check(self) -> None:
+        self.require(len(self.tasks) > 0, "tasks must name at least one bAbI task")
+        self.require(
+            len(set(self.tasks)) == len(self.tasks), f"tasks are named twice in {self.tasks}"
+        )
+
+
+def _task_id(number: int) -> str:
+    return f"babi/qa{number}-v1"
+
+
+@functools.lru_cache(maxsize=64)
+def _vocab(tasks: tuple[int, ...]) -> tuple[str, ...]:
+    """The union of the tasks' vocabularies: task ``tasks[0]``'s in its order, then each next
+    task's new words (every task starts with the same ``<pad>``, ``<answer>``, ``.``, ``?``)."""
+    words: dict[str, None] = {}
+    for t in tasks:
+        spec = get_spec(_task_id(t))
+        words.update(dict.fromkeys(spec.layout(spec.make_knobs("release")).vocab))
+    return tuple(words)
+
+
+@functools.lru_cache(maxsize=64)
+def _id_maps(tasks: tuple[int, ...]) -> tuple[np.ndarray, ...]:
+    """For each task, ``int32[len(its vocab)]``: its word ids in the union vocabulary."""
+    union = {w: i for i, w in enumerate(_vocab(tasks))}
+    maps = []
+    for t in tasks:
+        spec = get_spec(_task_id(t))
+        vocab = spec.layout(spec.make_knobs("release")).vocab
+        maps.append(np.asarray([union[w] for w in vocab], dtype=np.int32))
+    return tuple(maps)
+
+
+def _pad_columns(values: np.ndarray, width: int) -> np.ndarray:
+    """A per-question meta field ``[B, k]`` padded with -1 to ``[B, width]``."""
+    out = np.full((len(values), width), -1, dtype=values.dtype)
+    out[:, : values.shape[1]] = values
+    return out
+
+
+def generate(knobs: JointKnobs, key: np.uint64, start: int, count: int) -> EpisodeBatch:
+    tasks = tuple(knobs.tasks)
+    n = len(tasks)
+    maps = _id_maps(tasks)
+    stop = start + count
+    parts: list[EpisodeBatch] = []
+    rows: list[np.ndarray] = []  # the joint index of each part's episodes
+    for k, t in enumerate(tasks):
+        # joint episodes i with i % n == k, i in [start, stop): task t's episodes i // n
+        first = (start - k + n - 1) // n  # the first i // n with i >= start
+        last = (stop - 1 - k) // n  # the last with i < stop
+        if last < first:
+            continue
+        spec = get_spec(_task_id(t))
+        task_knobs = spec.make_knobs("release")
+        # each task's own stream, derived from this one's key: independent of the other tasks
+        sub_key = stream_key(spec.id, task_knobs.to_dict(), int(key), "joint")
+        part = spec.generator(task_knobs, sub_key, first, last - first + 1)
+        part.inputs = maps[k][part.inputs]
+        part.targets = maps[k][part.targets]
+        parts.append(part)
+        rows.append(np.arange(first, last + 1, dtype=np.int64) * n + k)
+    width = max(p.meta["question_template"].shape[1] for p in parts)
+    for p in parts:
+        for name in ("question_template", "support_distance"):
+            p.meta[name] = _pad_columns(p.meta[name], width)
+    joint = EpisodeBatch.concat(parts)
+    order = np.argsort(np.concatenate(rows), kind="stable")
+    joint = joint.take(order)
+    joint.index = np.arange(start, stop, dtype=np.int64)
+    return joint
+
+
+def layout(knobs: JointKnobs) -> Layout:
+    return Layout(input_dtype="int32", target_dtype="int32", vocab=_vocab(tuple(knobs.tasks)))
+
+
+SPEC = register(
+    TaskSpec(
+        id="babi/joint-v1",
+        summary="the 20 bAbI tasks in turn, one vocabulary: for joint training (release data)",
+        knobs=JointKnobs,
+        generator=generate,
+        layout=layout,
+        metric=get_spec("babi/qa1-v1").metric,
+        presets={"release": {}},
+        source="Weston et al. (2015), arXiv:1502.05698; joint training as in Sukhbaatar et al. "
+        "(2015), arXiv:1503.08895, Table 1",
+    )
+)
