@@ -8,7 +8,7 @@ needs their union; this task provides it. Episode ``i`` is episode ``i // n`` of
 every window of ``n`` consecutive episodes holds one story of each task. Each task draws from
 its own stream, derived from this task's (seed, split), so the joint stream is as reproducible
 as the tasks' own. ``meta["task"]`` says which task a story is of (the runner reports results
-by task from it).
+by task from it); ``statements`` and ``questions`` are kept, the per-question fields are not.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from memtasks.registry import Layout, TaskSpec, get_spec, register
 from memtasks.rng import stream_key
 
 ALL = tuple(range(1, 21))
+PER_QUESTION = ("question_template", "support_distance")  # left out (see generate)
 
 
 @dataclass(frozen=True)
@@ -64,13 +65,6 @@ def _id_maps(tasks: tuple[int, ...]) -> tuple[np.ndarray, ...]:
     return tuple(maps)
 
 
-def _pad_columns(values: np.ndarray, width: int) -> np.ndarray:
-    """A per-question meta field ``[B, k]`` padded with -1 to ``[B, width]``."""
-    out = np.full((len(values), width), -1, dtype=values.dtype)
-    out[:, : values.shape[1]] = values
-    return out
-
-
 def generate(knobs: JointKnobs, key: np.uint64, start: int, count: int) -> EpisodeBatch:
     tasks = tuple(knobs.tasks)
     n = len(tasks)
@@ -93,10 +87,11 @@ def generate(knobs: JointKnobs, key: np.uint64, start: int, count: int) -> Episo
         part.targets = maps[k][part.targets]
         parts.append(part)
         rows.append(np.arange(first, last + 1, dtype=np.int64) * n + k)
-    width = max(p.meta["question_template"].shape[1] for p in parts)
     for p in parts:
-        for name in ("question_template", "support_distance"):
-            p.meta[name] = _pad_columns(p.meta[name], width)
+        # per-question fields are as wide as a task's longest story, which differs between
+        # tasks and so between slices of the stream: a slice must not change an episode
+        for name in PER_QUESTION:
+            del p.meta[name]
     joint = EpisodeBatch.concat(parts)
     order = np.argsort(np.concatenate(rows), kind="stable")
     joint = joint.take(order)
