@@ -18,6 +18,13 @@ pass (``saved_tensors_hooks``), which is what grows with sequence length and mem
 
 Table 2: the NTM's and the DNC's step over memory size N = 64 ... 4096 (the DNC's temporal link
 matrix is N x N per episode, so it grows quadratically; the NTM linearly).
+
+Table 3: the question-answering models on bAbI-10k-sized data: training examples (questions)
+per second, each model with its default hyperparameters, on a fixed set of 2,000 questions of
+``babi/joint-v1`` (all 20 tasks, as in joint bAbI-10k training), rotating through its batches:
+the memory networks in batches of 32 questions (MemN2N's), the sequence models (which read
+whole stories) in batches of 8 stories. Beside each, the time one epoch of bAbI-10k (200,000
+questions) would take at that rate, and the ratio to MemN2N in the same run.
 """
 
 from __future__ import annotations
@@ -40,6 +47,13 @@ TASK = "ntm/copy-v1"
 LENGTH = 20
 BATCH = 64
 MEMORY_SIZES = (64, 128, 256, 512, 1024, 2048, 4096)
+QA_TASK = "babi/joint-v1"
+QA_QUESTIONS = 2000
+QA_BATCH = 32  # questions, for the memory networks
+SEQ_BATCH = 8  # stories, for the sequence models
+EPOCH_10K = 200_000  # questions in one pass over joint bAbI-10k
+QA_MODELS = ("memn2n", "gated-memn2n", "memnn", "kv-memnn", "dmn-plus", "lstm", "transformer",
+             "ntm", "dnc")  # fmt: skip
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -59,6 +73,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="skip memory sizes whose step would keep more than this for backward "
         "(default: 6 GB on a CPU, 60%% of the GPU's memory)",
     )
+    parser.add_argument("--qa-models", default=",".join(QA_MODELS),
+                        help="models of the QA table (empty: skip it)")  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")
     parser.add_argument("--json", metavar="PATH", help="also save every figure as JSON")
     args = parser.parse_args(argv)
@@ -107,6 +123,9 @@ class LSTMReference(torch.nn.Module):
     def forward(self, batch):
         return self.out(self.lstm(batch["inputs"])[0])
 
+    def loss(self, out, batch):
+        return reference_models.loss(out, batch)
+
 
 def hidden_size(model: reference_models.SequenceModel) -> int:
     hp = model.hp
@@ -128,7 +147,8 @@ def time_step(model: torch.nn.Module, batch, device, repeats: int, warmup: int) 
             torch.cuda.reset_peak_memory_stats(device)
             base = torch.cuda.memory_allocated(device)
         t0 = time.perf_counter()
-        loss = reference_models.loss(model(batch), batch)
+        step_batch = batch[i % len(batch)] if isinstance(batch, list) else batch
+        loss = model.loss(model(step_batch), step_batch)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -137,10 +157,76 @@ def time_step(model: torch.nn.Module, batch, device, repeats: int, warmup: int) 
             times.append(time.perf_counter() - t0)
     if device.type == "cuda":
         peak = torch.cuda.max_memory_allocated(device) - base
+    first = batch[0] if isinstance(batch, list) else batch
     with SavedBytes() as saved:
-        loss = reference_models.loss(model(batch), batch)
+        loss = model.loss(model(first), first)
     del loss
     return {"step_s": statistics.median(times), "peak_bytes": peak, "saved_bytes": saved.bytes}
+
+
+def qa_batches(model, episodes, device, quick: bool) -> tuple[list, list[int]]:
+    """The fixed set cut into training batches the way the runner cuts it, and the questions in
+    each: batches of 32 questions for the memory networks, of 8 stories for sequence models."""
+    from reference_models.runner import answer_spans
+
+    if model.view == "qa":
+        whole = model.collate(episodes, device)
+        n = len(whole["answer"])
+        size = 4 if quick else QA_BATCH
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(0))
+        rows = [order[i : i + size].sort().values for i in range(0, n - size + 1, size)]
+        return [model.select(whole, r.to(device)) for r in rows], [size] * len(rows)
+    spans = answer_spans(episodes)
+    size = 2 if quick else SEQ_BATCH
+    starts = range(0, len(episodes) - size + 1, size)
+    batches = [model.collate(episodes[i : i + size], device) for i in starts]
+    return batches, [int(spans[i : i + size].sum()) for i in starts]
+
+
+def qa_table(names: list[str], device: torch.device, args) -> list[dict]:
+    from reference_models.runner import fixed_training_set
+
+    spec = get_spec(QA_TASK)
+    knobs = spec.make_knobs()
+    per_task = max(1, (40 if args.quick else QA_QUESTIONS) // 20)
+    episodes, info = fixed_training_set(spec, knobs, 0, per_task)
+    print(
+        f"\n# QA models: training questions per second on {QA_TASK} ({info['questions']:,} "
+        f"questions, {info['episodes']:,} stories), on {device_name(device)}"
+    )
+    print(f"{'model':<16}{'params':>11}{'batch':>15}{'step ms':>10}{'questions/s':>13}"
+          f"{'10k epoch':>11}{'vs memn2n':>11}")  # fmt: skip
+    rows, base = [], None
+    for name in names:
+        torch.manual_seed(0)
+        model = reference_models.create(name, spec, knobs=knobs).to(device)
+        batches, questions = qa_batches(model, episodes, device, args.quick)
+        repeats = min(len(batches), max(2, args.repeats))
+        timed = time_step(model, batches, device, repeats, args.warmup)
+        # the steps timed are batches warmup .. warmup + repeats - 1 of the rotation
+        asked = [questions[i % len(batches)] for i in range(args.warmup, args.warmup + repeats)]
+        rate = statistics.mean(asked) / timed["step_s"]
+        base = base or (rate if name == "memn2n" else None)
+        unit = "questions" if model.view == "qa" else "stories"
+        row = {
+            "model": name,
+            "parameters": model.num_parameters(),
+            "batch": len(batches[0]["answer" if model.view == "qa" else "inputs"]),
+            "batch_unit": unit,
+            **timed,
+            "questions_per_step": statistics.mean(asked),
+            "questions_per_s": rate,
+            "epoch_10k_s": EPOCH_10K / rate,
+        }
+        rows.append(row)
+        ratio = f"{rate / base:>10.2f}x" if base else f"{'-':>11}"
+        print(
+            f"{name:<16}{row['parameters']:>11,}{str(row['batch']) + ' ' + unit:>15}"
+            f"{timed['step_s'] * 1e3:>10.2f}{rate:>13,.0f}{EPOCH_10K / rate / 60:>9.1f} m{ratio}"
+        )
+        del model
+    print("# 10k epoch: minutes for one pass over 200,000 questions at that rate")
+    return rows
 
 
 def estimated_bytes(name: str, n: int, timesteps: int) -> int:
@@ -166,7 +252,9 @@ def main(argv: list[str] | None = None) -> int:
     spec = get_spec(TASK)
     knobs = spec.make_knobs(None, lengths=(LENGTH,))
     batch = collate(spec.generate(BATCH, seed=0, split="train", knobs=knobs), device=device)
-    names = [m for m in args.models.split(",") if m] or reference_models.list_models()
+    names = [m for m in args.models.split(",") if m] or [
+        m for m in reference_models.list_models() if reference_models.get_model(m).view == "padded"
+    ]
     out: dict[str, Any] = {
         "device": device_name(device),
         "torch": torch.__version__,
@@ -176,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
         "batch": BATCH,
         "models": [],
         "curve": [],
+        "qa": [],
     }
     print(
         f"# one training step, {TASK} length {LENGTH} ({out['timesteps']} timesteps), batch "
@@ -259,6 +348,9 @@ def main(argv: list[str] | None = None) -> int:
                     f"{_mb(row['peak_bytes']):>10}{_mb(row['saved_bytes']):>10}"
                 )
                 del model
+    qa_models = [m for m in args.qa_models.split(",") if m]
+    if qa_models:
+        out["qa"] = qa_table(qa_models, device, args)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=2)
