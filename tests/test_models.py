@@ -40,8 +40,12 @@ TASKS = {
 }
 
 
-def test_every_registered_model_is_covered_here():
-    assert set(reference_models.list_models()) == set(SMALL)
+def test_every_sequence_model_is_covered_here():
+    # the models that read the QA view are covered by test_qa_models.py
+    sequence = [
+        m for m in reference_models.list_models() if reference_models.get_model(m).view == "padded"
+    ]
+    assert set(sequence) == set(SMALL)
 
 
 def _model(name, task, knobs, **extra):

@@ -1,0 +1,132 @@
+"""Every question-answering model (the ones reading the QA view): shapes, masks, independence of
+the samples beside it and of padding, finite gradients, flat predictions, and training through
+the runner. Each model's own equations are checked in its own file (``test_model_<name>.py``)."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import memtasks  # noqa: E402
+import reference_models  # noqa: E402
+from reference_models import IncompatibleError  # noqa: E402
+
+SMALL = {
+    "memnn": {"embed_size": 12},
+    "memn2n": {"embed_size": 12},
+    "gated-memn2n": {"embed_size": 12},
+    "dmn-plus": {"embed_size": 12},
+    "kv-memnn": {"embed_size": 12},
+}
+TASKS = ("babi/qa1-v1", "babi/qa8-v1", "babi/qa19-v1", "world/qa-v1")  # lists, paths: 2-3 words
+
+
+def test_every_qa_model_is_covered_here():
+    qa_models = {
+        m for m in reference_models.list_models() if reference_models.get_model(m).view == "qa"
+    }
+    assert qa_models == set(SMALL)
+
+
+def _model(name, task):
+    torch.manual_seed(0)
+    model = reference_models.create(name, task, **SMALL[name])
+    model.eval()  # no dropout or random noise: outputs must be comparable
+    return model
+
+
+@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("name", list(SMALL))
+def test_shapes_and_independence_of_neighbours_and_padding(name, task):
+    episodes = memtasks.generate(task, 6, seed=1)
+    model = _model(name, task)
+    batch = model.collate(episodes)
+    with torch.no_grad():
+        logits = model.logits_of(model(batch))
+        s = len(batch["answer"])
+        vocab = len(memtasks.get_spec(task).layout(memtasks.get_spec(task).make_knobs()).vocab)
+        assert logits.shape == (s, model.hp.answer_words, vocab)
+        assert torch.isfinite(logits).all()
+        # each sample alone gives what it gave among the others (more memory rows, wider
+        # sentences and questions of padding around it)
+        for i in (0, s // 2, s - 1):
+            alone = model.select(batch, torch.tensor([i]))
+            n, w = int(alone["sentence_counts"].max()), int((alone["sentences"] != 0).sum(-1).max())
+            alone["sentences"] = alone["sentences"][:, :, : max(w, 1)]
+            q = int((alone["query"] != 0).sum(-1).max())
+            alone["query"] = alone["query"][:, :q]
+            assert alone["sentences"].shape[1] == n
+            torch.testing.assert_close(
+                model.logits_of(model(alone))[0], logits[i], atol=3e-5, rtol=1e-4
+            )
+
+
+@pytest.mark.parametrize("name", list(SMALL))
+def test_finite_gradients_and_flat_predictions(name):
+    episodes = memtasks.generate("babi/qa2-v1", 4, seed=0)
+    model = _model(name, "babi/qa2-v1")
+    model.train()
+    batch = model.collate(episodes)
+    out = model(batch)
+    loss = model.loss(out, batch)
+    assert loss.dim() == 0 and torch.isfinite(loss)
+    loss.backward()
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads)
+    # predictions land exactly on the scored positions, in the batch's flat layout
+    flat = model.predictions(out, batch)
+    assert flat.shape == (episodes.num_positions,)
+    assert (flat[~episodes.mask] == 0).all()
+    words = model.logits_of(out).argmax(-1)
+    positions = batch["answer_positions"]
+    for s in range(len(positions)):
+        for j in range(positions.shape[1]):
+            if positions[s, j] >= 0:
+                assert flat[positions[s, j]] == words[s, j]
+    metric = memtasks.get_spec("babi/qa2-v1").metric.evaluate(episodes, flat)
+    assert 0 <= metric["answer_accuracy"] <= 1
+
+
+@pytest.mark.parametrize("name", list(SMALL))
+def test_vector_tasks_are_refused_in_one_line(name):
+    with pytest.raises(IncompatibleError, match="bit vectors") as info:
+        reference_models.create(name, "ntm/copy-v1")
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("name", list(SMALL))
+def test_answers_longer_than_the_output_layer_are_refused(name):
+    episodes = memtasks.generate("babi/qa19-v1", 3, seed=0)  # paths of two directions
+    model = reference_models.create(name, "babi/qa19-v1", **{**SMALL[name], "answer_words": 1})
+    batch = model.collate(episodes)
+    with pytest.raises(IncompatibleError, match="answer_words"):
+        model.loss(model(batch), batch)
+
+
+@pytest.mark.parametrize("name", list(SMALL))
+def test_runner_trains_each_qa_model_in_question_batches(name, tmp_path):
+    from reference_models.runner import RunConfig, run
+
+    results = run(
+        RunConfig(
+            model=name,
+            task="babi/qa1-v1",
+            hparams=SMALL[name],
+            device="cpu",
+            train_questions=40,
+            epochs=2,
+            batch_size=8,
+            eval_episodes=10,
+            eval_batch_size=5,
+            checkpoint_every=0,
+            progress=False,
+            out=tmp_path / "r.json",
+        )  # fmt: skip
+    )
+    info = results["training_set"]
+    assert info["batch_unit"] == "question"
+    trained = info["questions"] - info["valid_questions"]
+    assert results["steps"] == 2 * -(-trained // 8)  # epochs x ceil(questions / batch)
+    assert 0 <= results["metrics"]["test"]["answer_accuracy"] <= 1
+    assert results["metrics"]["test"]["questions"] == 50
