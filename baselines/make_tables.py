@@ -1,11 +1,14 @@
-"""Write the baseline tables of the NTM task cards from ``baselines/results/<tag>/*.json``.
+"""Write the baseline tables of the data cards from ``baselines/results/<tag>/*.json``.
 
     python baselines/make_tables.py            # rewrite the "Baselines" section of each card
     python baselines/make_tables.py --check    # exit 1 if a card is not what it would write
 
 Every number in a table comes from a results JSON written by ``memtasks baseline`` (through
-``baselines/run_baselines.py``); the section names the device, the training budget and the
-command, so a reader can rerun it.
+``baselines/run_baselines.py`` for the NTM tasks, ``baselines/run_qa_baselines.py`` for the
+question-answering ones); the section names the device, the training budget and the command, so
+a reader can rerun it. Cards: the five NTM tasks, the simulated world (the survey's Table 2),
+each bAbI task (every result on it: per task, and its share of joint runs) and the joint bAbI
+card (mean error and failed tasks, beside the papers').
 """
 
 from __future__ import annotations
@@ -184,14 +187,294 @@ def rewrite(card: Path, task_name: str, task_id: str) -> str:
     return pattern.sub(lambda m: m.group(1) + section(task_name, task_id) + m.group(3), text)
 
 
+# ---------------------------------------------------------------------------------------------
+# Question answering: the simulated world (Table 2) and bAbI
+# ---------------------------------------------------------------------------------------------
+WORLD_PRESETS = ("actor-d1", "actor-object-d1", "actor-d5", "actor-object-d5")
+WORLD_COLUMNS = ("actor, d=1", "actor+object, d=1", "actor, d=5", "actor+object, d=5")
+TABLE2 = {  # the survey's Table 2 (Weston et al. 2014), accuracy in %, in WORLD_PRESETS order
+    "rnn": ("RNN", (60.9, 27.9, 23.8, 17.8)),
+    "lstm": ("LSTM", (64.8, 49.1, 35.2, 29.0)),
+    "memnn-k1": ("MemNN k=1", (31.0, 24.0, 21.9, 18.5)),
+    "memnn-k1-time": ("MemNN k=1 + time", (60.2, 42.5, 60.8, 44.4)),
+    "memnn-k2-time": ("MemNN k=2 + time", (100.0, 100.0, 100.0, 99.9)),
+}
+QA_NAMES = {
+    "memn2n": "MemN2N (3 hops, PE, LS, RN)",
+    "memnn": "MemNN, strongly supervised",
+    "dmn-plus": "DMN+",
+    "lstm": "LSTM",
+    "gated-memn2n": "Gated MemN2N",
+    "kv-memnn": "KV-MemNN",
+    "dnc": "DNC",
+}
+# Published bAbI figures (shared/INVENTORY.md section 4): mean error % and failed tasks (> 5 %).
+BABI_PAPER = {
+    ("1k", "memn2n", "per task"): "13.9 % (Sukhbaatar et al. 2015, PE LS RN)",
+    ("1k", "memn2n", "joint"): "12.4 %, 11 failed (Sukhbaatar et al. 2015, PE LS RN joint)",
+    ("1k", "memnn", "per task"): "6.7 % (Sukhbaatar et al. 2015, strongly supervised MemNN)",
+    ("10k", "dmn-plus", "per task"): "2.8 %, 1 failed (Xiong et al. 2016)",
+    ("10k", "dmn-plus", "joint"): "2.8 %, 1 failed (Xiong et al. 2016, per task)",
+    ("10k", "memn2n", "joint"): "7.5 %, 6 failed (Xiong et al. 2016, Table 2)",
+    ("10k", "lstm", "joint"): "28.7 % (Graves et al. 2016)",
+    ("10k", "dnc", "joint"): "best 3.8 %, mean 16.7 ± 7.6 (Graves et al. 2016)",
+}
+RUN = re.compile(
+    r"^(?P<task>[a-z0-9]+(?:-[a-z0-9]+)*?-v\d+)(?:-(?P<preset>[a-z0-9-]+))?__(?P<run>[a-z0-9+-]+)\.json$"
+)
+
+
+def _runs_in(tag_dir: Path) -> list[tuple[str, str | None, str, dict]]:
+    """(task name, preset, run name, results) of the QA results files of one folder."""
+    out = []
+    for path in sorted(tag_dir.glob("*.json")):
+        m = RUN.match(path.name)
+        if not m or not (m["task"].startswith(("qa", "joint"))):
+            continue
+        out.append((m["task"], m["preset"], m["run"], json.loads(path.read_text())))
+    return out
+
+
+def _pct(x: float | None, digits: int = 1) -> str:
+    return "-" if x is None else f"{100 * x:.{digits}f}"
+
+
+def _release(metrics: dict) -> dict | None:
+    return metrics.get("release-test") or metrics.get("release-train")
+
+
+def _release_name(results: dict) -> str:
+    info = results.get("release") or {}
+    return {"test": "release test file", "train": "release training file (unseen)"}.get(
+        info.get("split", ""), "release file"
+    )
+
+
+def _size(results: dict) -> str:
+    info = results.get("training_set") or {}
+    if info.get("stream"):
+        return f"stream, {results['episodes_seen']:,} stories"
+    per = info.get("questions_per_task", {})
+    if len(per) > 1:
+        return f"{min(per.values()):,}+ per task, {len(per)} tasks"
+    return f"{info.get('questions', 0):,} questions"
+
+
+def _training(results: dict) -> str:
+    epochs = results.get("epochs") or []
+    budget = f"{len(epochs)} epochs" if epochs else f"{results['steps']:,} steps"
+    if results.get("stopped_by") == "time_limit":
+        budget += f" (time limit {results['time_limit_s'] / 60:.0f} min)"
+    return f"{budget}, {results['train_time_s'] / 60:.1f} min"
+
+
+def _provenance(runs: list[dict]) -> str:
+    r0 = runs[0]
+    commits = sorted({(r.get("git_commit") or "unknown")[:10] for r in runs})
+    return (
+        f"Seed {r0['seed']}; memtasks {r0['memtasks_version']}, commit "
+        f"{', '.join(f'`{c}`' for c in commits)}, torch {r0['torch_version']}; "
+        f"{sum(r['train_time_s'] for r in runs) / 60:.0f} min of training in all."
+    )
+
+
+def _folder_head(tag_dir: Path, runs: list[dict]) -> list[str]:
+    devices = sorted({r["device"] for r in runs})
+    parts = [f"### `{tag_dir.name}`: {', '.join(devices)}", ""]
+    about = tag_dir / "README.md"
+    if about.exists():
+        parts += [_wrap(" ".join(about.read_text().split())), ""]
+    return parts + [_wrap(_provenance(runs)), ""]
+
+
+def world_section() -> str:
+    parts = [
+        _wrap(
+            "The survey's Table 2 (Weston et al. 2014, sec. 5.2) on this generator: each model "
+            "trained by `memtasks baseline MODEL world/qa-v1 --preset P --train-questions 3000` "
+            "(a fixed set of 3,000 questions, as the paper's 3k) and tested on 1,000 generated "
+            "test stories of the same preset; `baselines/run_qa_baselines.py table2` runs them "
+            "all. Accuracy in %, ours beside the paper's (in brackets). The sequence models "
+            "read each story as one token sequence; MemNN is trained with the supporting facts "
+            "(strong supervision), as in the paper."
+        )
+    ]
+    found = False
+    for tag_dir in sorted(RESULTS.iterdir()) if RESULTS.exists() else []:
+        runs = [(p, r, res) for t, p, r, res in _runs_in(tag_dir) if t == "qa-v1"]
+        if not runs:
+            continue
+        found = True
+        parts += [""] + _folder_head(tag_dir, [res for _, _, res in runs])
+        head = ["model", *WORLD_COLUMNS, "parameters", "training (d=5 actor+object)"]
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for run_name, (label, paper) in TABLE2.items():
+            mine = {p: res for p, r, res in runs if r == run_name}
+            if not mine:
+                continue
+            cells = [label]
+            for preset, published in zip(WORLD_PRESETS, paper, strict=True):
+                res = mine.get(preset)
+                acc = res["metrics"]["test"]["answer_accuracy"] if res else None
+                cells.append(f"{_pct(acc)} ({published:g})")
+            any_run = mine.get("actor-object-d5") or next(iter(mine.values()))
+            cells += [f"{any_run['parameters']:,}", _training(any_run)]
+            lines.append("| " + " | ".join(cells) + " |")
+        parts += ["\n".join(lines)]
+    if not found:
+        parts += ["", "No baseline has been run yet."]
+    return "\n".join(parts)
+
+
+def _babi_sets() -> list[tuple[Path, str, str, str, dict]]:
+    """(folder, size "1k"/"10k", run name, "per task"/"joint", {task number: results-ish})."""
+    out = []
+    for tag_dir in sorted(RESULTS.iterdir()) if RESULTS.exists() else []:
+        groups: dict[tuple[str, str], dict[int, dict]] = {}
+        for task, _, run_name, res in _runs_in(tag_dir):
+            info = res.get("training_set") or {}
+            per = info.get("questions_per_task") or {}
+            size = "10k" if min(per.values() or [0]) >= 10_000 else "1k"
+            if task.startswith("qa"):
+                groups.setdefault((size, run_name, "per task"), {})[int(task[2:-3])] = res
+            elif task == "joint-v1":
+                groups.setdefault((size, run_name, "joint"), {})[0] = res
+        for (size, run_name, how), by_task in sorted(groups.items()):
+            out.append((tag_dir, size, run_name, how, by_task))
+    return out
+
+
+def _task_errors(how: str, by_task: dict[int, dict]) -> dict[int, tuple[float, float | None]]:
+    """{task: (error on generated test, error on the release file or None)}."""
+    errors = {}
+    if how == "joint":
+        res = by_task[0]
+        test = res["metrics"]["test"]["by_task"]
+        release = (_release(res["metrics"]) or {}).get("by_task", {})
+        for t, m in test.items():
+            rel = release.get(t)
+            errors[int(t)] = (m["answer_error"], rel["answer_error"] if rel else None)
+        return errors
+    for t, res in by_task.items():
+        rel = _release(res["metrics"])
+        errors[t] = (res["metrics"]["test"]["answer_error"], rel["answer_error"] if rel else None)
+    return errors
+
+
+def babi_task_section(number: int) -> str:
+    parts = [
+        _wrap(
+            "Reference models trained on generated `release` data of this task (the first "
+            "1,000 or 10,000 training questions, 10 % of their stories held out for "
+            "validation) or on `babi/joint-v1` (all 20 tasks at once), by "
+            "`baselines/run_qa_baselines.py`; error in % of questions on 1,000 generated "
+            "test stories, and on the released English file of the task where the run was "
+            "given it (a model that never saw the release should score there as on "
+            "generated data: the best evidence that the generator is faithful). One run, "
+            "seed 0: the papers report the best of 10 runs."
+        )
+    ]
+    rows = []
+    for tag_dir, size, run_name, how, by_task in _babi_sets():
+        errors = _task_errors(how, by_task)
+        if number not in errors:
+            continue
+        res = by_task[0] if how == "joint" else by_task[number]
+        test, release = errors[number]
+        rows.append(
+            [
+                f"`{tag_dir.name}`",
+                QA_NAMES.get(run_name, run_name),
+                f"bAbI-{size}, {how}",
+                _training(res),
+                _pct(test),
+                _pct(release),
+                res["device"],
+            ]
+        )
+    if not rows:
+        return "\n".join(parts + ["", "No baseline has been run yet."])
+    head = ["results", "model", "training data", "training", "error %, generated test",
+            "error %, release file", "device"]  # fmt: skip
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(parts + ["", "\n".join(lines)])
+
+
+def joint_section() -> str:
+    parts = [
+        _wrap(
+            "Every bAbI baseline, summed over the 20 tasks: mean error in % of questions and "
+            "the tasks failed (error over 5 %), on generated test stories and on the released "
+            "English files (where the run was given them), beside the papers' figures. "
+            '"per task": one model per task (`babi/qaN-v1`); "joint": one model on '
+            "`babi/joint-v1`. Each task's card has its own row. One run each, seed 0 (the "
+            "papers report the best of 10 runs)."
+        )
+    ]
+    rows = []
+    for tag_dir, size, run_name, how, by_task in _babi_sets():
+        errors = _task_errors(how, by_task)
+        test = [e[0] for e in errors.values()]
+        release = [e[1] for e in errors.values() if e[1] is not None]
+        res = next(iter(by_task.values()))
+        rows.append(
+            [
+                f"`{tag_dir.name}`",
+                QA_NAMES.get(run_name, run_name),
+                f"bAbI-{size}, {how}",
+                f"{len(errors)}",
+                f"{100 * sum(test) / len(test):.1f} ({sum(e > 0.05 for e in test)})",
+                f"{100 * sum(release) / len(release):.1f} ({sum(e > 0.05 for e in release)})"
+                if release
+                else "-",
+                BABI_PAPER.get((size, run_name, how), "-"),
+                _training(res)
+                if how == "joint"
+                else f"{sum(r['train_time_s'] for r in by_task.values()) / 60:.0f} min in all",
+                res["device"],
+            ]
+        )
+    if not rows:
+        return "\n".join(parts + ["", "No baseline has been run yet."])
+    head = ["results", "model", "training data", "tasks", "mean error % (failed), generated",
+            "mean error % (failed), release", "paper", "training", "device"]  # fmt: skip
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    folders = sorted({tag_dir for tag_dir, *_ in _babi_sets()})
+    for tag_dir in folders:
+        about = tag_dir / "README.md"
+        if about.exists():
+            parts += ["", f"`{tag_dir.name}`: " + _wrap(" ".join(about.read_text().split()))]
+    return "\n".join(parts + ["", "\n".join(lines)])
+
+
+def qa_cards() -> dict[Path, str]:
+    """{card: its Baselines section} for every question-answering card."""
+    root = ROOT / "data_cards"
+    out = {root / "world" / "qa.md": world_section(), root / "babi" / "joint.md": joint_section()}
+    for n in range(1, 21):
+        out[root / "babi" / f"qa{n}.md"] = babi_task_section(n)
+    return out
+
+
+def rewrite_section(card: Path, body: str) -> str:
+    text = card.read_text()
+    pattern = re.compile(r"(## Baselines\n\n)(.*?)(\n\n## )", re.S)
+    if not pattern.search(text):
+        raise SystemExit(f"{card}: no '## Baselines' section followed by another section")
+    return pattern.sub(lambda m: m.group(1) + body + m.group(3), text)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true")
     args = parser.parse_args(argv)
     stale = []
-    for task_name in PAPER:
-        card = CARDS / f"{task_name}.md"
-        new = rewrite(card, task_name, f"ntm/{task_name}-v1")
+    cards = {CARDS / f"{name}.md": rewrite(CARDS / f"{name}.md", name, f"ntm/{name}-v1")
+             for name in PAPER}  # fmt: skip
+    cards.update({card: rewrite_section(card, body) for card, body in qa_cards().items()})
+    for card, new in cards.items():
         if args.check:
             if new != card.read_text():
                 stale.append(card.name)

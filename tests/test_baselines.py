@@ -30,14 +30,27 @@ def test_results_file_is_complete(path):
 
     results = json.loads(path.read_text())
     assert set(results) >= KEYS, KEYS - set(results)
-    assert path.name == f"{results['task'].split('/')[1]}__{results['model']}.json"
     spec = get_spec(results["task"])
-    assert spec.make_knobs(None).to_dict() == results["knobs"]  # trained on the default knobs
     assert results["device"] and results["steps"] > 0
     assert "test" in results["metrics"]
-    for metrics in results["metrics"].values():
-        assert metrics["episodes"] >= 1000
-        assert metrics["bits_per_sequence"] >= 0
+    if spec.family == "ntm":
+        assert path.name == f"{results['task'].split('/')[1]}__{results['model']}.json"
+        assert spec.make_knobs(None).to_dict() == results["knobs"]  # the default knobs
+        for metrics in results["metrics"].values():
+            assert metrics["episodes"] >= 1000
+            assert metrics["bits_per_sequence"] >= 0
+        return
+    # question answering: <task>[-<preset>]__<run>.json, trained on that preset's knobs
+    match = _make_tables().RUN.match(path.name)
+    assert match and match["task"] == results["task"].split("/")[1], path.name
+    assert match["preset"] == results["preset"]
+    assert spec.make_knobs(results["preset"]).to_dict() == results["knobs"]
+    assert results["training_set"]["questions"] > 0
+    for name, metrics in results["metrics"].items():
+        assert metrics["episodes"] >= 1000 or name.startswith("release"), name
+        assert 0 <= metrics["answer_accuracy"] <= 1
+    if spec.id == "babi/joint-v1":
+        assert len(results["metrics"]["test"]["by_task"]) == len(results["knobs"]["tasks"])
 
 
 def test_cards_show_the_committed_results():
@@ -46,5 +59,13 @@ def test_cards_show_the_committed_results():
     for task_name in module.PAPER:
         card = ROOT / "data_cards" / "ntm" / f"{task_name}.md"
         assert module.rewrite(card, task_name, f"ntm/{task_name}-v1") == card.read_text(), (
+            f"{card.name}: run python baselines/make_tables.py"
+        )
+
+
+def test_qa_cards_show_the_committed_results():
+    module = _make_tables()
+    for card, body in module.qa_cards().items():
+        assert module.rewrite_section(card, body) == card.read_text(), (
             f"{card.name}: run python baselines/make_tables.py"
         )

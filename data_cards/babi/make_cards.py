@@ -14,6 +14,7 @@ after changing a task::
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 from pathlib import Path
 
@@ -480,10 +481,10 @@ OURS: dict[int, str] = {
     "about once the holder has moved since taking them; supports are the object's line, then "
     "the holder's move.",
     3: "Exactly three supports by construction (the Lua generator got them by rejecting "
-    "stories); \"before the L\" is before the object's last arrival in L, as in every question "
+    'stories); "before the L" is before the object\'s last arrival in L, as in every question '
     "of the release.",
     4: "A question asks for the next room in a direction, as the release does; read as "
-    "\"anywhere in that direction\", a third of its questions would have two answers.",
+    '"anywhere in that direction", a third of its questions would have two answers.',
     5: "Every statement is performed on the world (the Lua generator appended distractors it "
     "never performed); questions refer to the most recent transfer and are asked only when "
     "their answer is unique.",
@@ -502,10 +503,22 @@ OURS: dict[int, str] = {
     18: "The questions of a round are drawn independently over the pairs linked by a chain of "
     "exactly `steps` comparisons (the release clusters them on one pair).",
     19: "No two rooms share a cell and the shortest path is unique even when adjacent rooms "
-    "count as connected (the release breaks these in 7% and 41% of its stories); \"of\" is "
+    'count as connected (the release breaks these in 7% and 41% of its stories); "of" is '
     "never dropped.",
-    20: "A \"got the X\" step is skipped when someone already holds X.",
+    20: 'A "got the X" step is skipped when someone already holds X.',
 }
+
+
+def _keep_baselines(text: str, path: Path) -> str:
+    """``text`` with the Baselines section the card at ``path`` has now: that section is
+    written from the results files by ``baselines/make_tables.py``, not here."""
+    if not path.exists():
+        return text
+    pattern = re.compile(r"(## Baselines\n\n)(.*?)(\n\n## )", re.S)
+    now = pattern.search(path.read_text(encoding="utf-8"))
+    if now is None:
+        return text
+    return pattern.sub(lambda m: m.group(1) + now.group(2) + m.group(3), text)
 
 
 def main(argv: list[str]) -> None:
@@ -518,13 +531,14 @@ def main(argv: list[str]) -> None:
             print(f"qa{task}: not registered, skipped")
             continue
         path = HERE / f"qa{task}.md"
-        text = babi_card(task, OURS.get(task, OURS_DEFAULT))
+        text = _keep_baselines(babi_card(task, OURS.get(task, OURS_DEFAULT)), path)
         path.write_text(updater.update_text(text), encoding="utf-8")
         print(f"wrote {path}")
     if (not wanted or "world" in argv) and memtasks.list_tasks("world"):
         path = CARDS / "world" / "qa.md"
         path.parent.mkdir(exist_ok=True)
-        path.write_text(updater.update_text(world_card()), encoding="utf-8")
+        text = _keep_baselines(world_card(), path)
+        path.write_text(updater.update_text(text), encoding="utf-8")
         print(f"wrote {path}")
 
 
