@@ -1,1 +1,314 @@
-"""Placeholder: being written."""
+"""End-to-end memory network, MemN2N (Sukhbaatar et al. 2015, arXiv:1503.08895; survey section
+3.3.1, eq. 81-85).
+
+The story's sentences x_1..x_n are written to memory twice, as input vectors m_i and output
+vectors c_i; the question q becomes a state u. Each of K hops reads the memory by attention:
+
+    m_i = sum_j l_j * A x_ij + T_A(i)                           (84) input memory
+    c_i = sum_j l_j * C x_ij + T_C(i)                           (85) output memory
+    u^1 = sum_j l_j * B q_j                                     question
+    p_i = softmax_i(u^k . m^k_i)                                attention ("Softmax" in fig. 19)
+    o^k = sum_i p_i c^k_i                                       read
+    u^{k+1} = u^k + o^k   (adjacent tying)                      hop update
+    u^{k+1} = H u^k + o^k (layer-wise tying)                    (81)
+    a = softmax(W u^{K+1}) = softmax(W (o^K + u^K))             (82) answer
+
+Sentence encoding: a bag of words (l_j = 1) or the position encoding
+l_kj = (1 - j/J) - (k/d)(1 - 2j/J) (83), word j of J, dimension k of d. T_A(i), T_C(i) are the
+temporal encoding: one learned vector per age i of a sentence, the most recent sentence having
+age 0 (the paper's "reverse order"). The question has no temporal term.
+
+Weight tying (sec. 2.2 of the paper):
+
+- adjacent: A^{k+1} = C^k, B = A^1 and W^T = C^K. K + 1 embedding tables E^0..E^K serve all of
+  it (A^k = E^{k-1}, C^k = E^k, B = E^0, W^T = E^K), and likewise K + 1 temporal tables
+  (the paper ties T_A, T_C "as A and C"). W^T = C^K predicts the first answer word; answers of
+  several words (bAbI lists and paths) get one further untied output layer per extra word
+  (``AnswerHead``, no bias, as W has none).
+- layer-wise (RNN-like): A^1 = ... = A^K, C^1 = ... = C^K, plus the learned map H of (81) and
+  an untied B and W. With this tying the answer reads u^{K+1} = H u^K + o^K, the same update
+  as every hop (the paper writes (82) for the adjacent model).
+
+Training tricks of the paper (sec. 4.1-4.2), on by default as in its best bAbI runs:
+
+- linear start (LS): the attention's softmax is left out at first (p_i = u . m_i), which makes
+  the model linear up to the answer softmax; ``end_of_epoch`` re-inserts it the first time the
+  held-out loss fails to decrease, once. ``model.linear`` says which phase the model is in and
+  can be set by hand (``insert_softmax()`` ends LS); it is saved with the model's state.
+- random noise (RN): while training, each story gets about a fraction ``random_noise`` of
+  empty memories at random places (``floor(rn * n + U)`` blanks for n sentences, U ~ U[0, 1),
+  so the expected fraction is rn). As in the authors' code, a blank holds nothing and is not
+  attended: it only pushes the sentences before it to greater ages, so T_A cannot key on exact
+  ages. Ages past memory_size - 1 share the last temporal row (the authors' cap). Never in
+  eval mode.
+
+Optimiser. The paper trains with SGD, rate 0.01 (0.005 when LS is used, for both phases in the
+authors' bAbI configuration), halved every 25 epochs over 100, batches of 32, the gradient's
+L2 norm clipped to 40, no momentum or weight decay. The authors' code SUMS the cross-entropy
+over the batch; ``QAModel.loss`` (and the reported losses) average it. With plain SGD, summing
+over 32 samples with rate eta and clip c is exactly averaging with rate 32 eta and clip c / 32,
+so ``optimizer`` is lr = 32 * 0.005 = 0.16 (LS is on by default) and clip_norm = 40 / 32 =
+1.25: the paper's steps at the paper's batch size. (Rate 0.01 on the averaged loss is 32 times
+too slow: 55% test accuracy on qa1 after 100 epochs over 1000 questions, where these settings
+pass 95% in 20 to 35.)
+
+The nil word (token id 0, the padding of sentences and questions) embeds to zero in every table:
+the tables are used through a mask that zeroes their row 0, so that row never receives a
+gradient and stays exactly zero under any optimiser (an embedding's ``padding_idx`` would not
+cover W^T = C^K, which reads the whole table). Padding memory rows (past ``sentence_counts``)
+get zero attention, with or without the softmax, and carry no temporal vector, so a sample's
+answer does not depend on the rest of its batch or on how far it is padded.
+
+Everything is vectorised over samples, memory rows, words and tables; the only loop is over the
+K hops. Weights start N(0, 0.1^2) (paper sec. 4.2).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import register_model
+from ._base import OptimizerSettings, TaskIO, knob
+from ._qa import AnswerHead, QAHparams, QAModel, position_encoding
+
+__all__ = ["MemN2N", "MemN2NHparams", "memory_ages"]
+
+
+@dataclass(frozen=True)
+class MemN2NHparams(QAHparams):
+    hops: int = knob(3, lo=1, hi=16, doc="K, memory hops (the paper's bAbI runs: 3)")
+    encoding: str = knob(
+        "pe", choices=("bow", "pe"), doc="sentence encoding: bag of words or position encoding"
+    )
+    temporal: bool = knob(True, doc="temporal encoding T_A, T_C of each sentence's age")
+    tying: str = knob(
+        "adjacent",
+        choices=("adjacent", "layerwise"),
+        doc="weight tying: adjacent (A^{k+1} = C^k, B = A^1, W^T = C^K) or layer-wise "
+        "(the same A, C every hop, plus a map H)",
+    )
+    linear_start: bool = knob(
+        True,
+        doc="start without the attention softmax; re-insert it when the held-out loss "
+        "stops decreasing",
+    )
+    random_noise: float = knob(
+        0.1, lo=0.0, hi=1.0, doc="fraction of empty memories inserted while training"
+    )
+    init_std: float = knob(0.1, lo=0.0, hi=10.0, doc="weights start N(0, init_std^2)")
+
+    def check(self):
+        self.require(
+            not self.temporal or self.memory_size > 0,
+            "temporal encoding learns one vector per sentence age: it needs memory_size > 0",
+        )
+
+
+def memory_ages(
+    counts: torch.Tensor, rows: int, noise: float = 0.0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(ages, present)``, both ``[S, rows]``, of memories stored oldest first: row r of a
+    story with c sentences has age c - 1 - r, so the most recent is 0; rows past c are padding
+    (age 0, not present).
+
+    ``noise`` > 0 is the paper's random noise: the story gets ``floor(noise * c + U)`` empty
+    memories, U ~ U[0, 1) (so a fraction ``noise`` of them on average), at random places among
+    its c + blanks slots. The blanks hold nothing and take no attention; what they do is push
+    the sentences before them to greater ages, which keeps T_A from keying on exact ages."""
+    device = counts.device
+    row = torch.arange(rows, device=device)[None, :]
+    present = row < counts[:, None]
+    if noise <= 0 or rows == 0:
+        return (counts[:, None] - 1 - row).clamp_min(0), present
+    s, slots = counts.shape[0], rows + math.ceil(noise * rows)
+    blanks = torch.floor(noise * counts.float() + torch.rand(s, device=device)).long()
+    total = counts + blanks
+    slot = torch.arange(slots, device=device)[None, :]
+    # The blanks are the `blanks` slots with the smallest random keys among the story's first
+    # `total`; the sentences fill the other slots in order.
+    keys = torch.rand(s, slots, device=device).masked_fill(slot >= total[:, None], 2.0)
+    real = (keys.argsort(1).argsort(1) >= blanks[:, None]) & (slot < total[:, None])
+    where = torch.argsort((~real).to(torch.uint8), dim=1, stable=True)[:, :rows]  # k-th real
+    ages = (total[:, None] - 1 - where).clamp_min(0)
+    return ages.masked_fill(~present, 0), present
+
+
+@register_model
+class MemN2N(QAModel):
+    name = "memn2n"
+    summary = "end-to-end memory network (eq. 81-85): K hops of attention, PE, TE, LS, RN"
+    equations = "81-85"
+    Hparams = MemN2NHparams
+    # The paper's SGD (rate 0.005 with LS, clip 40, halved every 25 epochs) on its summed
+    # loss, restated for the averaged loss at batch 32: rate x 32, clip / 32 (module docstring).
+    optimizer = OptimizerSettings(
+        name="sgd",
+        lr=0.005 * 32,
+        momentum=0.0,
+        clip_value=None,
+        clip_norm=40.0 / 32,
+        decay_every=25,
+        decay=0.5,
+        source="Sukhbaatar et al. 2015, sec. 4.2 (rate of LS runs; x32 and clip /32: the "
+        "authors' code sums the loss over batches of 32)",
+    )
+
+    # The paper's bAbI-1k runs: 1000 training questions a task, 100 epochs, batches of 32 (the
+    # batch size the optimiser settings above assume).
+    training_defaults = {"train_questions": 1000, "epochs": 100, "batch_size": 32}
+
+    def __init__(self, io: TaskIO, hp: MemN2NHparams):
+        super().__init__(io, hp)
+        vocab, d, k = io.input_size, hp.embed_size, hp.hops
+        std = hp.init_std
+        if hp.tying == "adjacent":
+            # E^0..E^K; the question reads E^0 (B = A^1), hop k attends over E^{k-1} and reads
+            # E^k (A^{k+1} = C^k), the answer is E^K (W^T = C^K).
+            tables, self.question_table = k + 1, 0
+            self.memory_tables = list(range(k + 1))
+            self.hop_in = list(range(k))  # index into memory_tables: A^k
+            self.hop_out = list(range(1, k + 1))  # C^k
+        else:
+            # [B, A, C]: one A and one C for every hop.
+            tables, self.question_table = 3, 0
+            self.memory_tables = [1, 2]
+            self.hop_in, self.hop_out = [0] * k, [1] * k
+        self.embeddings = nn.Parameter(torch.randn(tables, vocab, d) * std)
+        keep = torch.ones(1, vocab, 1)
+        keep[:, 0] = 0.0  # the nil word's row
+        self.register_buffer("nil_keep", keep, persistent=False)
+        with torch.no_grad():
+            self.embeddings.mul_(keep)
+
+        # One temporal table per memory table (T_A^{k+1} = T_C^k under adjacent tying), a row
+        # per age up to memory_size - 1; greater ages (random-noise blanks can make them) share
+        # the last row, as in the authors' code.
+        self.max_age = hp.memory_size
+        self.temporal = (
+            nn.Parameter(torch.randn(len(self.memory_tables), self.max_age, d) * std)
+            if hp.temporal
+            else None
+        )
+
+        self._build_update()
+        if hp.tying == "adjacent":
+            extra = hp.answer_words - 1
+            self.answer = AnswerHead(d, vocab, extra, bias=False) if extra else None
+        else:
+            self.answer = AnswerHead(d, vocab, hp.answer_words, bias=False)
+        if self.answer is not None:
+            nn.init.normal_(self.answer.linear.weight, std=std)
+
+        self.linear = hp.linear_start  # attention without softmax (linear start) while True
+        self._last_valid_loss: float | None = None
+
+    # -- the hop update: overridden by the gated model -----------------------------------------
+    def _build_update(self) -> None:
+        """The parameters of the hop update (81): H under layer-wise tying, nothing otherwise."""
+        self.H = None
+        if self.hp.tying == "layerwise":
+            self.H = nn.Linear(self.hp.embed_size, self.hp.embed_size, bias=False)
+            nn.init.normal_(self.H.weight, std=self.hp.init_std)
+
+    def update(self, hop: int, u: torch.Tensor, o: torch.Tensor) -> torch.Tensor:
+        """u^{k+1} from u^k and o^k (hop = k - 1): u + o, or H u + o (81)."""
+        return o + (u if self.H is None else self.H(u))
+
+    # -- linear start ---------------------------------------------------------------------------
+    def insert_softmax(self) -> None:
+        """End linear start by hand: attention is a softmax from now on."""
+        self.linear = False
+
+    def end_of_epoch(self, epoch: int, valid_loss: float) -> str | None:
+        """Linear start ends the first time the held-out loss fails to decrease."""
+        if not self.linear:
+            return None
+        last, self._last_valid_loss = self._last_valid_loss, valid_loss
+        if last is None or valid_loss < last:
+            return None
+        self.insert_softmax()
+        return (
+            f"epoch {epoch}: validation loss stopped decreasing ({valid_loss:.4g} >= "
+            f"{last:.4g}); softmax re-inserted"
+        )
+
+    # The linear-start phase is part of a checkpoint, so a resumed run stays in it (or not).
+    def get_extra_state(self) -> dict[str, Any]:
+        return {"linear": self.linear, "last_valid_loss": self._last_valid_loss}
+
+    def set_extra_state(self, state: dict[str, Any]) -> None:
+        self.linear = bool(state["linear"])
+        self._last_valid_loss = state["last_valid_loss"]
+
+    # -- encoding -------------------------------------------------------------------------------
+    def tables(self) -> torch.Tensor:
+        """The embedding tables ``[n, V, d]`` with the nil word's row held at zero."""
+        return self.embeddings * self.nil_keep
+
+    def encode(self, tokens: torch.Tensor, tables: torch.Tensor) -> torch.Tensor:
+        """sum_j l_j * E x_j for every table at once: ``[..., W]`` ids, ``[n, V, d]`` tables ->
+        ``[..., n, d]`` (one gather for all tables)."""
+        n, vocab, d = tables.shape
+        vectors = F.embedding(tokens, tables.transpose(0, 1).reshape(vocab, n * d))
+        vectors = vectors.view(*tokens.shape, n, d)
+        if self.hp.encoding == "pe":
+            vectors = vectors * position_encoding(tokens, d).unsqueeze(-2)  # (83)
+        return vectors.sum(-3)
+
+    def memories(
+        self,
+        sentences: torch.Tensor,
+        ages: torch.Tensor,
+        present: torch.Tensor,
+        tables: torch.Tensor,
+    ) -> torch.Tensor:
+        """Every memory table's vectors of every sentence, temporal encoding added (84-85):
+        ``[n_memory_tables, S, N, d]``; padding rows are zero."""
+        mem = self.encode(sentences, tables[self.memory_tables])  # [S, N, n, d]
+        if self.temporal is not None:
+            t = self.temporal[:, ages.clamp_max(self.max_age - 1)]  # [n, S, N, d]
+            mem = mem + t.permute(1, 2, 0, 3) * present[:, :, None, None]
+        return mem.permute(2, 0, 1, 3)
+
+    def attention(self, scores: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+        """p over the memory rows ``[S, N]``: the softmax of the scores, or the scores themselves
+        under linear start; zero on padding rows either way."""
+        if self.linear:
+            return scores * present
+        scores = scores.masked_fill(~present, torch.finfo(scores.dtype).min)
+        return torch.softmax(scores, -1) * present  # a story with no sentence reads nothing
+
+    # -- forward --------------------------------------------------------------------------------
+    def run(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits ``[S, answer_words, V]`` and every hop's attention ``[S, K, N]``."""
+        sentences = batch["sentences"]
+        noise = self.hp.random_noise if self.training and self.temporal is not None else 0.0
+        ages, present = memory_ages(batch["sentence_counts"], sentences.shape[1], noise)
+        tables = self.tables()
+        mem = self.memories(sentences, ages, present, tables)
+        u = self.encode(batch["query"], tables[self.question_table : self.question_table + 1])
+        u = u.squeeze(-2)  # [S, d]
+
+        attentions = []
+        for hop in range(self.hp.hops):
+            m, c = mem[self.hop_in[hop]], mem[self.hop_out[hop]]  # [S, N, d]
+            p = self.attention((m @ u.unsqueeze(-1)).squeeze(-1), present)
+            o = (p.unsqueeze(1) @ c).squeeze(1)  # sum_i p_i c_i
+            u = self.update(hop, u, o)
+            attentions.append(p)
+
+        if self.hp.tying == "adjacent":
+            first = (u @ tables[-1].t()).unsqueeze(1)  # W^T = C^K (82)
+            logits = first if self.answer is None else torch.cat([first, self.answer(u)], 1)
+        else:
+            logits = self.answer(u)  # (82)
+        return logits, torch.stack(attentions, 1)
+
+    def forward(self, batch: dict) -> torch.Tensor:
+        return self.run(batch)[0]
