@@ -280,6 +280,10 @@ def _list_models() -> str:
               "(default: the model's)")  # fmt: skip
 @click.option("--epochs", type=click.IntRange(1), default=None,
               help="passes over the fixed training set (default: the model's)")  # fmt: skip
+@click.option("--patience", type=click.IntRange(0), default=None,
+              help="with a fixed set: stop after this many epochs without a better held-out "
+              "loss and keep the best epoch's weights; 0: never (default: the model's)",
+              )  # fmt: skip
 @click.option("--valid-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.1,
               show_default=True, help="stories of the fixed training set held out")  # fmt: skip
 @click.option("--release-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
@@ -312,8 +316,8 @@ def _list_models() -> str:
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="results JSON")
 @click.option("--quiet", "-q", is_flag=True, help="no progress bar")
 def baseline(model, task, list_models, preset, settings, hparams, device, threads, steps,
-             train_questions, epochs, valid_fraction, release_dir, time_limit, batch_size, seed,
-             lr, eval_every, eval_episodes, extrapolate, amp,
+             train_questions, epochs, patience, valid_fraction, release_dir, time_limit,
+             batch_size, seed, lr, eval_every, eval_episodes, extrapolate, amp,
              compile_step, checkpoint, checkpoint_every, resume, out, quiet) -> None:  # fmt: skip
     """Train reference MODEL on TASK (streaming episodes, or in epochs over a fixed training
     set); evaluate; write a results JSON."""
@@ -334,7 +338,8 @@ def baseline(model, task, list_models, preset, settings, hparams, device, thread
     cfg = RunConfig(
         model=model, task=spec.id, preset=preset, knobs=_knob_values(spec, settings),
         hparams=_model_values(model, hparams), device=device, threads=threads, steps=steps,
-        train_questions=train_questions, epochs=epochs, valid_fraction=valid_fraction,
+        train_questions=train_questions, epochs=epochs, patience=patience,
+        valid_fraction=valid_fraction,
         release_dir=release_dir, time_limit=time_limit, batch_size=batch_size, seed=seed, lr=lr,
         eval_every=eval_every, eval_episodes=eval_episodes, extrapolate=extrapolate,
         amp=amp, compile=compile_step,

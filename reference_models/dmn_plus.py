@@ -295,7 +295,7 @@ class DMNPlus(QAModel):
     Hparams = DMNPlusHparams
     # Adam's eps is not given in the paper; 1e-8 is Adam's own default (and TensorFlow's).
     # No gradient clipping is mentioned. L2 is in ``loss`` (see the module docstring), so
-    # weight_decay stays 0 here. Batch size in the paper: 128.
+    # weight_decay stays 0 here.
     optimizer = OptimizerSettings(
         name="adam",
         lr=1e-3,
@@ -304,6 +304,14 @@ class DMNPlus(QAModel):
         clip_norm=None,
         source="Xiong et al. 2016, sec. 6.2 (Adam, lr 0.001, batch 128; L2 in the model's loss)",
     )
+    # the paper's bAbI-10k protocol: batches of 128 questions, up to 256 epochs, stopping
+    # after 20 without a better held-out loss (the runner holds out 10% of the stories)
+    training_defaults = {
+        "batch_size": 128,
+        "train_questions": 10_000,
+        "epochs": 256,
+        "patience": 20,
+    }
 
     def __init__(self, io: TaskIO, hp: DMNPlusHparams):
         super().__init__(io, hp)

@@ -73,6 +73,10 @@ class RunConfig:
     train_questions: int | None = None
     epochs: int | None = None  # with train_questions: passes over it (None: the model's)
     valid_fraction: float = 0.1
+    # With a fixed set: stop once the held-out loss has not improved for this many epochs, and
+    # end with the weights of the best epoch (DMN+ trains so, with 20). None: the model's
+    # default; 0: never.
+    patience: int | None = None
     # The bAbI release (a folder holding en/ or the variant's files); its test files (else its
     # training files, which the model never saw) are evaluated too. None: $MEMTASKS_BABI_DIR.
     release_dir: Path | None = None
@@ -439,6 +443,8 @@ def resolve(cfg: RunConfig) -> RunConfig:
     if epochs is None and questions and cfg.steps is None:
         epochs = defaults.get("epochs")
     changes["epochs"] = epochs
+    if cfg.patience is None:
+        changes["patience"] = defaults.get("patience", 0)
     if cfg.steps is None and epochs is None:
         changes["steps"] = defaults.get("steps", 10_000)
     return dataclasses.replace(cfg, **changes)
@@ -462,6 +468,8 @@ def _check_config(cfg: RunConfig) -> None:
         raise MemtasksError(f"threads must be an integer >= 1, got {cfg.threads!r}")
     if cfg.lr is not None and not (isinstance(cfg.lr, (int, float)) and 0 < cfg.lr < 10):
         raise MemtasksError(f"lr must be a number in (0, 10), got {cfg.lr!r}")
+    if not (isinstance(cfg.patience, int) and cfg.patience >= 0) or isinstance(cfg.patience, bool):
+        raise MemtasksError(f"patience must be an integer >= 0 (0: never), got {cfg.patience!r}")
     for name in ("train_questions", "epochs"):
         value = getattr(cfg, name)
         if value is not None and (
@@ -537,6 +545,7 @@ def run(cfg: RunConfig) -> dict[str, Any]:
     identity = _identity(cfg, knobs, hp)
     ckpt_path = _checkpoint_path(cfg)
     step, history, evaluations, train_time, epochs_log = 0, [], [], 0.0, []
+    best: dict[str, Any] = {"loss": math.inf, "epoch": 0, "state": None}  # for patience
     if cfg.resume and ckpt_path is not None and ckpt_path.exists():
         state = _load_checkpoint(ckpt_path, identity, device)
         model.load_state_dict(state["model"])
@@ -546,6 +555,7 @@ def run(cfg: RunConfig) -> dict[str, Any]:
         step, history = state["step"], state["history"]
         evaluations, train_time = state["evaluations"], state["train_time_s"]
         epochs_log = state.get("epochs", [])
+        best = state.get("best", best)
         if step > total_steps:
             raise MemtasksError(
                 f"the checkpoint {ckpt_path} is at step {step}, past the {total_steps} steps asked"
@@ -582,6 +592,7 @@ def run(cfg: RunConfig) -> dict[str, Any]:
             "history": history,
             "evaluations": evaluations,
             "epochs": epochs_log,
+            "best": best,
             "train_time_s": train_time,
         }
         ckpt_path.parent.mkdir(parents=True, exist_ok=True)
@@ -640,19 +651,28 @@ def run(cfg: RunConfig) -> dict[str, Any]:
         yield
         tick = time.perf_counter()
 
-    def end_of_epoch(epoch: int) -> None:
-        """The held-out loss and accuracy after a pass, and the model's hook."""
+    def end_of_epoch(epoch: int) -> bool:
+        """The held-out loss and accuracy after a pass, and the model's hook; whether the
+        patience has run out."""
         entry: dict[str, Any] = {"epoch": epoch, "step": step}
-        if valid_set is not None:
-            valid = evaluate(model, spec, valid_set, device, cfg.eval_batch_size, amp)
-            entry["valid_loss"] = valid["loss"]
-            entry["valid_" + spec.metric.name] = valid.get(spec.metric.name)
-            event = model.end_of_epoch(epoch, valid["loss"])
-            if event:
-                entry["event"] = event
-                if bar is not None:
-                    bar.write(f"{cfg.model} {cfg.task}: {event}")
+        if valid_set is None:
+            epochs_log.append(entry)
+            return False
+        valid = evaluate(model, spec, valid_set, device, cfg.eval_batch_size, amp)
+        entry["valid_loss"] = valid["loss"]
+        entry["valid_" + spec.metric.name] = valid.get(spec.metric.name)
+        event = model.end_of_epoch(epoch, valid["loss"])
+        if event:
+            entry["event"] = event
+            if bar is not None:
+                bar.write(f"{cfg.model} {cfg.task}: {event}")
         epochs_log.append(entry)
+        if not cfg.patience:
+            return False
+        if valid["loss"] < best["loss"]:
+            state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            best.update(loss=valid["loss"], epoch=epoch, state=state)
+        return epoch - best["epoch"] >= cfg.patience
 
     try:
         for batch in batches:
@@ -687,7 +707,10 @@ def run(cfg: RunConfig) -> dict[str, Any]:
                 bar.update(1)
             if fixed and step % steps_per_epoch == 0:
                 with paused():
-                    end_of_epoch(step // steps_per_epoch)
+                    out_of_patience = end_of_epoch(step // steps_per_epoch)
+                if out_of_patience:
+                    stopped_by = "patience"
+                    break
             if cfg.eval_every and step % cfg.eval_every == 0 and step < total_steps:
                 with paused():
                     evaluations.append({"step": step, "sets": evaluate_all()})
@@ -701,11 +724,14 @@ def run(cfg: RunConfig) -> dict[str, Any]:
         if bar is not None:
             bar.close()
     trained()
+    restored = bool(cfg.patience and best["state"] is not None)
+    if restored:  # end with the weights of the best held-out epoch
+        model.load_state_dict(best["state"])
     if running_n:  # the steps since the last log line (a time limit stopped the run)
         history.append(
             {"step": step, "loss": float(running) / running_n, "train_time_s": train_time}
         )
-    if not evaluations or evaluations[-1]["step"] != step:
+    if restored or not evaluations or evaluations[-1]["step"] != step:
         evaluations.append({"step": step, "sets": evaluate_all()})
     save_checkpoint()
 
@@ -725,6 +751,8 @@ def run(cfg: RunConfig) -> dict[str, Any]:
         "training_set": training_info,
         "release": release_info,
         "stopped_by": stopped_by,
+        "patience": cfg.patience,
+        "best_epoch": best["epoch"] if cfg.patience else None,
         "time_limit_s": cfg.time_limit,
         "batch_size": cfg.batch_size,
         "episodes_seen": step * cfg.batch_size,

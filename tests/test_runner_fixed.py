@@ -224,3 +224,29 @@ def test_cli_fixed_set_flags(tmp_path, capsys):
     saved = json.loads(out.read_text())
     assert saved["training_set"]["questions"] == 20 and saved["epochs_requested"] == 1
     assert "x 4 episodes" in capsys.readouterr().out
+
+
+def test_patience_stops_and_ends_with_the_best_epochs_weights(tmp_path, monkeypatch):
+    from reference_models import runner
+
+    scripted = iter([3.0, 2.0, 2.5, 2.6, 2.7, 2.8])
+    real = runner.evaluate
+
+    def evaluate(model, spec, batch, *args, **kwargs):
+        out = real(model, spec, batch, *args, **kwargs)
+        if len(batch) == 1:  # the held-out story (the test set has 20)
+            out["loss"] = next(scripted)
+        return out
+
+    monkeypatch.setattr(runner, "evaluate", evaluate)
+    results = run(babi(tmp_path / "a", out=tmp_path / "a" / "r.json", epochs=6, patience=2))
+    per_epoch = math.ceil(11 / 4)
+    assert results["stopped_by"] == "patience" and results["best_epoch"] == 2
+    assert results["steps"] == 4 * per_epoch  # epochs 3 and 4 did not beat epoch 2
+    monkeypatch.setattr(runner, "evaluate", real)
+    two = run(babi(tmp_path / "b", out=tmp_path / "b" / "r.json", epochs=2))
+    assert results["metrics"]["test"] == two["metrics"]["test"]  # epoch 2's weights
+    ended = torch.load(tmp_path / "a" / "r.json.ckpt", weights_only=False)["model"]
+    at_two = torch.load(tmp_path / "b" / "r.json.ckpt", weights_only=False)["model"]
+    for k in at_two:
+        torch.testing.assert_close(ended[k], at_two[k], rtol=0, atol=0)
