@@ -291,15 +291,26 @@ def test_linear_start_switches_once_when_the_held_out_loss_stops_falling(batch, 
     assert model.end_of_epoch(1, 0.90) is None
     assert model.end_of_epoch(2, 0.85) is None
     assert model.end_of_epoch(3, 0.81) is None
+    assert model.end_of_epoch(4, 0.83) is None  # one worse epoch is noise: patience 3
+    assert model.end_of_epoch(5, 0.82) is None
     assert model.linear
-    event = model.end_of_epoch(4, 0.83)
-    assert (
-        event == "epoch 4: validation loss stopped decreasing (0.83 >= 0.81); softmax re-inserted"
+    event = model.end_of_epoch(6, 0.84)  # three epochs without beating epoch 3's 0.81
+    assert event == (
+        "epoch 6: validation loss stopped decreasing (best 0.81 at epoch 3, now 0.84); "
+        "softmax re-inserted"
     )
     assert not model.linear
     torch.testing.assert_close(sums(), torch.ones_like(sums()))
-    assert model.end_of_epoch(5, 0.90) is None  # once only
-    assert model.end_of_epoch(6, 0.95) is None
+    assert model.end_of_epoch(7, 0.90) is None  # once only
+    assert model.end_of_epoch(8, 0.95) is None
+    assert not model.linear
+
+
+def test_linear_start_ends_after_linear_epochs_at_the_latest():
+    model = make(linear_epochs=4)
+    for epoch, loss in enumerate([1.0, 0.9, 0.8], start=1):
+        assert model.end_of_epoch(epoch, loss) is None  # still improving
+    assert model.end_of_epoch(4, 0.7) == "epoch 4: 4 epochs of linear start; softmax re-inserted"
     assert not model.linear
 
 
@@ -319,7 +330,7 @@ def test_linear_start_by_hand_and_in_checkpoints():
 
 
 def test_equal_losses_count_as_not_decreasing():
-    model = make()
+    model = make(linear_patience=1)
     assert model.end_of_epoch(1, 1.0) is None
     assert model.end_of_epoch(2, 1.0) is not None
 
