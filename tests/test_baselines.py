@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -69,3 +70,44 @@ def test_qa_cards_show_the_committed_results():
         assert module.rewrite_section(card, body) == card.read_text(), (
             f"{card.name}: run python baselines/make_tables.py"
         )
+
+
+def _qa_script():
+    path = ROOT / "baselines/run_qa_baselines.py"
+    spec = importlib.util.spec_from_file_location("run_qa_baselines", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while being built
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("quick", [False, True])
+def test_every_qa_baseline_command_is_one_the_cli_accepts(quick, tmp_path):
+    """Each run of each set parses as `memtasks baseline` flags, with hyperparameters the model
+    takes and a preset the task has (so a typo fails here, not an hour into a run)."""
+    import argparse
+
+    import click
+
+    from memtasks.cli import _model_values, cli
+    from memtasks.registry import get_spec
+
+    script = _qa_script()
+    args = argparse.Namespace(device="cpu", seed=0, eval_episodes=1000, quick=quick,
+                              time_limit=60, release_dir=None)  # fmt: skip
+    for set_name, make in script.SETS.items():
+        names = set()  # each set writes its own folder
+        for run in make():
+            assert run.file not in names, run.file  # no two runs write one file
+            names.add(run.file)
+            argv = script.command(run, args, tmp_path / run.file)
+            assert argv[1:5] == ["-m", "memtasks.cli", "baseline", run.model]
+            ctx = cli.commands["baseline"].make_context("baseline", argv[4:])
+            assert ctx.params["model"] == run.model and ctx.params["task"] == run.task
+            _model_values(run.model, ctx.params["hparams"])  # raises on a bad --hp
+            if run.preset:
+                get_spec(run.task).make_knobs(run.preset)
+            assert ("--time-limit" in argv) == run.timed, (set_name, run.file)
+            assert _make_tables().RUN.match(run.file), run.file
+    with pytest.raises(click.UsageError):
+        cli.commands["baseline"].make_context("baseline", ["memn2n", "babi/qa1-v1", "--bogus"])
