@@ -48,13 +48,14 @@ Training tricks of the paper (sec. 4.1-4.2), on by default as in its best bAbI r
 
 Optimiser. The paper trains with SGD, rate 0.01 (0.005 when LS is used, for both phases in the
 authors' bAbI configuration), halved every 25 epochs over 100, batches of 32, the gradient's
-L2 norm clipped to 40, no momentum or weight decay. The authors' code SUMS the cross-entropy
-over the batch; ``QAModel.loss`` (and the reported losses) average it. With plain SGD, summing
-over 32 samples with rate eta and clip c is exactly averaging with rate 32 eta and clip c / 32,
-so ``optimizer`` is lr = 32 * 0.005 = 0.16 (LS is on by default) and clip_norm = 40 / 32 =
-1.25: the paper's steps at the paper's batch size. (Rate 0.01 on the averaged loss is 32 times
-too slow: 55% test accuracy on qa1 after 100 epochs over 1000 questions, where these settings
-pass 95% in 20 to 35.)
+L2 norm clipped to 40, no momentum or weight decay; the authors' code sums the cross-entropy
+over the batch. We train with Adam, rate 0.01, with the paper's halving every 25 epochs, its
+batches and its clip (on the averaged loss, so it rarely binds): the paper's SGD, restated for
+the averaged loss (rate 32 x 0.005, clip 40 / 32, the same steps at batch 32), solved qa1 and
+qa12 but stayed near chance on qa15 (47% error) and qa6 (50%) on generated bAbI-1k, where Adam
+reaches 0.0% and 35% and keeps qa1 at 0.1% (seed 0, one run each; Adam at 0.01 is also what the
+widely used reimplementations train with). ``--lr`` and the model's ``optimizer`` can restore
+the paper's SGD (``OptimizerSettings(name="sgd", lr=0.16, momentum=0, clip_norm=1.25, ...)``).
 
 The nil word (token id 0, the padding of sentences and questions) embeds to zero in every table:
 the tables are used through a mask that zeroes their row 0, so that row never receives a
@@ -158,18 +159,18 @@ class MemN2N(QAModel):
     summary = "end-to-end memory network (eq. 81-85): K hops of attention, PE, TE, LS, RN"
     equations = "81-85"
     Hparams = MemN2NHparams
-    # The paper's SGD (rate 0.005 with LS, clip 40, halved every 25 epochs) on its summed
-    # loss, restated for the averaged loss at batch 32: rate x 32, clip / 32 (module docstring).
+    # Adam in place of the paper's SGD (module docstring: measured on qa6, qa15), with the
+    # paper's annealing (halved every 25 epochs) and clip.
     optimizer = OptimizerSettings(
-        name="sgd",
-        lr=0.005 * 32,
-        momentum=0.0,
+        name="adam",
+        lr=0.01,
+        eps=1e-8,
         clip_value=None,
-        clip_norm=40.0 / 32,
+        clip_norm=40.0,
         decay_every=25,
         decay=0.5,
-        source="Sukhbaatar et al. 2015, sec. 4.2 (rate of LS runs; x32 and clip /32: the "
-        "authors' code sums the loss over batches of 32)",
+        source="Sukhbaatar et al. 2015, sec. 4.2 (annealing, clip, batch 32); Adam 0.01 in "
+        "place of its SGD (see the module docstring)",
     )
 
     # The paper's bAbI-1k runs: 1000 training questions a task, 100 epochs, batches of 32 (the

@@ -436,8 +436,8 @@ def accuracy(model, batch):
 
 
 def test_memn2n_learns_babi_qa1():
-    """The paper's model (3 hops, d = 20, PE, TE, LS, RN, adjacent tying) and optimiser, 1000
-    training questions; linear start ends on a held-out set of 100 others."""
+    """The paper's model (3 hops, d = 20, PE, TE, LS, RN, adjacent tying) with the default
+    optimiser, 1000 training questions; linear start ends on a held-out set of 100 others."""
     torch.manual_seed(0)
     model = reference_models.create("memn2n", TASK)
     train = model.collate(memtasks.generate(TASK, 200, seed=0))
