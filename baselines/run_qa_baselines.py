@@ -103,7 +103,8 @@ def babi_10k() -> list[Run]:
         Run("dmn-plus", "dmn-plus", "babi/joint-v1", joint, timed=True),
         Run("memn2n", "memn2n", "babi/joint-v1", joint + _hp(embed_size=50), timed=True),
         Run("lstm", "lstm", "babi/joint-v1",
-            joint + ("--batch-size", "32") + _hp(hidden_size=256, num_layers=1), timed=True),
+            joint + ("--batch-size", "32", "--lr", "1e-3") + _hp(hidden_size=256, num_layers=1),
+            timed=True),
     ]  # fmt: skip
 
 
