@@ -368,7 +368,8 @@ def babi_task_section(number: int) -> str:
             "1,000 or 10,000 training questions, 10 % of their stories held out for "
             "validation) or on `babi/joint-v1` (all 20 tasks at once), by "
             "`baselines/run_qa_baselines.py`; error in % of questions on 1,000 generated "
-            "test stories, and on the released English file of the task where the run was "
+            "test stories (a joint run's test set is 1,000 stories of all tasks, 50 of this "
+            "one), and on the released English file of the task where the run was "
             "given it (a model that never saw the release should score there as on "
             "generated data: the best evidence that the generator is faithful). One run, "
             "seed 0: the papers report the best of 10 runs."
@@ -445,7 +446,7 @@ def joint_section() -> str:
     for tag_dir in folders:
         about = tag_dir / "README.md"
         if about.exists():
-            parts += ["", f"`{tag_dir.name}`: " + _wrap(" ".join(about.read_text().split()))]
+            parts += ["", _wrap(f"`{tag_dir.name}`: " + " ".join(about.read_text().split()))]
     return "\n".join(parts + ["", "\n".join(lines)])
 
 
