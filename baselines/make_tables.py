@@ -335,7 +335,7 @@ def _babi_sets() -> list[tuple[Path, str, str, str, dict]]:
             info = res.get("training_set") or {}
             per = info.get("questions_per_task") or {}
             size = "10k" if min(per.values() or [0]) >= 10_000 else "1k"
-            if task.startswith("qa"):
+            if re.fullmatch(r"qa\d+-v1", task):
                 groups.setdefault((size, run_name, "per task"), {})[int(task[2:-3])] = res
             elif task == "joint-v1":
                 groups.setdefault((size, run_name, "joint"), {})[0] = res
