@@ -130,3 +130,53 @@ def test_runner_trains_each_qa_model_in_question_batches(name, tmp_path):
     assert results["steps"] == 2 * -(-trained // 8)  # epochs x ceil(questions / batch)
     assert 0 <= results["metrics"]["test"]["answer_accuracy"] <= 1
     assert results["metrics"]["test"]["questions"] == 50
+
+
+SEQUENCE_SMALL = {
+    "rnn": {"hidden_size": 8},
+    "lstm": {"hidden_size": 8, "num_layers": 1},
+    "gru": {"hidden_size": 8},
+    "transformer": {"d_model": 8, "heads": 2, "layers": 1, "ff_size": 16},
+    "transformer-encdec": {
+        "d_model": 8,
+        "heads": 2,
+        "encoder_layers": 1,
+        "decoder_layers": 1,
+        "ff_size": 16,
+    },  # fmt: skip
+    "ntm": {"controller_size": 8, "memory_size": 8, "memory_width": 4},
+    "dnc": {"controller_size": 8, "memory_size": 8, "memory_width": 4},
+}
+
+
+@pytest.mark.parametrize("name", list(SEQUENCE_SMALL))
+def test_sequence_models_read_the_qa_tasks_as_token_sequences(name):
+    """The sequence view of a QA task: the story as tokens, answers at the answer positions."""
+    episodes = memtasks.generate("babi/qa2-v1", 3, seed=0)
+    torch.manual_seed(0)
+    model = reference_models.create(name, "babi/qa2-v1", **SEQUENCE_SMALL[name], embed_size=8)
+    batch = model.collate(episodes)
+    logits = model(batch)
+    vocab = len(memtasks.get_spec("babi/qa2-v1").layout(memtasks.get_spec("babi/qa2-v1")
+                                                          .make_knobs()).vocab)  # fmt: skip
+    assert logits.shape == (3, int(episodes.lengths.max()), vocab)
+    loss = model.loss(logits, batch)
+    loss.backward()
+    assert torch.isfinite(loss)
+    flat = model.predictions(logits, batch)
+    assert flat.shape == (episodes.num_positions,)
+    assert (
+        0
+        <= memtasks.get_spec("babi/qa2-v1").metric.evaluate(episodes, flat)["answer_accuracy"]
+        <= 1
+    )
+
+
+def test_a_bidirectional_model_is_refused_on_stories_with_later_facts(tmp_path):
+    from memtasks.errors import MemtasksError
+    from reference_models.runner import RunConfig, run
+
+    with pytest.raises(MemtasksError, match="reads each episode in both directions"):
+        run(RunConfig(model="bilstm", task="babi/qa1-v1", device="cpu", train_questions=10,
+                      epochs=1, progress=False, out=tmp_path / "r.json"))  # fmt: skip
+    assert not (tmp_path / "r.json").exists()
