@@ -15,11 +15,10 @@ training budget (the steps reached are recorded); ``--jobs`` runs that many at o
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from run_qa_baselines import run_commands  # the sibling script (sys.path[0] is this folder)
 
 HERE = Path(__file__).resolve().parent
 TASKS = (
@@ -57,12 +56,7 @@ def main(argv: list[str] | None = None) -> int:
 
     runs = [(t, m) for t in args.tasks.split(",") for m in args.models.split(",")]
 
-    def one(task_model: tuple[str, str]) -> int:
-        task, model = task_model
-        out = out_dir / f"{task.split('/')[1]}__{model}.json"
-        if out.exists():
-            print(f"skip {out.name}: exists", flush=True)
-            return 0
+    def command(task: str, model: str, out: Path) -> list[str]:
         cmd = [sys.executable, "-m", "memtasks.cli", "baseline", model, task,
                "--steps", str(args.steps), "--batch-size", str(args.batch_size),
                "--eval-episodes", str(args.eval_episodes), "--eval-every", str(args.eval_every),
@@ -74,19 +68,13 @@ def main(argv: list[str] | None = None) -> int:
             cmd += ["--hp", "hidden_size=8"] if model == "lstm" else []
         if args.time_limit:
             cmd += ["--time-limit", str(args.time_limit)]
-        cmd += args.extra.split()
-        env = dict(os.environ)
-        if args.threads:
-            env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(args.threads)
-        log = out.with_suffix(".log")
-        with open(log, "w") as f:
-            code = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=env).returncode
-        print(f"{'ok  ' if code == 0 else 'FAIL'} {out.name} ({log.name})", flush=True)
-        return code
+        return cmd + args.extra.split()
 
-    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        codes = list(pool.map(one, runs))
-    return 1 if any(codes) else 0
+    commands = []
+    for task, model in runs:
+        out = out_dir / f"{task.split('/')[1]}__{model}.json"
+        commands.append((command(task, model, out), out))
+    return run_commands(commands, jobs=args.jobs, threads=args.threads)
 
 
 if __name__ == "__main__":

@@ -168,24 +168,32 @@ def main(argv: list[str] | None = None) -> int:
         wanted = args.only.split(",")
         runs = [r for r in runs if any(r.file.startswith(w) for w in wanted)]
 
-    def one(run: Run) -> int:
-        out = out_dir / run.file
+    return run_commands([(command(r, args, out_dir / r.file), out_dir / r.file) for r in runs],
+                        jobs=args.jobs, threads=args.threads)  # fmt: skip
+
+
+def run_commands(commands: list[tuple[list[str], Path]], jobs: int, threads: int) -> int:
+    """Run each ``(command, results file)``, ``jobs`` at a time, each process on ``threads``
+    torch threads (0: all), its output in ``<results>.log``; one whose results file exists is
+    skipped (rerunning a set finishes what is missing). Nonzero if any run failed.
+    ``run_baselines.py`` (the NTM set) runs its commands here too."""
+
+    def one(item: tuple[list[str], Path]) -> int:
+        cmd, out = item
         if out.exists():
             print(f"skip {out.name}: exists", flush=True)
             return 0
         env = dict(os.environ)
-        if args.threads:
-            env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(args.threads)
+        if threads:
+            env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
         log = out.with_suffix(".log")
         with open(log, "w") as f:
-            code = subprocess.run(
-                command(run, args, out), stdout=f, stderr=subprocess.STDOUT, env=env
-            ).returncode
+            code = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=env).returncode
         print(f"{'ok  ' if code == 0 else 'FAIL'} {out.name} ({log.name})", flush=True)
         return code
 
-    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        codes = list(pool.map(one, runs))
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        codes = list(pool.map(one, commands))
     return 1 if any(codes) else 0
 
 
