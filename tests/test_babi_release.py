@@ -18,7 +18,9 @@ import pytest
 import memtasks
 from generators.babi import fidelity
 
-TASKS = [int(t.split("/qa")[1].split("-")[0]) for t in memtasks.list_tasks("babi")]
+TASKS = [  # the 20 tasks (babi/joint-v1 mixes them and has no release file of its own)
+    int(t.split("/qa")[1].split("-")[0]) for t in memtasks.list_tasks("babi") if "/qa" in t
+]
 
 
 def test_all_twenty_tasks_are_registered():

@@ -86,6 +86,8 @@ def test_task_kernels_finds_the_dispatchers_held_by_story_drivers():
     """bAbI generators are closures over a driver object: its serial and parallel sizes and
     fill kernels are found through the closure, named after the task."""
     for task in memtasks.list_tasks("babi") + memtasks.list_tasks("world"):
+        if task == "babi/joint-v1":  # no kernels of its own: it calls the 20 tasks'
+            continue
         kernels = bench.task_kernels(get_spec(task))
         assert len(kernels) == 4, task
         family, name = task.split("/")
