@@ -273,7 +273,8 @@ def _list_models() -> str:
 @click.option("--threads", type=click.IntRange(1), default=None,
               help="CPU threads for torch (default: all cores)")  # fmt: skip
 @click.option("--steps", type=click.IntRange(0), default=None,
-              help="training steps (default: the model's, else 10,000)")  # fmt: skip
+              help="training steps, on a stream unless --train-questions is given "
+              "(default: the model's, else 10,000)")  # fmt: skip
 @click.option("--train-questions", type=click.IntRange(0), default=None, metavar="N",
               help="train on a fixed set: the first N questions of the train split (N per task "
               "for babi/joint-v1; bAbI-1k is 1000), in epochs; 0 streams fresh episodes "
