@@ -173,17 +173,6 @@ class MemNNHparams(QAHparams):
     init_std: float = knob(0.1, lo=0.0, hi=10.0, doc="std of the initial U entries")
 
 
-def _latest_argmax(scores: torch.Tensor) -> torch.Tensor:
-    """``argmax`` over the last axis that breaks ties towards the highest index: memories are in
-    write order, so of two equally scored facts the later one wins (and the nil memory, last,
-    wins a tie with any fact). Exact ties are common: a time threshold no training example
-    crossed keeps its zero weight, so two moves of the same actor at such ages score alike,
-    and ``torch.argmax`` would pick the older one (the 21 errors of 1,500 in Table 2's
-    actor+object difficulty-1 set were all such picks)."""
-    last = scores.shape[-1] - 1
-    return last - scores.flip(-1).argmax(-1)
-
-
 @register_model
 class MemNN(QAModel):
     name = "memnn"
@@ -301,7 +290,7 @@ class MemNN(QAModel):
         for h in range(self.hp.hops):
             # s_O([x, m_o1, ...], m_i) for every i at once (20, 21, 23)
             score = torch.einsum("snd,sd->sn", o_cand, u_o)
-            pick = _latest_argmax(score.detach().masked_fill(~valid_all, float("-inf")))
+            pick = score.detach().masked_fill(~valid_all, float("-inf")).argmax(-1)
             if self.training and targets is not None:  # teacher forcing on supporting facts
                 pick = torch.where(targets[:, h] >= 0, targets[:, h], pick)
             scores.append(score)
