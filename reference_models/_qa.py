@@ -47,7 +47,7 @@ __all__ = [
     "QAHparams",
     "QAModel",
     "bag_of_words",
-    "memory_mask",
+    "memory_rows",
     "position_encoding",
 ]
 
@@ -173,9 +173,11 @@ def bag_of_words(
     return vectors.sum(-2)
 
 
-def memory_mask(batch: dict) -> torch.Tensor:
-    """``bool[S, N]``: which memory rows hold a sentence (rows past ``sentence_counts`` are
-    padding, to be given -inf before a softmax)."""
-    n = batch["sentences"].shape[1]
-    rows = torch.arange(n, device=batch["sentences"].device)
-    return rows[None, :] < batch["sentence_counts"][:, None]
+def memory_rows(counts: torch.Tensor, rows: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(ages, present)``, both ``[S, rows]``, of a memory of sentences stored oldest first
+    (the QA view's ``sentences``): row r of a story with c sentences holds the sentence of age
+    c - 1 - r (0: the most recent); rows past c are padding (age 0, not present: to be given
+    -inf before a softmax)."""
+    row = torch.arange(rows, device=counts.device)[None, :]
+    present = row < counts[:, None]
+    return (counts[:, None] - 1 - row).clamp_min(0), present

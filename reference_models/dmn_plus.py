@@ -92,7 +92,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from . import register_model
 from ._base import OptimizerSettings, TaskIO, knob
-from ._qa import AnswerHead, QAHparams, QAModel, bag_of_words, memory_mask, position_encoding
+from ._qa import AnswerHead, QAHparams, QAModel, bag_of_words, memory_rows, position_encoding
 
 __all__ = [
     "AttentionGRU",
@@ -406,7 +406,7 @@ class DMNPlus(QAModel):
         if sentences.shape[1] < n or sentences.shape[2] == 0:  # no story at all: one empty row
             sentences = sentences.new_zeros(sentences.shape[0], n, max(sentences.shape[2], 1))
         query = query[:, : _used(query != 0, (0,))]
-        mask = memory_mask({"sentences": sentences, "sentence_counts": counts})
+        _, mask = memory_rows(counts, sentences.shape[1])
 
         facts = self.fuse(self.drop(self.sentence_reader(sentences)), counts)
         q = self.encode_question(query)

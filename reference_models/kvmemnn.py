@@ -80,7 +80,7 @@ from torch import nn
 
 from . import register_model
 from ._base import OptimizerSettings, TaskIO, knob
-from ._qa import AnswerHead, QAHparams, QAModel, bag_of_words, memory_mask, position_encoding
+from ._qa import AnswerHead, QAHparams, QAModel, bag_of_words, memory_rows, position_encoding
 
 __all__ = [
     "FIRST_WORD_ID",
@@ -225,12 +225,9 @@ class KVMemNN(QAModel):
         key_tokens, value_tokens = key_value_tokens(batch["sentences"], self.hp.kv)
         keys = self._embed(key_tokens)
         values = keys if value_tokens is key_tokens else self._embed(value_tokens)
-        mask = memory_mask(batch)
-        if self.T_K is not None:
-            n = batch["sentences"].shape[1]
-            rows = torch.arange(n, device=mask.device)
-            recency = batch["sentence_counts"][:, None] - 1 - rows[None, :]  # 0: most recent
-            keys = keys + self.T_K(recency.clamp(0, self.temporal_rows - 1))
+        recency, mask = memory_rows(batch["sentence_counts"], batch["sentences"].shape[1])
+        if self.T_K is not None:  # recency 0: the most recent sentence
+            keys = keys + self.T_K(recency.clamp_max(self.temporal_rows - 1))
         return keys, values, mask
 
     def forward(self, batch: dict) -> dict:

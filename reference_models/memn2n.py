@@ -80,7 +80,7 @@ from torch import nn
 
 from . import register_model
 from ._base import OptimizerSettings, TaskIO, knob
-from ._qa import AnswerHead, QAHparams, QAModel, position_encoding
+from ._qa import AnswerHead, QAHparams, QAModel, memory_rows, position_encoding
 
 __all__ = ["MemN2N", "MemN2NHparams", "memory_ages"]
 
@@ -135,11 +135,10 @@ def memory_ages(
     memories, U ~ U[0, 1) (so a fraction ``noise`` of them on average), at random places among
     its c + blanks slots. The blanks hold nothing and take no attention; what they do is push
     the sentences before them to greater ages, which keeps T_A from keying on exact ages."""
-    device = counts.device
-    row = torch.arange(rows, device=device)[None, :]
-    present = row < counts[:, None]
+    clean, present = memory_rows(counts, rows)
     if noise <= 0 or rows == 0:
-        return (counts[:, None] - 1 - row).clamp_min(0), present
+        return clean, present
+    device = counts.device
     s, slots = counts.shape[0], rows + math.ceil(noise * rows)
     blanks = torch.floor(noise * counts.float() + torch.rand(s, device=device)).long()
     total = counts + blanks

@@ -125,7 +125,7 @@ from torch import nn
 
 from . import register_model
 from ._base import OptimizerSettings, TaskIO, knob
-from ._qa import QAHparams, QAModel
+from ._qa import QAHparams, QAModel, memory_rows
 
 __all__ = ["MemNN", "MemNNHparams", "margin_ranking_loss"]
 
@@ -263,17 +263,15 @@ class MemNN(QAModel):
         sentences = batch["sentences"]  # [S, N, W]
         s, n, _ = sentences.shape
         dev = sentences.device
-        rows = torch.arange(n, device=dev)
-        valid = rows[None, :] < batch["sentence_counts"][:, None]  # [S, N]
+        age, valid = memory_rows(batch["sentence_counts"], n)  # [S, N]; age 0: the latest
         valid_all = torch.cat([valid, torch.ones(s, 1, dtype=torch.bool, device=dev)], 1)
-        age = batch["sentence_counts"][:, None] - 1 - rows[None, :]  # 0: the latest sentence
 
         # G: every sentence's embeddings, computed once. (The memories' words are kept as they
         # are, so a padding row embeds to exactly zero.)
         def memories(u: nn.Embedding, words: int, ages: int, nil: int) -> torch.Tensor:
             e = u(self._feature(sentences, words)).sum(-2)
             if self.hp.time_features:  # padding rows: age 0, no time feature
-                e = e + self._thermometer(u, ages, torch.where(valid, age, 0))
+                e = e + self._thermometer(u, ages, age)
             return torch.cat([e, u.weight[nil].expand(s, 1, -1)], 1)  # [S, N+1, n]
 
         o_cand = memories(self.U_O, self.o_candidate, self.o_age_cand, self.o_nil_cand)
