@@ -167,7 +167,7 @@ def time_step(model: torch.nn.Module, batch, device, repeats: int, warmup: int) 
 def qa_batches(model, episodes, device, quick: bool) -> tuple[list, list[int]]:
     """The fixed set cut into training batches the way the runner cuts it, and the questions in
     each: batches of 32 questions for the memory networks, of 8 stories for sequence models."""
-    from reference_models.runner import answer_spans
+    from memtasks.views import answer_spans
 
     if model.view == "qa":
         whole = model.collate(episodes, device)

@@ -230,8 +230,7 @@ def qa(batch: EpisodeBatch, *, max_sentences: int | None = None) -> QABatch:
     n_episodes = len(batch)
     offsets = batch.offsets
     episode_of, _ = position_coordinates(batch)
-    episode_start = np.zeros(batch.num_positions, dtype=bool)
-    episode_start[offsets[:-1][batch.lengths > 0]] = True
+    episode_start = _episode_starts(batch)
 
     # -- answer spans and their questions --------------------------------------------------------
     answer_start, answer_end = _runs(batch.role == ROLE_ANSWER, episode_start)
@@ -355,6 +354,21 @@ def qa(batch: EpisodeBatch, *, max_sentences: int | None = None) -> QABatch:
         index=batch.index[sample_episode].copy(),
         answer_ordinal=ordinal,
     )
+
+
+def answer_spans(batch: EpisodeBatch) -> np.ndarray:
+    """``int64[B]``: the questions of each episode, i.e. its answer spans (maximal runs of
+    ``role == 2`` positions), as ``qa`` counts them."""
+    starts, _ = _runs(batch.role == ROLE_ANSWER, _episode_starts(batch))
+    episode, _ = position_coordinates(batch)
+    return np.bincount(episode[starts], minlength=len(batch)).astype(np.int64)
+
+
+def _episode_starts(batch: EpisodeBatch) -> np.ndarray:
+    """``bool[N]``: the first position of each (non-empty) episode."""
+    starts = np.zeros(batch.num_positions, dtype=bool)
+    starts[batch.offsets[:-1][batch.lengths > 0]] = True
+    return starts
 
 
 def _offsets(counts: np.ndarray) -> np.ndarray:

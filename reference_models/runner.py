@@ -39,11 +39,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from memtasks.episode import ROLE_ANSWER, EpisodeBatch
+from memtasks.episode import EpisodeBatch
 from memtasks.errors import MemtasksError
 from memtasks.knobs import Knobs
 from memtasks.registry import TaskSpec, get_spec
 from memtasks.torch import EpisodeStream
+from memtasks.views import answer_spans
 
 from . import _base, get_model, make_hparams
 
@@ -178,16 +179,6 @@ def _extrapolate_knobs(spec: TaskSpec, knobs: Knobs) -> dict[str, Knobs]:
 # ---------------------------------------------------------------------------------------------
 # A fixed training set (bAbI-1k, bAbI-10k) and the release's own files
 # ---------------------------------------------------------------------------------------------
-def answer_spans(batch: EpisodeBatch) -> np.ndarray:
-    """``int64[B]``: questions (maximal runs of answer positions) of each episode."""
-    answer = batch.role == ROLE_ANSWER
-    starts = answer.copy()
-    starts[1:] &= ~answer[:-1]
-    starts[batch.offsets[:-1][batch.lengths > 0]] = answer[batch.offsets[:-1][batch.lengths > 0]]
-    episode = np.repeat(np.arange(len(batch)), batch.lengths)
-    return np.bincount(episode[starts], minlength=len(batch)).astype(np.int64)
-
-
 def _task_of(batch: EpisodeBatch) -> np.ndarray:
     """Which task each episode is of (a joint set's ``meta["task"]``; 0 for one task)."""
     task = batch.meta.get("task")
@@ -200,20 +191,20 @@ def fixed_training_set(
     """The first stories of the train split holding ``questions`` questions of each task (whole
     stories, so the last one may bring a few more), and a summary of what it holds."""
     parts, start, chunk = [], 0, 256
-    while True:
+    while True:  # generate in doubling chunks until every task has its questions
         parts.append(spec.generate(chunk, seed, "train", start=start, knobs=knobs))
         start += chunk
         batch = EpisodeBatch.concat(parts)
         spans, task = answer_spans(batch), _task_of(batch)
-        tasks = np.unique(_task_of(parts[0]))
-        # the questions each task has before each story (exclusive running count per task)
-        before = np.zeros(len(batch), np.int64)
-        for t in tasks:
-            sel = task == t
-            before[sel] = np.cumsum(spans[sel]) - spans[sel]
+        tasks = np.unique(task[: len(parts[0])])  # the first chunk holds every task of a joint set
         if all(spans[task == t].sum() >= questions for t in tasks):
             break
         chunk *= 2
+    # the questions each task has before each story (exclusive running count per task)
+    before = np.zeros(len(batch), np.int64)
+    for t in tasks:
+        sel = task == t
+        before[sel] = np.cumsum(spans[sel]) - spans[sel]
     keep = np.flatnonzero(before < questions)
     chosen = batch.take(keep)
     chosen_spans, chosen_task = spans[keep], task[keep]
@@ -253,13 +244,9 @@ def _release_sets(
             release.read_file(path, vocab=vocab, task=n).batch
             for path, n in zip(paths, numbers, strict=True)
         ]
-        widths = {k: max(b.meta[k].shape[1] for b in batches) for k in batches[0].meta
-                  if batches[0].meta[k].ndim == 2}  # fmt: skip
-        for b in batches:
-            for k, w in widths.items():
-                padded_meta = np.full((len(b), w), -1, dtype=b.meta[k].dtype)
-                padded_meta[:, : b.meta[k].shape[1]] = b.meta[k]
-                b.meta[k] = padded_meta
+        if len(batches) > 1:  # per-question fields differ in width by task: left out, as
+            for b in batches:  # babi/joint-v1 leaves them out
+                b.meta = {k: v for k, v in b.meta.items() if v.ndim == 1}
         joint = EpisodeBatch.concat(batches)
         info = {"folder": str(folder), "variant": "en", "split": split, "tasks": numbers}
         if split == "train":
