@@ -159,11 +159,7 @@ def section(task_name: str, task_id: str) -> str:
             if r0.get("stopped_by") == "time_limit" or r0.get("time_limit_s")
             else f"{r0['steps']:,} steps each"
         )
-        devices = sorted({r["device"] for r in runs})
-        parts += ["", f"### `{tag_dir.name}`: {', '.join(devices)}", ""]
-        about = tag_dir / "README.md"
-        if about.exists():  # how the runs of this folder were made
-            parts += [_wrap(" ".join(about.read_text().split())), ""]
+        parts += [""] + _folder_head(tag_dir, runs)
         parts += [
             _wrap(
                 f"Seed {r0['seed']}, batch {r0['batch_size']}, {budget}; each model with its "
@@ -180,11 +176,8 @@ def section(task_name: str, task_id: str) -> str:
 
 
 def rewrite(card: Path, task_name: str, task_id: str) -> str:
-    text = card.read_text()
-    pattern = re.compile(r"(## Baselines\n\n)(.*?)(\n\n## )", re.S)
-    if not pattern.search(text):
-        raise SystemExit(f"{card}: no '## Baselines' section followed by another section")
-    return pattern.sub(lambda m: m.group(1) + section(task_name, task_id) + m.group(3), text)
+    """An NTM task's card with its Baselines section written from the results."""
+    return rewrite_section(card, section(task_name, task_id))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -278,13 +271,18 @@ def _provenance(runs: list[dict]) -> str:
     )
 
 
+def _about(tag_dir: Path) -> str | None:
+    """How the runs of a results folder were made: its README.md, on one line."""
+    about = tag_dir / "README.md"
+    return " ".join(about.read_text().split()) if about.exists() else None
+
+
 def _folder_head(tag_dir: Path, runs: list[dict]) -> list[str]:
+    """A results folder's heading (its name and devices) and what its README says."""
     devices = sorted({r["device"] for r in runs})
     parts = [f"### `{tag_dir.name}`: {', '.join(devices)}", ""]
-    about = tag_dir / "README.md"
-    if about.exists():
-        parts += [_wrap(" ".join(about.read_text().split())), ""]
-    return parts + [_wrap(_provenance(runs)), ""]
+    about = _about(tag_dir)
+    return parts + ([_wrap(about), ""] if about else [])
 
 
 def world_section() -> str:
@@ -305,7 +303,8 @@ def world_section() -> str:
         if not runs:
             continue
         found = True
-        parts += [""] + _folder_head(tag_dir, [res for _, _, res in runs])
+        results = [res for _, _, res in runs]
+        parts += ["", *_folder_head(tag_dir, results), _wrap(_provenance(results)), ""]
         head = ["model", *WORLD_COLUMNS, "parameters", "training (d=5 actor+object)"]
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for run_name, (label, paper) in TABLE2.items():
@@ -477,9 +476,9 @@ def joint_section() -> str:
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     folders = sorted({tag_dir for tag_dir, *_ in _babi_sets()})
     for tag_dir in folders:
-        about = tag_dir / "README.md"
-        if about.exists():
-            parts += ["", _wrap(f"`{tag_dir.name}`: " + " ".join(about.read_text().split()))]
+        about = _about(tag_dir)
+        if about:
+            parts += ["", _wrap(f"`{tag_dir.name}`: {about}")]
     return "\n".join(parts + ["", "\n".join(lines)])
 
 
@@ -492,9 +491,13 @@ def qa_cards() -> dict[Path, str]:
     return out
 
 
+BASELINES = re.compile(r"(## Baselines\n\n)(.*?)(\n\n## )", re.S)  # up to the next section
+
+
 def rewrite_section(card: Path, body: str) -> str:
+    """``card``'s text with ``body`` as its Baselines section."""
     text = card.read_text()
-    pattern = re.compile(r"(## Baselines\n\n)(.*?)(\n\n## )", re.S)
+    pattern = BASELINES
     if not pattern.search(text):
         raise SystemExit(f"{card}: no '## Baselines' section followed by another section")
     return pattern.sub(lambda m: m.group(1) + body + m.group(3), text)
