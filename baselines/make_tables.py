@@ -370,7 +370,9 @@ def _task_errors(how: str, by_task: dict[int, dict]) -> dict[int, tuple[float, f
 def babi_task_section(number: int) -> str:
     parts = [
         _wrap(
-            "Reference models trained on generated `release` data of this task (the first "
+            "Reference models trained on generated `release` data of this task (its generator "
+            "version is the task id's `-v1`; the joint card names each folder's version, "
+            "seed and commit; the first "
             "1,000 or 10,000 training questions, 10 % of their stories held out for "
             "validation) or on `babi/joint-v1` (all 20 tasks at once), by "
             "`baselines/run_qa_baselines.py`; error in % of questions on 1,000 generated "
@@ -474,11 +476,16 @@ def joint_section() -> str:
             "mean error % (failed), release", "paper", "training", "device"]  # fmt: skip
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
-    folders = sorted({tag_dir for tag_dir, *_ in _babi_sets()})
-    for tag_dir in folders:
-        about = _about(tag_dir)
-        if about:
-            parts += ["", _wrap(f"`{tag_dir.name}`: {about}")]
+    folders: dict[Path, list[dict]] = {}
+    for tag_dir, *_, by_task in _babi_sets():
+        folders.setdefault(tag_dir, []).extend(by_task.values())
+    for tag_dir, results in sorted(folders.items()):  # how each folder was run, and with what
+        tasks = sorted({r["task"] for r in results}, key=lambda t: (len(t), t))
+        data = (
+            f"generators {tasks[0]} ... {tasks[-1]}" if len(tasks) > 1 else f"generator {tasks[0]}"
+        )
+        line = f"`{tag_dir.name}`: {_about(tag_dir) or ''} Data: {data}. {_provenance(results)}"
+        parts += ["", _wrap(line)]
     return "\n".join(parts + ["", "\n".join(lines)])
 
 

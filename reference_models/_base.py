@@ -198,7 +198,7 @@ class SequenceModel(nn.Module):
     amp_safe: ClassVar[bool] = True
     view: ClassVar[str] = "padded"  # what ``collate`` gives forward: padded episodes, or "qa"
     # the runner's settings this model's paper trains with, where a run leaves them open:
-    # steps, batch_size, train_questions (a fixed training set), epochs
+    # steps, batch_size, train_questions (a fixed training set), epochs, patience
     training_defaults: ClassVar[Mapping[str, int]] = {}
 
     def __init__(self, io: TaskIO, hp: Hparams):
