@@ -475,14 +475,13 @@ def _check_config(cfg: RunConfig) -> None:
 
 def run(cfg: RunConfig) -> dict[str, Any]:
     """Train ``cfg.model`` on ``cfg.task`` and return (and write to ``cfg.out``) the results."""
-    get_model(cfg.model)  # an unknown model is refused before anything else
+    model_cls = get_model(cfg.model)  # an unknown model is refused before anything else
     cfg = resolve(cfg)
     _check_config(cfg)
     started = time.time()
     commit, dirty = git_commit()  # the code as it was when the run started
     spec = get_spec(cfg.task)
     knobs = spec.make_knobs(cfg.preset, **cfg.knobs)
-    model_cls = get_model(cfg.model)
     hp = make_hparams(cfg.model, cfg.hparams)
     device = _device(cfg.device)
     if cfg.threads is not None:
