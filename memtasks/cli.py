@@ -220,9 +220,9 @@ def verify(path: Path) -> None:
 @click.argument("tasks", nargs=-1)
 @click.option("--episodes", type=click.IntRange(64), default=1 << 16, show_default=True,
               help="episodes per measurement (bulk: one call; stream: batches)")  # fmt: skip
-@click.option("--batch-size", type=click.IntRange(1), default=None,
-              help="stories per step, or questions for memory networks (default: the "
-              "model's, else 64)")  # fmt: skip
+@click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True,
+              help="episodes per generate call in the stream measurement (at most --episodes)",
+              )  # fmt: skip
 @click.option("--compile/--no-compile", "measure_compile", default=True, show_default=True,
               help="also time a cold Numba compile in a fresh process")  # fmt: skip
 def bench(tasks, episodes, batch_size, measure_compile) -> None:
@@ -230,6 +230,10 @@ def bench(tasks, episodes, batch_size, measure_compile) -> None:
     from .bench import bench_task, format_results
     from .registry import get_spec, list_tasks
 
+    if batch_size > episodes:  # the stream would make one call of more episodes than asked
+        raise MemtasksError(
+            f"--batch-size must be at most --episodes ({episodes}), got {batch_size}"
+        )
     ids = [get_spec(t).id for t in tasks] or list_tasks()
     results = [
         bench_task(t, episodes=episodes, batch_size=batch_size, compile=measure_compile)

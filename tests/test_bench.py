@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 import memtasks
 from memtasks import bench
+from memtasks.cli import main
 from memtasks.episode import EpisodeBatch
 from memtasks.registry import get_spec
 
@@ -72,6 +73,40 @@ def test_format_results_has_one_row_per_task(copy_result):
     assert lines[2].startswith(COPY) and lines[3].startswith("ntm/another-v1")
     assert "median of 1" in lines[-1]
     assert bench.format_results([]) == "(no results)"
+
+
+def _cli(capsys, *args: str) -> tuple[int, str, str]:
+    """(exit status, stdout, stderr) of `memtasks ARGS` run in this process."""
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_bench_runs_with_its_default_batch_size(capsys):
+    """The README's `memtasks bench ntm/copy-v1` once crashed: --batch-size defaulted to None."""
+    code, out, err = _cli(capsys, "bench", COPY, "--episodes", "64", "--no-compile")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[1].split()[0] == "task"
+    row = lines[2].split()
+    assert row[0] == COPY
+    assert any(any(c.isdigit() for c in cell) for cell in row[3:])  # episodes/s and MB/s figures
+    assert "64 episodes per measurement (stream: calls of 64;" in lines[-1]
+
+
+def test_cli_bench_batch_size_is_checked_against_episodes(capsys):
+    code, out, err = _cli(capsys, "bench", COPY, "--episodes", "64", "--batch-size", "65")
+    assert code == 1 and out == ""
+    assert err == "memtasks: error: --batch-size must be at most --episodes (64), got 65\n"
+    code, out, err = _cli(
+        capsys, "bench", COPY, "--episodes", "64", "--batch-size", "32", "--no-compile"
+    )
+    assert code == 0, err
+    assert "stream: calls of 32;" in out
 
 
 def test_task_kernels_finds_the_dispatchers_of_every_ntm_task():
