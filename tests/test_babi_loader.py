@@ -228,12 +228,13 @@ def test_files_of_other_shapes_round_trip_too(tmp_path):
     no_final_newline = EN_QA1.rstrip("\n")
     crlf = EN_QA1.replace("\n", "\r\n")
     mixed = EN_QA1.replace("Where is John? \t", "Where is John?\t")
-    for i, text in enumerate((no_final_newline, crlf, mixed, "")):
+    bom = "\ufeff" + crlf  # a byte order mark is stripped on reading and written back
+    for i, text in enumerate((no_final_newline, crlf, mixed, bom)):
         path = write(tmp_path, f"f{i}.txt", text)
         read = read_file(path)
         assert read.to_text() == text
     assert read_file(tmp_path / "f2.txt").space_before_tab == (True, False, True)
-    assert len(read_file(tmp_path / "f3.txt").batch) == 0
+    assert read_file(tmp_path / "f3.txt").vocab == read_file(tmp_path / "f1.txt").vocab
     # a question with no supporting line (a hand-made file) has distance 0
     path = write(tmp_path, "nosupport.txt", "1 Mary went to the park.\n2 Where is Mary? \tpark\t\n")
     read = read_file(path)

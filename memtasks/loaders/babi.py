@@ -91,6 +91,22 @@ _TASK_ID = re.compile(r"^qa(\d+)$")
 _FILE_TASK = re.compile(r"^qa(\d+)_")
 
 
+# Line and supporting ids: at most 9 digits. Segment and support ids are int32, and int() of a
+# very long digit string raises a ValueError (Python's limit on str-to-int digits), so a longer
+# id is refused before it is converted; no real story comes near 10**9 lines.
+MAX_ID_DIGITS = 9
+# Characters a line may not hold, besides the newline: C0/C1 controls (NUL, a bare CR, ...) and
+# whitespace other than the space and the TAB (NBSP, U+2028, ...), which ``words`` would treat
+# as a space: the file would load, but its text could not be written back.
+_BAD_CHARS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_BAD_CHAR = {
+    "\n": re.compile(rf"[{_BAD_CHARS}\r]"),  # a LF file: any CR is out of place
+    # a CRLF file: a CR not before a LF, or a LF not after a CR (mixed line endings)
+    "\r\n": re.compile(rf"[{_BAD_CHARS}]|\r(?!\n)|(?<!\r)\n"),
+}
+BOM = "\ufeff"
+
+
 def _is_id(text: str) -> bool:
     """ASCII digits only (``str.isdigit`` alone accepts "²"; a regex is 10x slower here)."""
     return text.isdigit() and text.isascii()
@@ -269,6 +285,7 @@ class BabiFile:
     newline: str = "\n"
     final_newline: bool = True
     memtasks_cipher: bool = False  # the file was under memtasks' cipher and was deciphered
+    bom: bool = False  # the file began with a UTF-8 byte order mark (stripped, written back)
 
     def __iter__(self):
         return iter((self.batch, self.vocab))
@@ -286,7 +303,8 @@ class BabiFile:
             text = text.replace("\n", self.newline)
         if not self.final_newline and text:
             text = text[: -len(self.newline)]
-        return cipher(text) if self.memtasks_cipher else text
+        text = cipher(text) if self.memtasks_cipher else text
+        return BOM + text if self.bom else text
 
 
 @dataclass(slots=True)
@@ -311,6 +329,12 @@ def _parse(path, lines: list[str]) -> list[list[_Line]]:
         if not sep or not _is_id(head):
             shown = repr(line[:60]) if line else "an empty line"
             _fail(path, number, f"expected 'ID sentence' (a line id, a space, text), got {shown}")
+        if len(head) > MAX_ID_DIGITS:
+            _fail(
+                path, number,
+                f"line id must be a positive integer of at most {MAX_ID_DIGITS} digits, got "
+                f"{len(head)} digits ({head[:12]}...)",
+            )  # fmt: skip
         lid = int(head)
         if lid == 1:
             story = []
@@ -328,6 +352,14 @@ def _parse(path, lines: list[str]) -> list[list[_Line]]:
             tokens = words(rest)
             if not tokens:
                 _fail(path, number, "expected a sentence after the line id, got none")
+            if "?" in tokens:
+                # a question line whose TABs became spaces ("Where is Mary? bathroom 1") would
+                # otherwise load as a statement; no released statement holds a '?'
+                _fail(
+                    path, number,
+                    "expected a question line 'question?<TAB>answer<TAB>supporting ids' (a "
+                    f"statement has no '?'), got {rest[:60]!r} with no TAB",
+                )  # fmt: skip
             story.append(_Line(tokens, False, [], [], False))
             continue
         if len(fields) != 3:
@@ -342,13 +374,26 @@ def _parse(path, lines: list[str]) -> list[list[_Line]]:
             _fail(path, number, "expected a question before the first TAB, got none")
         if not answer:
             _fail(path, number, "expected an answer after the first TAB, got an empty field")
+        if answer.split() != [answer]:
+            # "apple milk" would become one word with a space inside
+            _fail(
+                path, number,
+                f"answer {answer[:60]!r} has a space; answers are words joined by ',' "
+                "(apple,milk)",
+            )  # fmt: skip
         answers = answer.split(",")
         if not all(answers):
             _fail(path, number, f"expected answer words joined by single commas, got {answer!r}")
         supports = []
         for s in support_text.split():
             if not _is_id(s):
-                _fail(path, number, f"expected integer supporting line ids, got {s!r}")
+                _fail(path, number, f"expected integer supporting line ids, got {s[:60]!r}")
+            if len(s) > MAX_ID_DIGITS:
+                _fail(
+                    path, number,
+                    f"supporting line id must be a positive integer of at most {MAX_ID_DIGITS} "
+                    f"digits, got {len(s)} digits ({s[:12]}...)",
+                )  # fmt: skip
             sid = int(s)
             if not 1 <= sid < lid:
                 where = "this line" if sid == lid else "a later line" if sid > lid else "no line"
@@ -404,12 +449,32 @@ def read_file(
     except OSError as exc:
         raise LoaderError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     text = _decode(path, data)
+    # Editors on Windows write a UTF-8 byte order mark; it is not part of the first line.
+    # Recorded (BabiFile.bom) so that to_text() gives back the same bytes.
+    bom = text.startswith(BOM)
+    if bom:
+        text = text[len(BOM) :]
     if memtasks_cipher:
         text = decipher(text)
     newline = "\r\n" if "\r\n" in text else "\n"
+    bad = _BAD_CHAR[newline].search(text)
+    if bad:
+        char = bad.group()
+        number = text.count(newline, 0, bad.start()) + 1
+        what = (
+            "a line ending that differs from the file's CRLF (mixed line endings)"
+            if newline == "\r\n" and char in "\r\n"
+            else "a bare CR (U+000D) in a file of LF line endings"
+            if char == "\r"
+            else f"character U+{ord(char):04X} (a control or non-space whitespace character)"
+        )
+        _fail(path, number, f"expected text, spaces and TABs, got {what}")
     final_newline = text.endswith(newline) or not text
     body = text[: -len(newline)] if text.endswith(newline) else text
     stories = _parse(path, body.split(newline) if text else [])
+    if not stories:
+        # an empty file (a failed download, a truncated copy) is not an empty dataset
+        raise LoaderError(f"{path}: holds no stories (the file is empty)")
 
     if vocab is None:
         # a line's first word is lowered unless the file uses it, so written, mid-sentence
@@ -527,6 +592,7 @@ def read_file(
         newline=newline,
         final_newline=final_newline,
         memtasks_cipher=memtasks_cipher,
+        bom=bom,
     )
 
 
