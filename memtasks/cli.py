@@ -292,9 +292,8 @@ def _list_models() -> str:
 @click.option("--valid-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.1,
               show_default=True, help="stories of the fixed training set held out")  # fmt: skip
 @click.option("--release-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
-              envvar="MEMTASKS_BABI_DIR",
-              help="the bAbI release folder (or $MEMTASKS_BABI_DIR): also evaluate on its "
-              "files")  # fmt: skip
+              help="the bAbI release folder (default: $MEMTASKS_BABI_DIR): also evaluate on its "
+              "files; bAbI tasks only (the variable is ignored for other tasks)")  # fmt: skip
 @click.option("--time-limit", type=click.FloatRange(0, min_open=True), default=None,
               metavar="SECONDS",
               help="stop training after SECONDS; the steps reached are recorded")  # fmt: skip
@@ -302,7 +301,7 @@ def _list_models() -> str:
               help="stories per step, or questions for memory networks (default: the "
               "model's, else 64)")  # fmt: skip
 @_seed
-@click.option("--lr", type=click.FloatRange(0, 10, min_open=True), default=None,
+@click.option("--lr", type=click.FloatRange(0, 10, min_open=True, max_open=True), default=None,
               help="learning rate (default: the model's, from its paper where known)")  # fmt: skip
 @click.option("--eval-every", type=click.IntRange(0), default=0, show_default=True,
               help="evaluate every N steps (0: at the end only)")  # fmt: skip
@@ -335,8 +334,10 @@ def baseline(model, task, list_models, preset, settings, hparams, device, thread
         return
     if model is None or task is None:
         raise click.UsageError("baseline takes MODEL and TASK (or --list-models)")
-    from reference_models.runner import RunConfig, run
+    from reference_models.runner import RunConfig, RunInterrupted, run
 
+    # the runner reads $MEMTASKS_BABI_DIR itself, for bAbI tasks only: the option has no envvar,
+    # so that only an explicit --release-dir is refused on a task the release does not have
     spec, _ = _spec_and_knobs(task, preset, settings)
     if out is not None and out.exists() and not resume:
         raise MemtasksError(f"{out} exists; choose another --out, or --resume that run")
@@ -351,7 +352,11 @@ def baseline(model, task, list_models, preset, settings, hparams, device, thread
         checkpoint=checkpoint, checkpoint_every=checkpoint_every, resume=resume, out=out,
         progress=not quiet,
     )  # fmt: skip
-    results = run(cfg)
+    try:
+        results = run(cfg)
+    except RunInterrupted as exc:  # the checkpoint is saved: say how to resume, exit as a signal
+        click.echo(f"memtasks: {exc}", err=True)
+        sys.exit(130)
     click.echo(_summary(results, out))
 
 

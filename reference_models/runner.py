@@ -14,7 +14,14 @@ run and what it reached:
   task's ``extrapolate*`` presets (longer sequences, more items), with the task's metric, broken
   down by small integer meta fields (sequence length, number of items...);
 - a checkpoint every ``checkpoint_every`` steps and at the end; ``resume=True`` continues from
-  it after checking that it belongs to the same run.
+  it after checking that it belongs to the same run. A checkpoint holds tensors and plain data
+  only (the run's settings and history as JSON text) and is read with ``weights_only=True``,
+  so a crafted file cannot run code;
+- every output path is checked before training (so a run never learns for hours and then
+  fails to write), an existing checkpoint is never overwritten without ``resume``, and a save
+  that fails at the end still writes whatever else it can and says what was kept;
+- Ctrl-C or SIGTERM during training saves a checkpoint of the last whole step and raises
+  ``RunInterrupted``, whose one line says how to resume.
 
 Every refusal (unknown model, bad hyperparameter, a bidirectional model on a task whose scored
 positions carry inputs, a missing CUDA device, a checkpoint of another run) is one
@@ -28,8 +35,14 @@ import dataclasses
 import json
 import math
 import os
+import pickle
 import platform
+import shlex
+import signal
 import subprocess
+import sys
+import tempfile
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -48,10 +61,20 @@ from memtasks.views import answer_spans
 
 from . import _base, get_model, make_hparams
 
-__all__ = ["RunConfig", "evaluate", "run"]
+__all__ = ["LR_RANGE", "RunConfig", "RunInterrupted", "evaluate", "run"]
 
 EVAL_SPLIT = "test"
-CHECKPOINT_FORMAT = 1
+# 2: the run's settings and history are JSON text and everything else tensors, so that a
+# checkpoint loads with ``weights_only=True`` (format 1 pickled Python objects)
+CHECKPOINT_FORMAT = 2
+# The learning rates a run accepts, both ends excluded; ``memtasks baseline --lr`` shows this
+# range in its help (tests/test_runner_faults.py checks that the two agree).
+LR_RANGE = (0.0, 10.0)
+
+
+class RunInterrupted(MemtasksError):
+    """Training stopped by Ctrl-C or SIGTERM. The message says at which step, what was saved,
+    and the flags that resume the run; the command line prints it and exits with 130."""
 
 
 @dataclass
@@ -220,19 +243,26 @@ def fixed_training_set(
     return chosen, summary
 
 
+def _release_tasks(spec: TaskSpec, knobs: Knobs) -> list[int] | None:
+    """The numbers of the bAbI release's tasks that this task (with these knobs) is, or None
+    for a task the release does not have."""
+    from memtasks.loaders import babi as release
+
+    numbers = list(knobs.tasks) if hasattr(knobs, "tasks") else [release.task_number(spec.id) or 0]
+    return numbers if all(numbers) and spec.family == "babi" else None
+
+
 def _release_sets(
     spec: TaskSpec, knobs: Knobs, folder: Path | None
 ) -> tuple[dict[str, EpisodeBatch], dict[str, Any] | None]:
     """The bAbI release's files of this task (every task of a joint set), with their words
     mapped to the task's vocabulary: the test files where the folder has them, else the
     training files (which a model trained on generated data never saw)."""
-    if folder is None:
+    numbers = _release_tasks(spec, knobs)
+    if folder is None or numbers is None:
         return {}, None
     from memtasks.loaders import babi as release
 
-    numbers = list(knobs.tasks) if hasattr(knobs, "tasks") else [release.task_number(spec.id) or 0]
-    if not all(numbers) or spec.family != "babi":
-        return {}, None
     vocab = spec.layout(knobs).vocab
     for split in ("test", "train"):
         paths = [release.release_path(folder, "en", n, split) for n in numbers]
@@ -372,9 +402,15 @@ def _version() -> str:
 def _write_json(path: Path, payload: Mapping[str, Any]) -> None:
     """Write through a temporary file and rename, so a results file is never half written."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(payload, indent=2, sort_keys=False, default=_jsonable) + "\n"
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, sort_keys=False, default=_jsonable) + "\n")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)  # nothing half written is left behind
+        raise
 
 
 def _jsonable(x: Any) -> Any:
@@ -453,8 +489,9 @@ def _check_config(cfg: RunConfig) -> None:
         raise MemtasksError(f"time_limit must be a number of seconds > 0, got {cfg.time_limit!r}")
     if cfg.threads is not None and not (isinstance(cfg.threads, int) and cfg.threads >= 1):
         raise MemtasksError(f"threads must be an integer >= 1, got {cfg.threads!r}")
-    if cfg.lr is not None and not (isinstance(cfg.lr, (int, float)) and 0 < cfg.lr < 10):
-        raise MemtasksError(f"lr must be a number in (0, 10), got {cfg.lr!r}")
+    low, high = LR_RANGE
+    if cfg.lr is not None and not (isinstance(cfg.lr, (int, float)) and low < cfg.lr < high):
+        raise MemtasksError(f"lr must be a number in ({low:g}, {high:g}), got {cfg.lr!r}")
     if not (isinstance(cfg.patience, int) and cfg.patience >= 0) or isinstance(cfg.patience, bool):
         raise MemtasksError(f"patience must be an integer >= 0 (0: never), got {cfg.patience!r}")
     for name in ("train_questions", "epochs"):
@@ -473,15 +510,75 @@ def _check_config(cfg: RunConfig) -> None:
         raise MemtasksError("--resume needs --checkpoint PATH or --out PATH (<out>.ckpt)")
 
 
+def _check_paths(cfg: RunConfig) -> None:
+    """Refuse, before any training, an output that could not be written when the run ends
+    (hours later, with the trained model in memory only), and a checkpoint that would
+    overwrite another run's. Creates nothing: a probe file is made and removed at once."""
+    ckpt = _checkpoint_path(cfg)
+    outputs = [("--out", Path(cfg.out))] if cfg.out is not None else []
+    outputs += [("--checkpoint", ckpt)] if ckpt is not None else []
+    if len(outputs) == 2 and os.path.abspath(outputs[0][1]) == os.path.abspath(outputs[1][1]):
+        raise MemtasksError(
+            f"--out and --checkpoint are the same file ({ckpt}); give the checkpoint another name"
+        )
+    for flag, path in outputs:
+        _check_writable(flag, path)
+    if ckpt is not None and not cfg.resume and ckpt.exists():
+        hint = "--checkpoint" if cfg.checkpoint is not None else "--out (or --checkpoint)"
+        raise MemtasksError(
+            f"the checkpoint {ckpt} exists (another run's?) and would be overwritten; continue "
+            f"that run with --resume, or choose another {hint}"
+        )
+
+
+def _check_writable(flag: str, path: Path) -> None:
+    """``path`` can be written through a temporary file and a rename: it is not a folder, and
+    its folder is one (or can be made) in which a file can be created."""
+    if path.is_dir():
+        raise MemtasksError(f"{flag} {path} is a folder; give a file path inside it")
+    folder = path.parent
+    while True:  # the nearest folder above that exists: the run makes the rest
+        try:
+            folder.stat()
+            break
+        except (FileNotFoundError, NotADirectoryError):  # missing, or below a file
+            folder = folder.parent
+        except OSError as exc:
+            raise MemtasksError(f"{flag} {path}: cannot reach {folder} ({_reason(exc)})") from None
+    if not folder.is_dir():
+        raise MemtasksError(f"{flag} {path}: {folder} is a file, not a folder")
+    try:  # permissions, a read-only or pseudo file system: only trying tells
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=folder)
+    except OSError as exc:
+        raise MemtasksError(f"{flag} {path}: cannot write in {folder} ({_reason(exc)})") from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def _reason(exc: BaseException) -> str:
+    """An error's message on one line (an OSError's strerror where it has one)."""
+    text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+
+
 def run(cfg: RunConfig) -> dict[str, Any]:
     """Train ``cfg.model`` on ``cfg.task`` and return (and write to ``cfg.out``) the results."""
     model_cls = get_model(cfg.model)  # an unknown model is refused before anything else
     cfg = resolve(cfg)
     _check_config(cfg)
+    _check_paths(cfg)
     started = time.time()
     commit, dirty = git_commit()  # the code as it was when the run started
     spec = get_spec(cfg.task)
     knobs = spec.make_knobs(cfg.preset, **cfg.knobs)
+    # An explicit release folder for a task the release does not have would be silently
+    # ignored; $MEMTASKS_BABI_DIR, set once for every run, is (it only serves bAbI tasks).
+    has_release = _release_tasks(spec, knobs) is not None
+    if cfg.release_dir is not None and not has_release:
+        raise MemtasksError(
+            f"--release-dir: {spec.id} is not a task of the bAbI release (babi/qa1-v1 .. "
+            f"babi/qa20-v1, babi/joint-v1), so there is nothing to score there; drop --release-dir"
+        )
     hp = make_hparams(cfg.model, cfg.hparams)
     device = _device(cfg.device)
     if cfg.threads is not None:
@@ -532,16 +629,22 @@ def run(cfg: RunConfig) -> dict[str, Any]:
     ckpt_path = _checkpoint_path(cfg)
     step, history, evaluations, train_time, epochs_log = 0, [], [], 0.0, []
     best: dict[str, Any] = {"loss": math.inf, "epoch": 0, "state": None}  # for patience
+    # the loss summed since the last log line; in a checkpoint too, so that a run resumed
+    # between two log lines logs exactly what an unbroken one would
+    running, running_n = 0.0, 0
+    saved_step = None  # the step of the checkpoint on disk, if any
     if cfg.resume and ckpt_path is not None and ckpt_path.exists():
-        state = _load_checkpoint(ckpt_path, identity, device)
+        state, saved = _load_checkpoint(ckpt_path, identity, device)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["rng"])
-        step, history = state["step"], state["history"]
-        evaluations, train_time = state["evaluations"], state["train_time_s"]
-        epochs_log = state.get("epochs", [])
-        best = state.get("best", best)
+        torch.set_rng_state(state["rng"].cpu())  # map_location moved it to the device
+        step, history, evaluations = saved["step"], saved["history"], saved["evaluations"]
+        train_time, epochs_log = saved["train_time_s"], saved["epochs"]
+        best = {"loss": saved["best_loss"], "epoch": saved["best_epoch"], "state": None}
+        best["state"] = state.get("best_state")
+        running, running_n = saved["running_loss"], saved["running_n"]
+        saved_step = step
         if step > total_steps:
             raise MemtasksError(
                 f"the checkpoint {ckpt_path} is at step {step}, past the {total_steps} steps asked"
@@ -552,7 +655,7 @@ def run(cfg: RunConfig) -> dict[str, Any]:
     eval_sets = {"test": test_set}
     for name, values in extra_knobs.items():
         eval_sets[name] = spec.generate(cfg.eval_episodes, cfg.seed, EVAL_SPLIT, knobs=values)
-    release_dir = cfg.release_dir or os.environ.get("MEMTASKS_BABI_DIR") or None
+    release_dir = cfg.release_dir or (os.environ.get("MEMTASKS_BABI_DIR") if has_release else None)
     release_sets, release_info = _release_sets(
         spec, knobs, Path(release_dir) if release_dir else None
     )
@@ -564,27 +667,46 @@ def run(cfg: RunConfig) -> dict[str, Any]:
             for name, data in eval_sets.items()
         }
 
-    def save_checkpoint() -> None:
+    def save_checkpoint(rng: torch.Tensor | None = None) -> None:
+        """Write the checkpoint of step ``step`` through a temporary file and a rename (an
+        existing one stays whole when this fails). Raises OSError, however writing failed."""
+        nonlocal saved_step
         if ckpt_path is None:
             return
-        payload = {
+        progress = {
+            "step": step,
+            "history": history,
+            "evaluations": evaluations,
+            "epochs": epochs_log,
+            "best_loss": best["loss"],
+            "best_epoch": best["epoch"],
+            "train_time_s": train_time,
+            "running_loss": float(running),
+            "running_n": running_n,
+        }
+        payload = {  # tensors and plain data only: read back with weights_only=True
             "format": CHECKPOINT_FORMAT,
-            "identity": identity,
+            "identity": json.dumps(identity, default=_jsonable),
+            "progress": json.dumps(progress, default=_jsonable),
             "step": step,
             "model": model.state_dict(),
             "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(),
-            "rng": torch.get_rng_state(),
-            "history": history,
-            "evaluations": evaluations,
-            "epochs": epochs_log,
-            "best": best,
-            "train_time_s": train_time,
+            "rng": torch.get_rng_state() if rng is None else rng,
+            "best_state": best["state"],
         }
-        ckpt_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = ckpt_path.with_name(ckpt_path.name + ".tmp")
-        torch.save(payload, tmp)
-        os.replace(tmp, ckpt_path)
+        try:
+            ckpt_path.parent.mkdir(parents=True, exist_ok=True)
+            torch.save(payload, tmp)
+            os.replace(tmp, ckpt_path)
+        except BaseException as exc:  # a full disk, or Ctrl-C while writing
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)  # nothing half written is left behind
+            if isinstance(exc, RuntimeError):  # how torch's zip writer reports a full disk
+                raise OSError(_reason(exc)) from exc
+            raise
+        saved_step = step
 
     def fixed_batches():
         """Step s's batch: its share of epoch s // steps_per_epoch's permutation, which depends
@@ -619,7 +741,6 @@ def run(cfg: RunConfig) -> dict[str, Any]:
 
         bar = tqdm(total=total_steps, initial=step, desc=f"{cfg.model} {cfg.task}", unit="step")
     model.train()
-    running, running_n = 0.0, 0
     stopped_by = "steps" if cfg.epochs is None else "epochs"
     tick = time.perf_counter()
 
@@ -660,53 +781,100 @@ def run(cfg: RunConfig) -> dict[str, Any]:
             best.update(loss=valid["loss"], epoch=epoch, state=state)
         return epoch - best["epoch"] >= cfg.patience
 
+    def warn(message: str) -> None:
+        if bar is not None:
+            bar.write(message, file=sys.stderr)
+        else:
+            print(message, file=sys.stderr)
+
+    # A step can be abandoned while it reads its batch and runs forward and backward (the
+    # weights, the optimiser and the step count are as the last step left them, and the RNG
+    # state is taken at each step's end); from the update on it must finish with its
+    # evaluation and checkpoint. Ctrl-C or SIGTERM in the first part stops at once, in the
+    # second at the step's end, so the checkpoint saved on the way out is one of a whole step.
+    signals = _Signals()
+    boundary_rng = torch.get_rng_state()
+    iterator = iter(batches)
     try:
-        for batch in batches:
-            with _autocast(device, amp):
-                out = model(batch)
-            value = model.loss(out, batch)
-            optimizer.zero_grad(set_to_none=True)
-            value.backward()
-            if settings.clip_value is not None:
-                torch.nn.utils.clip_grad_value_(model.parameters(), settings.clip_value)
-            if settings.clip_norm is not None:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), settings.clip_norm)
-            optimizer.step()
-            scheduler.step()
-            step += 1
-            running = running + value.detach()  # stays on the device: no sync per step
-            running_n += 1
-            if step % cfg.log_every == 0 or step == total_steps:
-                running = float(running)
-                if not math.isfinite(running):
-                    raise MemtasksError(
-                        f"{cfg.model} on {cfg.task}: the loss became {running} by step {step}; "
-                        f"lower --lr (now {settings.lr:g})"
+        with signals:
+            signals.abandonable = True
+            for batch in iterator:
+                with _autocast(device, amp):
+                    out = model(batch)
+                value = model.loss(out, batch)
+                optimizer.zero_grad(set_to_none=True)
+                value.backward()
+                if settings.clip_value is not None:
+                    torch.nn.utils.clip_grad_value_(model.parameters(), settings.clip_value)
+                if settings.clip_norm is not None:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), settings.clip_norm)
+                signals.abandonable = False
+                optimizer.step()
+                scheduler.step()
+                step += 1
+                running = running + value.detach()  # stays on the device: no sync per step
+                running_n += 1
+                if step % cfg.log_every == 0 or step == total_steps:
+                    running = float(running)
+                    if not math.isfinite(running):
+                        raise MemtasksError(
+                            f"{cfg.model} on {cfg.task}: the loss became {running} by step "
+                            f"{step}; lower --lr (now {settings.lr:g})"
+                        )
+                    history.append(
+                        {"step": step, "loss": running / running_n, "train_time_s": trained()}
                     )
-                history.append(
-                    {"step": step, "loss": running / running_n, "train_time_s": trained()}
-                )
+                    if bar is not None:
+                        bar.set_postfix(loss=f"{running / running_n:.4f}")
+                    running, running_n = 0.0, 0
                 if bar is not None:
-                    bar.set_postfix(loss=f"{running / running_n:.4f}")
-                running, running_n = 0.0, 0
-            if bar is not None:
-                bar.update(1)
-            if fixed and step % steps_per_epoch == 0:
-                with paused():
-                    out_of_patience = end_of_epoch(step // steps_per_epoch)
-                if out_of_patience:
-                    stopped_by = "patience"
+                    bar.update(1)
+                if fixed and step % steps_per_epoch == 0:
+                    with paused():
+                        out_of_patience = end_of_epoch(step // steps_per_epoch)
+                    if out_of_patience:
+                        stopped_by = "patience"
+                        break
+                if cfg.eval_every and step % cfg.eval_every == 0 and step < total_steps:
+                    with paused():
+                        evaluations.append({"step": step, "sets": evaluate_all()})
+                every = cfg.checkpoint_every
+                if every and step % every == 0 and step < total_steps and ckpt_path is not None:
+                    with paused():
+                        try:
+                            save_checkpoint()
+                        except OSError as exc:  # training goes on; the end tries again
+                            warn(
+                                f"memtasks: warning: could not save the checkpoint {ckpt_path} "
+                                f"at step {step} ({_reason(exc)}); training goes on"
+                            )
+                if cfg.time_limit is not None and trained() >= cfg.time_limit:
+                    stopped_by = "time_limit"
                     break
-            if cfg.eval_every and step % cfg.eval_every == 0 and step < total_steps:
-                with paused():
-                    evaluations.append({"step": step, "sets": evaluate_all()})
-            if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < total_steps:
-                with paused():
-                    save_checkpoint()
-            if cfg.time_limit is not None and trained() >= cfg.time_limit:
-                stopped_by = "time_limit"
-                break
+                boundary_rng = torch.get_rng_state()  # before the step can be abandoned
+                signals.abandonable = True
+                if signals.requested:  # a signal during the update: stop here, whole
+                    raise KeyboardInterrupt
+            signals.abandonable = False
+    except KeyboardInterrupt:
+        # raised by _Signals, or by Python's own Ctrl-C where no handler could be installed
+        # (a thread other than the main one)
+        trained()
+        raise RunInterrupted(
+            _interrupted(
+                cfg,
+                signals,
+                step,
+                total_steps,
+                ckpt_path,
+                saved_step,
+                save_checkpoint,
+                boundary_rng,
+            )
+        ) from None
     finally:
+        if hasattr(iterator, "close"):  # stop the prefetching thread
+            iterator.close()
         if bar is not None:
             bar.close()
     trained()
@@ -717,9 +885,14 @@ def run(cfg: RunConfig) -> dict[str, Any]:
         history.append(
             {"step": step, "loss": float(running) / running_n, "train_time_s": train_time}
         )
+        running, running_n = 0.0, 0
     if restored or not evaluations or evaluations[-1]["step"] != step:
         evaluations.append({"step": step, "sets": evaluate_all()})
-    save_checkpoint()
+    checkpoint_error = None
+    try:
+        save_checkpoint()
+    except OSError as exc:  # the results are still written below
+        checkpoint_error = exc
 
     results = {
         "task": spec.id,
@@ -758,21 +931,150 @@ def run(cfg: RunConfig) -> dict[str, Any]:
         "epochs": epochs_log,
         "history": history,
     }
+    out_error = None
     if cfg.out is not None:
-        _write_json(Path(cfg.out), results)
+        try:
+            _write_json(Path(cfg.out), results)
+        except OSError as exc:
+            out_error = exc
+    if checkpoint_error is not None or out_error is not None:
+        raise MemtasksError(_save_failure(cfg, ckpt_path, checkpoint_error, out_error))
     return results
 
 
-def _load_checkpoint(path: Path, identity: Mapping[str, Any], device: torch.device) -> dict:
+class _Signals:
+    """SIGINT and SIGTERM while training (the main thread only: Python runs handlers there).
+
+    While ``abandonable`` a signal raises KeyboardInterrupt at once; otherwise it is noted in
+    ``requested`` and the loop stops at the end of the step. A second signal stops at once.
+    The handlers in place before are put back on leaving."""
+
+    def __init__(self) -> None:
+        self.abandonable = False
+        self.requested: str | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _Signals:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        for sig, handler in self._previous.items():  # None: set outside Python
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        name = signal.Signals(signum).name
+        if self.abandonable or self.requested:
+            self.requested = self.requested or name
+            raise KeyboardInterrupt
+        self.requested = name
+        print(
+            f"memtasks: {name}: stopping at the end of this step (again to stop at once)",
+            file=sys.stderr,
+        )
+
+
+def _resume_flags(cfg: RunConfig) -> str:
+    """The flags that continue this run: --resume and the same output paths."""
+    flags = ["--resume"]
+    if cfg.out is not None:
+        flags += ["--out", shlex.quote(str(cfg.out))]
+    if cfg.checkpoint is not None:
+        flags += ["--checkpoint", shlex.quote(str(cfg.checkpoint))]
+    return " ".join(flags)
+
+
+def _interrupted(
+    cfg: RunConfig,
+    signals: _Signals,
+    step: int,
+    total_steps: int,
+    ckpt_path: Path | None,
+    saved_step: int | None,
+    save_checkpoint,
+    rng: torch.Tensor,
+) -> str:
+    """Save what can be resumed exactly and say, in one line, what was kept and how to go on."""
+    what = f"interrupted ({signals.requested or 'SIGINT'}) at step {step} of {total_steps}"
+    again = f"to continue, run the same command with {_resume_flags(cfg)}"
+    if ckpt_path is None:
+        return f"{what}; nothing was saved (no --out or --checkpoint)"
+    if signals.abandonable:  # at a step boundary: the state is that of step `step`
+        try:
+            save_checkpoint(rng)
+        except OSError as exc:
+            kept = f"; {ckpt_path} (step {saved_step}) was kept" if saved_step is not None else ""
+            return f"{what}; could not save the checkpoint ({_reason(exc)}){kept}"
+        return f"{what}: checkpoint saved to {ckpt_path}; {again}"
+    # in the middle of an update or of the end-of-step work: no whole step to save
+    if saved_step is None:
+        return f"{what}, in the middle of a step; nothing was saved"
+    kept = f"the checkpoint {ckpt_path} of step {saved_step} was kept"
+    return f"{what}, in the middle of a step; {kept}; {again}"
+
+
+def _save_failure(
+    cfg: RunConfig,
+    ckpt_path: Path | None,
+    checkpoint_error: OSError | None,
+    out_error: OSError | None,
+) -> str:
+    """One line: which output of a finished run could not be written, and what was kept."""
+    if out_error is None:
+        kept = (
+            f"the results were written to {cfg.out}"
+            if cfg.out is not None
+            else ("the results were not kept (no --out)")
+        )
+        return f"could not save the checkpoint {ckpt_path} ({_reason(checkpoint_error)}); {kept}"
+    if checkpoint_error is None and ckpt_path is not None:
+        return (
+            f"could not write the results {cfg.out} ({_reason(out_error)}); the finished run is "
+            f"in the checkpoint {ckpt_path}: run the same command with {_resume_flags(cfg)} to "
+            f"write them"
+        )
+    ckpt = f" nor the checkpoint {ckpt_path} ({_reason(checkpoint_error)})" if ckpt_path else ""
+    return f"could not write the results {cfg.out} ({_reason(out_error)}){ckpt}; nothing was kept"
+
+
+def _load_checkpoint(
+    path: Path, identity: Mapping[str, Any], device: torch.device
+) -> tuple[dict, dict[str, Any]]:
+    """The tensors of a checkpoint and its run's progress, after checking that it belongs to
+    this run. Read with ``weights_only=True``: the unpickler builds tensors and plain containers
+    only, so a crafted file is refused before any of its code could run."""
     try:
-        state = torch.load(path, map_location=device, weights_only=False)
+        with open(path, "rb") as f:
+            magic = f.read(4)
+    except OSError as exc:
+        raise MemtasksError(f"cannot read checkpoint {path}: {_reason(exc)}") from None
+    if magic != b"PK\x03\x04":  # torch.save writes a zip archive
+        raise MemtasksError(f"cannot read checkpoint {path}: not a file written by torch.save")
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError:
+        raise MemtasksError(
+            f"cannot read checkpoint {path}: it holds objects other than tensors and plain "
+            f"data, which memtasks checkpoints never do; it was not loaded"
+        ) from None
     except Exception as exc:  # a truncated or foreign file: say so in one line
-        raise MemtasksError(f"cannot read checkpoint {path}: {exc}") from None
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise MemtasksError(f"cannot read checkpoint {path}: {_reason(exc)}") from None
+    if not isinstance(state, dict) or not isinstance(state.get("format"), int):
         raise MemtasksError(f"{path} is not a memtasks baseline checkpoint")
-    theirs = state["identity"]
-    diff = [k for k in identity if theirs.get(k) != identity[k]]
+    if state["format"] != CHECKPOINT_FORMAT:
+        raise MemtasksError(
+            f"{path} is a checkpoint of format {state['format']} (this memtasks reads format "
+            f"{CHECKPOINT_FORMAT}); start the run anew with another --checkpoint or --out"
+        )
+    try:
+        theirs, progress = json.loads(state["identity"]), json.loads(state["progress"])
+    except (KeyError, TypeError, ValueError):
+        raise MemtasksError(f"{path} is not a memtasks baseline checkpoint") from None
+    ours = json.loads(json.dumps(identity, default=_jsonable))  # tuples as the file has them
+    diff = [k for k in ours if theirs.get(k) != ours[k]]
     if diff:
-        what = "; ".join(f"{k}: {theirs.get(k)!r} there, {identity[k]!r} here" for k in diff)
+        what = "; ".join(f"{k}: {theirs.get(k)!r} there, {ours[k]!r} here" for k in diff)
         raise MemtasksError(f"the checkpoint {path} belongs to another run ({what})")
-    return state
+    return state, progress
