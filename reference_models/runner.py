@@ -970,10 +970,13 @@ class _Signals:
             self.requested = self.requested or name
             raise KeyboardInterrupt
         self.requested = name
-        print(
-            f"memtasks: {name}: stopping at the end of this step (again to stop at once)",
-            file=sys.stderr,
-        )
+        # a handler can run in the middle of another write to stderr (the progress bar's),
+        # where a second one raises; the stop is noted all the same
+        with contextlib.suppress(RuntimeError, OSError):
+            print(
+                f"memtasks: {name}: stopping at the end of this step (again to stop at once)",
+                file=sys.stderr,
+            )
 
 
 def _resume_flags(cfg: RunConfig) -> str:
