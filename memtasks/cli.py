@@ -110,14 +110,27 @@ def info(task: str) -> None:
 @click.option("-n", "count", type=click.IntRange(1, 1000), default=3, show_default=True)
 @_seed
 @_split
-@click.option("--start", type=click.IntRange(0), default=0, show_default=True)
+# episode indices are int64 and start + n must be one too (registry.INDEX_STOP = 2**63 - 1)
+@click.option("--start", type=click.IntRange(0, 2**63 - 2), default=0, show_default=True)
+@click.option(
+    "--max-chars",
+    type=click.IntRange(0),
+    default=20_000,
+    show_default=True,
+    help="print at most this many characters in all (0: no cap); stderr says what was cut",
+)
 @_preset
 @_set
-def show(task, count, seed, split, start, preset, settings) -> None:
+def show(task, count, seed, split, start, max_chars, preset, settings) -> None:
     """Print episodes as readable text (bit grids for vector tasks)."""
+    from .show import render_capped
+
     spec, knobs = _spec_and_knobs(task, preset, settings)
     batch = spec.generate(count, seed, split, start=start, knobs=knobs)
-    click.echo(batch.pretty(limit=count, layout=spec.layout(knobs)))
+    text, cut = render_capped(batch, count, spec.layout(knobs), max_chars)
+    click.echo(text)
+    if cut:
+        click.echo(f"memtasks: {cut}", err=True)
 
 
 @cli.command()

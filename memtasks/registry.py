@@ -124,7 +124,7 @@ class TaskSpec:
         elif not isinstance(knobs, self.knobs):
             raise KnobError(f"{self.id} takes {self.knobs.__name__}, got {type(knobs).__name__}")
         n = check_count("n", n)
-        start = check_count("start", start)
+        start = check_range(start, n)
         batch = self.generator(knobs, self.key(knobs, seed, split), start, n)
         batch.task = self.id
         return batch
@@ -151,10 +151,52 @@ def check_split(split: Any) -> str:
     return split
 
 
+def _shown(value: Any) -> str:
+    """``repr(value)``, except that an int too long to print in full (``repr`` of more than
+    4,300 digits raises ValueError) is shown by its size."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        value = int(value)
+        if abs(value) >= 10**30:
+            sign = "a negative" if value < 0 else "an"
+            return f"{sign} integer of {abs(value).bit_length()} bits"
+    return repr(value)
+
+
 def check_count(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise MemtasksError(f"{name} must be a non-negative integer, got {value!r}")
+        raise MemtasksError(f"{name} must be a non-negative integer, got {_shown(value)}")
     return int(value)
+
+
+# Episode indices are int64 (EpisodeBatch.index, the kernels' ``start + b``). A slice of them is
+# the half-open range [start, start + n), whose stop is an int64 too (np.arange's stop, a
+# dataset's index ranges), so start + n <= 2**63 - 1 and the last index is 2**63 - 2. (The RNG is
+# not what bounds them: ``(i + 1) * gamma`` works modulo 2**64 with an odd gamma, so every index
+# below 2**64 has its own stream; past 2**63 - 1, Numba would type ``start`` as uint64 or fail.)
+INDEX_STOP = 2**63 - 1
+
+
+def check_range(start: Any, n: Any) -> int:
+    """``start`` of the episodes ``start .. start + n - 1``, checked with ``n``: one line naming
+    the value and the range allowed instead of indices that wrap past int64 (or a Numba typing
+    error, or an OverflowError)."""
+    n = check_count("n", n)
+    if n > INDEX_STOP:
+        raise MemtasksError(
+            f"n must be at most 2**63 - 1 = {INDEX_STOP} (episode indices are int64), "
+            f"got {_shown(n)}"
+        )
+    if (
+        isinstance(start, bool)
+        or not isinstance(start, (int, np.integer))
+        or not 0 <= start <= INDEX_STOP - n
+    ):
+        raise MemtasksError(
+            f"start must be a non-negative integer in [0, 2**63 - 1 - n] = [0, {INDEX_STOP - n}] "
+            f"for n = {n} (episode indices are int64; the last is start + n - 1), "
+            f"got {_shown(start)}"
+        )
+    return int(start)
 
 
 _TASKS: dict[str, TaskSpec] = {}

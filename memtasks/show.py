@@ -130,8 +130,48 @@ def _fmt(v) -> str:
 def render_batch(batch: EpisodeBatch, limit: int = 3, layout=None) -> str:
     """The first ``limit`` episodes; ``layout`` (the task's, for the batch's knobs) names the
     channels."""
+    return render_capped(batch, limit, layout)[0]
+
+
+MAX_CHARS = 20_000  # `memtasks show`'s default cap: a few screens, not megabytes
+
+
+def render_capped(
+    batch: EpisodeBatch, limit: int = 3, layout=None, max_chars: int = 0
+) -> tuple[str, str]:
+    """``render_batch``'s text cut to at most ``max_chars`` characters in all (0: no cap), at
+    the end of a line, and a sentence saying what was cut ("" when nothing was).
+
+    A long-context story is tens of thousands of characters, so ``show -n 1000`` of one would
+    print megabytes; episodes are rendered one at a time and rendering stops at the cap."""
     layout = _layout(batch, layout)
-    parts = [render_episode(batch, i, layout) for i in range(min(limit, len(batch)))]
+    shown = min(limit, len(batch))
+    parts: list[str] = []
+    used = 0
+    for i in range(shown):
+        text = render_episode(batch, i, layout)
+        gap = 2 if parts else 0  # the blank line between episodes
+        if max_chars and used + gap + len(text) > max_chars:
+            room = max_chars - used - gap
+            end = text.rfind("\n", 0, room + 1)  # whole lines only
+            head = text[:end] if end > 0 else ""
+            if head:
+                parts.append(head)
+            lines = text.count("\n") + 1
+            kept = head.count("\n") + 1 if head else 0
+            index, rest = int(batch.index[i]), shown - i - 1
+            if kept:
+                cut = f"episode {index} shows {kept} of its {lines} lines"
+                if rest:
+                    cut += f", and the {rest} episode{'s' if rest > 1 else ''} after it"
+                    cut += f" {'are' if rest > 1 else 'is'} not shown"
+            else:
+                cut = f"the last {rest + 1} episode{'s' if rest else ''} (from episode {index} on)"
+                cut += f" {'are' if rest else 'is'} not shown"
+            note = f"output cut at {max_chars:,} characters: {cut}; --max-chars 0 shows all"
+            return "\n\n".join(parts), note
+        parts.append(text)
+        used += gap + len(text)
     if len(batch) > limit:
         parts.append(f"... {len(batch) - limit} more episodes")
-    return "\n\n".join(parts)
+    return "\n\n".join(parts), ""

@@ -38,7 +38,7 @@ from torch.utils.data import Dataset, IterableDataset, get_worker_info
 from .episode import EpisodeBatch
 from .errors import KnobError, MemtasksError
 from .knobs import Knobs
-from .registry import TaskSpec, check_count, get_spec
+from .registry import TaskSpec, check_count, check_range, get_spec
 from .views import padded, qa
 
 __all__ = ["EpisodeDataset", "EpisodeStream", "collate", "collate_qa"]
@@ -279,7 +279,7 @@ class EpisodeStream(IterableDataset):
         if self.batch_size == 0:
             raise MemtasksError("batch_size must be at least 1")
         self.seed, self.split = seed, split
-        self.start = check_count("start", start)
+        self.start = check_range(start, self.batch_size)  # later batches: spec.generate
         self.num_batches = None if num_batches is None else check_count("num_batches", num_batches)
         self.device = device
         self.prefetch = check_count("prefetch", prefetch)
