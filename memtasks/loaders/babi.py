@@ -27,7 +27,14 @@ appearance in the file. Meta: ``task`` (the bAbI task number, from the file name
 and ``support_distance`` (statements from a question back to its earliest support, as the
 generators count it). The round trip is exact for
 files in the release's spacing (single spaces, punctuation attached, every line starting with a
-capital or a non-letter), which every released file is.
+capital or a non-letter), which every released file is. A leading UTF-8 byte order mark is
+stripped and recorded (``BabiFile.bom``), so it is written back too.
+
+Refused, with ``file:line: what was expected``: anything but ``ID text`` lines with ids 1, 2,
+... per story; ids of more than ``MAX_ID_DIGITS`` digits; a statement holding a '?' (a question
+whose TABs became spaces); an answer with whitespace in it; supports that do not point to an
+earlier statement; control characters, whitespace other than spaces and TABs, and mixed line
+endings; bytes that are not UTF-8; and (``file: holds no stories``) an empty file.
 
 ``shuffled``: the release's ``shuffled`` variant is English text under a fixed letter
 substitution, with separate mappings for upper- and lower-case letters. Its key was never
