@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+import threading
+import time
 import types
+import weakref
 
 import numba
 import numpy as np
 from numba import njit
+from numba.core import event as numba_event
 
 from memtasks.rng import next_u64
 
@@ -111,6 +118,11 @@ class Kernel:
         self.serial = njit(cache=True, nogil=True)(_clone(fn, scope, name + "_serial"))
         self.__doc__ = fn.__doc__
         self.__name__ = name
+        # what the first-use notice says when one of the two compiles (see _FirstUseNotice)
+        group = name.removesuffix("_sizes").removesuffix("_fill").lstrip("_")
+        last = name.endswith("_fill")  # a generator's fill kernel is the last it compiles
+        _first_use.watch(self.parallel, f"{group} ({fn.__module__})", True, last)
+        _first_use.watch(self.serial, f"{group} ({fn.__module__})", False, last)
 
     def __call__(self, key, start, n, *args):
         parallel = n * self.weight >= PARALLEL_MIN_EPISODES and numba.get_num_threads() > 1
@@ -132,3 +144,105 @@ def kernel(fn=None, *, weight: float = 1.0):
     if fn is None:
         return lambda f: Kernel(f, weight)
     return Kernel(fn, weight)
+
+
+# ---------------------------------------------------------------------------------------------
+# The first-use notice
+# ---------------------------------------------------------------------------------------------
+class _FirstUseNotice(numba_event.Listener):
+    """One line on stderr when a generator's kernels are compiled rather than loaded.
+
+    A task's first use compiles its kernels for seconds (bAbI: tens of seconds) without a word,
+    which looks like a hang. Numba announces a ``numba:compile`` event only after its on-disk
+    cache had nothing for the function and these argument types, just before compiling: so the
+    line comes before the wait, exactly when there is one, and never when the compiled code is
+    loaded from the cache. (A timer that fires when a first call is slow would also fire on a
+    first call that is slow because it generates a lot.) The line goes to stderr only, so that
+    the output of ``memtasks show`` or ``list`` stays clean for pipes; ``MEMTASKS_QUIET=1``
+    silences it. It is said once per process per task and variant (serial or parallel, which
+    are compiled separately), and a second line gives the time when the task's fill kernel,
+    the last one it compiles, is done.
+    """
+
+    def __init__(self):
+        self._kernels = weakref.WeakKeyDictionary()  # dispatcher -> (group, parallel, last)
+        self._said: dict[tuple[str, bool], float | None] = {}  # -> start time, None when done
+        self._lock = threading.Lock()  # kernels are nogil: two threads may compile at once
+
+    def watch(self, dispatcher, group: str, parallel: bool, last: bool) -> None:
+        self._kernels[dispatcher] = (group, parallel, last)
+
+    def on_start(self, event):
+        # a notice must never break the compilation it is about: whatever goes wrong here
+        # (a closed stderr, a changed Numba event) costs the line, not the episodes
+        with contextlib.suppress(Exception):
+            self._start(event.data["dispatcher"])
+
+    def on_end(self, event):
+        with contextlib.suppress(Exception):
+            self._end(event.data["dispatcher"])
+
+    def _start(self, dispatcher) -> None:
+        watched = self._kernels.get(dispatcher)
+        if watched is None or _quiet():
+            return
+        group, parallel, _ = watched
+        what = _task_being_generated() or f"the kernels {group}"
+        with self._lock:
+            if (what, parallel) in self._said:
+                return
+            self._said[(what, parallel)] = time.perf_counter()
+        where = getattr(getattr(dispatcher, "_cache", None), "_cache_path", None)
+        where = f"; cached after, in {where}" if where else ""
+        variant = "parallel generator" if parallel else "generator"
+        _say(
+            f"memtasks: compiling the {variant} of {what} for first use "
+            f"(this can take a minute{where})"
+        )
+
+    def _end(self, dispatcher) -> None:
+        watched = self._kernels.get(dispatcher)
+        if watched is None or not watched[2]:
+            return
+        # the fill kernel of the task whose start was announced (by its own or the sizes
+        # kernel's compile), found by the same task name
+        what = _task_being_generated() or f"the kernels {watched[0]}"
+        key = (what, watched[1])
+        with self._lock:
+            began = self._said.get(key)
+            if began is None:
+                return
+            self._said[key] = None
+        variant = "parallel generator" if watched[1] else "generator"
+        _say(f"memtasks: compiled the {variant} of {what} in {time.perf_counter() - began:.1f} s")
+
+
+def _quiet() -> bool:
+    # read at each compile, not at import, so that a program can silence it at any time
+    return os.environ.get("MEMTASKS_QUIET", "") not in ("", "0")
+
+
+def _task_being_generated() -> str | None:
+    """The id of the task whose ``TaskSpec`` method is on the stack, if any.
+
+    A kernel does not know its task (kernels are named after their function, and the bAbI
+    driver after a digest), so the notice looks up the call stack for the spec that asked for
+    episodes. This runs only when something is compiled, a few times per process at most.
+    """
+    from memtasks.registry import TaskSpec  # the registry imports the generators
+
+    frame = sys._getframe(1)
+    while frame is not None:
+        spec = frame.f_locals.get("self")
+        if isinstance(spec, TaskSpec):
+            return spec.id
+        frame = frame.f_back
+    return None
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+_first_use = _FirstUseNotice()
+numba_event.register("numba:compile", _first_use)
