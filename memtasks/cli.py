@@ -214,19 +214,38 @@ def generate(task, count, seed, split, out, fmt, shuffled, dedup_against, shards
 
 @cli.command()
 @click.argument("path", type=click.Path(path_type=Path))
-def verify(path: Path) -> None:
-    """Re-read a dataset folder and check its content hash."""
-    from .storage import read_manifest, verify_dataset
+@click.option(
+    "--regenerate/--no-regenerate",
+    default=True,
+    show_default=True,
+    help="regenerate a sample of episodes from the manifest's task, knobs, seed and split and "
+    "compare them with the stored ones (needs the generator version that made the data)",
+)
+def verify(path: Path, regenerate: bool) -> None:
+    """Check a dataset folder: its manifest, its content hash, its stored indices and (unless
+    --no-regenerate) a regenerated sample of its episodes."""
+    from .storage import check_dataset
 
-    manifest = read_manifest(path)
-    digest = verify_dataset(path)
+    result = check_dataset(path, regenerate=regenerate)
+    manifest, digest = result.manifest, result.digest
     what = f"content hash {digest[:16]}"
     if manifest["format"] == "babi":  # text does not record question templates: see storage
         what = (
             f"bAbI text read back to hash {digest[:16]} (content hash when generated "
             f"{manifest['content_hash'][:16]})"
         )
-    click.echo(f"ok: {manifest['num_episodes']:,} episodes of {manifest['task']}, {what}")
+    if regenerate:
+        made = (
+            f"{result.regenerated:,} episodes (the first, the last and others at random) "
+            f"regenerated from its task, knobs, seed {manifest['seed']} and split "
+            f"{manifest['split']!r} match the stored ones"
+        )
+    else:
+        made = "not regenerated (--no-regenerate): task, knobs, seed and split are unchecked"
+    click.echo(
+        f"ok: {manifest['num_episodes']:,} episodes of {manifest['task']}, {what}; stored "
+        f"indices match the files' episode ranges; {made}"
+    )
 
 
 @cli.command()

@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .episode import POSITION_FIELDS, EpisodeBatch
@@ -475,8 +476,74 @@ def _move_into_place(tmp: Path, out: Path) -> None:
 
 
 # -- reading ----------------------------------------------------------------------------------
+# Readers meet folders memtasks did not write, or that changed since: a flipped bit, a truncated
+# or empty file, a foreign Parquet file, an edited manifest. pyarrow, numpy and json report
+# those as any of these; each becomes one StorageError line naming the file.
+_READ_ERRORS = (
+    pa.ArrowException, OSError, ValueError, KeyError, IndexError, TypeError, OverflowError,
+    RecursionError, MemoryError, EOFError, NotImplementedError,
+)  # fmt: skip
+# every field write_dataset writes that a reader or verify relies on
+_REQUIRED = (
+    "format_version", "task", "task_version", "knobs", "seed", "split", "start", "num_episodes",
+    "format", "features", "files", "content_hash",
+)  # fmt: skip
+_DTYPES = frozenset(
+    ["bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float16",
+     "float32", "float64"]
+)  # fmt: skip
+_MAX_WIDTH = 1 << 20  # the widest row a feature may declare: bounds what a reader allocates
+_INDEX_STOP = 2**63 - 1  # episode indices are int64, and so is the stop of a range of them
+_SAMPLE = 16  # episodes verify regenerates: the first, the last and others at random
+_JSON_TYPES = {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
+               int: "a number", float: "a number", type(None): "null"}  # fmt: skip
+
+
+def _show(value: Any, limit: int = 60) -> str:
+    """A manifest's value for a message: its repr cut to ``limit`` characters (an int of
+    thousands of digits has no repr and is shown by its size)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**30:
+        return f"an integer of {abs(value).bit_length()} bits"
+    try:
+        text = repr(value)
+    except ValueError:  # such an int inside a list or object
+        return f"{_JSON_TYPES.get(type(value), 'a value')} holding a huge integer"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).splitlines())
+
+
+def _reason(exc: BaseException) -> str:
+    """A library's exception as one short line (pyarrow's span several)."""
+    if isinstance(exc, MemoryError):
+        return "reading it would need more memory than there is"
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, KeyError):
+        text = f"missing {text}"
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _is_int(value: Any, lo: int = 0, hi: int = _INDEX_STOP) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi
+
+
+def _is_hash(value: Any) -> bool:
+    return isinstance(value, str) and len(value) == 64 and set(value) <= set("0123456789abcdef")
+
+
+def _canonical(value: Any) -> str:
+    """JSON text that two equal manifest values share (1 and 1.0 and True stay apart)."""
+    return json.dumps(value, sort_keys=True)
+
+
 def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
-    """The ``memtasks.json`` of a dataset folder, with a clear error if it is not one."""
+    """The ``memtasks.json`` of a dataset folder, with a clear error if it is not one.
+
+    Its structure is checked (``_check_manifest``): every reader relies on the types of its
+    fields, and the counts must agree with each other. A file path that leads outside the
+    folder (absolute, ``..``, or a symbolic link) is refused."""
     path = Path(path)
     file = path / MANIFEST
     if not path.is_dir():
@@ -486,86 +553,565 @@ def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
     if not file.is_file():
         raise StorageError(f"{path} has no {MANIFEST}: not a complete memtasks dataset")
     try:
-        manifest = json.loads(file.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise StorageError(f"{file} is not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise StorageError(f"{file} cannot be read ({exc.strerror or exc})") from None
+    try:
+        manifest = json.loads(text)
+    except json.JSONDecodeError as exc:
         raise StorageError(f"{file} is not valid JSON: {exc}") from None
-    missing = {"task", "files", "format", "content_hash", "num_episodes"} - set(manifest)
-    if missing:
-        raise StorageError(f"{file} lacks {', '.join(sorted(missing))}")
+    except (ValueError, RecursionError) as exc:  # an int of over 4,300 digits; deep nesting
+        raise StorageError(f"{file} is not valid JSON: {_reason(exc)}") from None
+    _check_manifest(manifest, path)
     return manifest
+
+
+def _check_manifest(m: Any, folder: Path) -> None:
+    """Refuse, in one line naming the field, a manifest unlike what ``write_dataset`` writes."""
+    from .registry import _ID
+
+    file = folder / MANIFEST
+
+    def bad(what: str) -> None:
+        raise StorageError(f"{file}: {what}")
+
+    if not isinstance(m, dict):
+        bad(f"must be a JSON object, got {_JSON_TYPES.get(type(m), 'a value')}")
+    missing = [k for k in _REQUIRED if k not in m]
+    if missing:
+        bad(f"lacks {', '.join(missing)}")
+    if not _is_int(m["format_version"]) or m["format_version"] != FORMAT_VERSION:
+        bad(f"format_version must be {FORMAT_VERSION}, got {_show(m['format_version'])}")
+    task, version = m["task"], m["task_version"]
+    match = _ID.match(task) if isinstance(task, str) else None
+    if match is None:
+        bad(f"task must be a versioned task id like 'ntm/copy-v1', got {_show(task)}")
+    if not _is_int(version) or version != int(match.group("version")):
+        bad(f"task_version must be {match.group('version')} (task {task}), got {_show(version)}")
+    if not isinstance(m["knobs"], dict):
+        bad(f"knobs must be an object of knob values, got {_show(m['knobs'])}")
+    if not _is_int(m["seed"], 0, 2**64 - 1):
+        bad(f"seed must be an integer in [0, 2**64), got {_show(m['seed'])}")
+    try:
+        check_split(m["split"])
+    except MemtasksError:
+        bad(f"split must be a name of letters, digits and '_', got {_show(m['split'])}")
+    for name in ("start", "num_episodes"):
+        if not _is_int(m[name]):
+            bad(f"{name} must be an integer in [0, 2**63 - 1], got {_show(m[name])}")
+    for name in ("num_positions", "dedup_against", "dedup_dropped"):
+        if name in m and not _is_int(m[name]):
+            bad(f"{name} must be a non-negative integer, got {_show(m[name])}")
+    for name in ("memtasks_version", "metric"):
+        if name in m and not isinstance(m[name], str):
+            bad(f"{name} must be a string, got {_show(m[name])}")
+    if m.get("preset") is not None and not isinstance(m["preset"], str):
+        bad(f"preset must be a preset name or null, got {_show(m['preset'])}")
+    if "layout" in m and not isinstance(m["layout"], dict):
+        bad(f"layout must be an object, got {_show(m['layout'])}")
+    if not isinstance(m["format"], str) or m["format"] not in FORMATS:
+        bad(f"format must be one of {', '.join(FORMATS)}, got {_show(m['format'])}")
+    if not _is_hash(m["content_hash"]):
+        bad(f"content_hash must be 64 lowercase hex digits, got {_show(m['content_hash'])}")
+    _check_features(m["features"], bad)
+    _check_files(m, folder, bad)
+    if m["format"] == "babi":
+        _babi_manifest(m, folder)
+
+
+def _check_features(types: Any, bad: Callable[[str], None]) -> None:
+    """``features``: [dtype, width or null] for every per-position field and meta value; the
+    readers restore types from it and allocate rows of its widths."""
+
+    def check(name: str, value: Any) -> None:
+        if not (
+            isinstance(value, list)
+            and len(value) == 2
+            and isinstance(value[0], str)
+            and value[0] in _DTYPES
+            and (value[1] is None or _is_int(value[1], 0, _MAX_WIDTH))
+        ):
+            bad(
+                f"features.{name} must be [dtype, width or null] with a numeric dtype and a "
+                f"width up to {_MAX_WIDTH}, got {_show(value)}"
+            )
+
+    if not isinstance(types, dict) or set(types) != {*POSITION_FIELDS, "meta"}:
+        bad(f"features must be an object of {', '.join(POSITION_FIELDS)} and meta")
+    for name in POSITION_FIELDS:
+        check(name, types[name])
+    if not isinstance(types["meta"], dict):
+        bad(f"features.meta must be an object, got {_show(types['meta'])}")
+    for name, value in types["meta"].items():
+        check(f"meta.{name}", value)
+
+
+def _check_files(m: dict[str, Any], folder: Path, bad: Callable[[str], None]) -> None:
+    """``files``: a list of {path, episodes: [lo, hi), positions}, ranges in order after
+    ``start``, covering exactly ``num_episodes + dedup_dropped`` stream indices from ``start``
+    (the kept episodes and those dedup left out), each path inside the folder."""
+    files, start, n = m["files"], m["start"], m["num_episodes"]
+    dropped = m.get("dedup_dropped", 0)
+    if not isinstance(files, list) or not files:
+        bad(f"files must be a non-empty list of {{path, episodes, positions}}, got {_show(files)}")
+    if m["format"] == "babi" and len(files) != 1:
+        bad(f"format babi keeps its episodes in one text file; files lists {len(files)}")
+    stop, covered, paths = start, 0, set()
+    for k, entry in enumerate(files):
+        if not (
+            isinstance(entry, dict)
+            and isinstance(entry.get("path"), str)
+            and isinstance(entry.get("episodes"), list)
+            and len(entry["episodes"]) == 2
+            and all(_is_int(i) for i in entry["episodes"])
+            and _is_int(entry.get("positions"), 0, 2**64)
+        ):
+            bad(
+                f"files[{k}] must be {{path: string, episodes: [lo, hi], positions: integer "
+                f">= 0}}, got {_show(entry)}"
+            )
+        lo, hi = entry["episodes"]
+        if not stop <= lo < hi:
+            after = f"files[{k - 1}]'s end" if k else "start"
+            bad(
+                f"files[{k}].episodes {[lo, hi]} must be a range [lo, hi) with lo < hi, "
+                f"from {after} {stop} on"
+            )
+        _data_file(folder, entry["path"])
+        if entry["path"] in paths:
+            bad(f"files lists {entry['path']!r} twice")
+        paths.add(entry["path"])
+        stop, covered = hi, covered + hi - lo
+    if stop - start != n + dropped:
+        bad(
+            f"files end at stream index {stop}, {stop - start} indices after start {start}, "
+            f"but num_episodes {n} + dedup_dropped {dropped} = {n + dropped}"
+        )
+    if covered < n:
+        bad(f"files' episodes ranges cover {covered} indices, fewer than num_episodes {n}")
+    if dropped and not m.get("dedup_against"):
+        bad(f"dedup_dropped is {dropped} but dedup_against is 0: only dedup leaves episodes out")
+    total = sum(entry["positions"] for entry in files)
+    if "num_positions" in m and m["num_positions"] != total:
+        bad(f"num_positions is {m['num_positions']}, but the files' positions add up to {total}")
+
+
+def _data_file(folder: Path, name: Any) -> Path:
+    """The file a manifest's ``path`` names, refused unless it lies inside the dataset folder:
+    a manifest must not make a reader open (or report on) a file elsewhere."""
+    from pathlib import PurePosixPath
+
+    file = folder / MANIFEST
+    parts = PurePosixPath(name).parts if isinstance(name, str) else ()
+    if not parts or name.startswith("/") or ".." in parts or "\\" in name or "\0" in name:
+        raise StorageError(
+            f"{file}: file path {_show(name)} must be a relative path inside the dataset "
+            "folder (not absolute, no '..')"
+        )
+    root = os.path.realpath(folder)
+    real = os.path.realpath(os.path.join(root, name))
+    if real == root or os.path.commonpath([root, real]) != root:
+        raise StorageError(
+            f"{file}: file path {name!r} leads outside the dataset folder, to {real} "
+            "(through a symbolic link)"
+        )
+    return folder / name
+
+
+def _stored_pieces(path: Path, manifest: dict[str, Any]) -> Iterator[tuple[int, EpisodeBatch]]:
+    """(number of the file in ``files``, episodes) of every stored piece, in order, each checked
+    against the manifest's features: what the content hash is then computed over is numbers of
+    the types the manifest states."""
+    task, fmt, types = manifest["task"], manifest["format"], manifest["features"]
+    for k, entry in enumerate(manifest["files"]):
+        file = _data_file(path, entry["path"])
+        if not file.is_file():
+            raise StorageError(f"{file} is listed in {MANIFEST} but missing (or not a file)")
+        if fmt == "babi":
+            pieces: Iterator[EpisodeBatch] = iter([_read_babi(file, manifest)])
+        elif fmt == "parquet":
+            pieces = _read_parquet(file, task)
+        else:
+            pieces = iter([_read_jsonl(file, task, types)])
+        for batch in pieces:
+            _check_piece(batch, types, file)
+            yield k, batch
+
+
+def _read_parquet(file: Path, task: str) -> Iterator[EpisodeBatch]:
+    try:
+        parquet = pq.ParquetFile(file)
+        groups = parquet.num_row_groups
+    except _READ_ERRORS as exc:
+        raise StorageError(f"{file} is not a readable Parquet file ({_reason(exc)})") from None
+    try:
+        for g in range(groups):
+            try:
+                batch = EpisodeBatch.from_arrow(parquet.read_row_group(g), task=task)
+            except _READ_ERRORS as exc:
+                raise StorageError(
+                    f"{file}: row group {g} cannot be read as episodes ({_reason(exc)})"
+                ) from None
+            yield batch
+    finally:
+        parquet.close()
+
+
+def _check_piece(batch: EpisodeBatch, types: dict[str, Any], file: Path) -> None:
+    """Refuse episodes whose arrays are not of the dtypes and widths ``features`` states."""
+
+    def described(a: np.ndarray) -> list:
+        return [a.dtype.name, int(a.shape[1]) if a.ndim == 2 else None]
+
+    if set(batch.meta) != set(types["meta"]):
+        raise StorageError(
+            f"{file}: its meta fields {_show(sorted(batch.meta))} are not the ones features.meta "
+            f"in {MANIFEST} lists, {_show(sorted(types['meta']))}"
+        )
+    arrays = {f: getattr(batch, f) for f in POSITION_FIELDS}
+    arrays.update({f"meta.{k}": v for k, v in batch.meta.items()})
+    for name, values in arrays.items():
+        stated = types["meta"][name[5:]] if name.startswith("meta.") else types[name]
+        if described(values) != stated:
+            raise StorageError(
+                f"{file}: {name} is [dtype, width] {_show(described(values))}; features.{name} "
+                f"in {MANIFEST} says {_show(stated)}"
+            )
 
 
 def iter_batches(path: str | os.PathLike) -> Iterator[EpisodeBatch]:
     """The episodes of a dataset folder, in index order, one stored piece at a time."""
     path = Path(path)
-    manifest = read_manifest(path)
-    task = manifest["task"]
-    for entry in manifest["files"]:
-        file = path / entry["path"]
-        if not file.is_file():
-            raise StorageError(f"{file} is listed in {MANIFEST} but missing")
-        if manifest["format"] == "babi":
-            yield _read_babi(file, manifest)
-        elif manifest["format"] == "parquet":
-            parquet = pq.ParquetFile(file)
-            for g in range(parquet.num_row_groups):
-                yield EpisodeBatch.from_arrow(parquet.read_row_group(g), task=task)
-        else:
-            yield _read_jsonl(file, task, manifest.get("features"))
+    for _, batch in _stored_pieces(path, read_manifest(path)):
+        yield batch
 
 
-def read_dataset(path: str | os.PathLike, verify: bool = False) -> EpisodeBatch:
-    """All episodes of a dataset folder in one batch; ``verify`` rechecks the content hash."""
-    batches = list(iter_batches(path))
+def read_dataset(
+    path: str | os.PathLike, verify: bool = False, *, regenerate: bool = True
+) -> EpisodeBatch:
+    """All episodes of a dataset folder in one batch; ``verify`` checks them as
+    ``verify_dataset`` does (``regenerate`` as there)."""
+    path = Path(path)
+    batches = [batch for _, batch in _stored_pieces(path, read_manifest(path))]
     batch = EpisodeBatch.concat(batches) if len(batches) != 1 else batches[0]
     if verify:
-        verify_dataset(path, batch)
+        check_dataset(path, batch, regenerate=regenerate)
     return batch
 
 
-def verify_dataset(path: str | os.PathLike, batch: EpisodeBatch | None = None) -> str:
-    """Recompute the content hash; raise ``StorageError`` if it differs from the manifest.
+@dataclass(frozen=True)
+class Verification:
+    """What ``check_dataset`` checked; it returns one only when every check passed."""
+
+    manifest: dict[str, Any]
+    digest: str  # the content hash recomputed (bAbI text: of the episodes as read back)
+    episodes: int
+    regenerated: int  # episodes regenerated from the manifest and found equal (0: not asked)
+
+
+def verify_dataset(
+    path: str | os.PathLike, batch: EpisodeBatch | None = None, *, regenerate: bool = True
+) -> str:
+    """Check a dataset folder (``check_dataset``); raise ``StorageError`` naming the first thing
+    that is wrong, else return the recomputed content hash.
 
     A babi text folder is checked against ``babi.read_back_hash``, the hash of the episodes
     as the text gives them back (see ``as_read_back``); the digest returned is that one."""
+    return check_dataset(path, batch, regenerate=regenerate).digest
+
+
+def check_dataset(
+    path: str | os.PathLike, batch: EpisodeBatch | None = None, *, regenerate: bool = True
+) -> Verification:
+    """Everything ``verify`` proves about a dataset folder, or a ``StorageError`` of one line:
+
+    - the manifest has the structure ``write_dataset`` writes, its counts agree, and every file
+      it lists lies inside the folder;
+    - every stored piece reads, with the dtypes and widths of ``features``, and the content hash
+      of all episodes (babi text: ``babi.read_back_hash``) and their number are the manifest's;
+    - the stored indices rise strictly, each file's lie in its ``episodes`` range, from its
+      first to its last, and each file holds the ``positions`` recorded;
+    - ``regenerate`` (default): the task is registered at the manifest's version, knobs,
+      layout, metric and features are what that generator has for them, and a sample of
+      episodes (the first, the last and up to 14 others, chosen by the content hash) is
+      regenerated from task, knobs, seed and split and equals the stored ones. A manifest whose
+      task, knobs, seed, split, start or files were edited therefore fails.
+
+    ``batch``: the folder's episodes already read (``read_dataset(verify=True)``)."""
+    path = Path(path)
+    try:
+        return _check(path, batch, regenerate)
+    except StorageError as exc:
+        if "\n" in str(exc) or "\r" in str(exc):  # a message must stay one line
+            raise StorageError(_one_line(str(exc))) from None
+        raise
+
+
+def _check(path: Path, batch: EpisodeBatch | None, regenerate: bool) -> Verification:
     manifest = read_manifest(path)
-    expected = manifest["content_hash"]
-    if manifest["format"] == "babi":
-        expected = _babi_manifest(manifest, Path(path))["read_back_hash"]
+    file = path / MANIFEST
+    babi = manifest["format"] == "babi"
+    expected = manifest["babi"]["read_back_hash"] if babi else manifest["content_hash"]
+    generator = _generator(manifest, file) if regenerate else None  # before reading it all
+    n = manifest["num_episodes"]
+    wanted = _sample(n, manifest["content_hash"])
+    sampled: dict[int, int] = {}  # stream index -> stored episode hash
     hasher = ContentHasher()
-    for piece in [batch] if batch is not None else iter_batches(path):
-        hasher.update(piece)
+    ranges = _IndexCheck(manifest, path)
+    if batch is not None:
+        _check_piece(batch, manifest["features"], path)
+        pieces: Iterator[tuple[int | None, EpisodeBatch]] = iter([(None, batch)])
+    else:
+        pieces = _stored_pieces(path, manifest)
+    seen = 0
+    for k, piece in pieces:
+        hashes = episode_hashes(piece)
+        hasher.update_hashes(piece.index, hashes)
+        ranges.add(k, piece)
+        for i in wanted[(wanted >= seen) & (wanted < seen + len(piece))] - seen:
+            sampled[int(piece.index[i])] = int(hashes[i])
+        seen += len(piece)
     digest = hasher.hexdigest()
-    if digest != expected or hasher.episodes != manifest["num_episodes"]:
+    if digest != expected or hasher.episodes != n:
         raise StorageError(
             f"{path}: content hash {digest[:16]}... of {hasher.episodes} episodes does not match "
-            f"the manifest's {expected[:16]}... of {manifest['num_episodes']}"
+            f"the manifest's {expected[:16]}... of {n}"
         )
-    return digest
+    ranges.finish()
+    regenerated = _regenerate(generator, manifest, sampled, file) if generator else 0
+    return Verification(manifest, digest, n, regenerated)
+
+
+def _sample(n: int, content_hash: str) -> np.ndarray:
+    """Ordinals (0 .. n-1, in stored order) of the episodes verify regenerates: the first, the
+    last and others drawn by the content hash, so that a run can be repeated exactly."""
+    if n <= _SAMPLE:
+        return np.arange(n)
+    rng = np.random.default_rng(int(content_hash[:16], 16))
+    middle = rng.integers(1, n - 1, size=_SAMPLE - 2)
+    return np.unique(np.concatenate([[0, n - 1], middle]))
+
+
+class _IndexCheck:
+    """The stored indices against the manifest's ``files``: they rise strictly; each file's lie
+    in its ``episodes`` range [lo, hi) and run from lo to hi - 1 (a shard starts and ends with a
+    kept episode; only dedup leaves indices out between); each file holds its ``positions``."""
+
+    def __init__(self, manifest: dict[str, Any], folder: Path) -> None:
+        self.files = manifest["files"]
+        self.folder = folder
+        self.lo = np.array([f["episodes"][0] for f in self.files], dtype=np.int64)
+        self.hi = np.array([f["episodes"][1] for f in self.files], dtype=np.int64)
+        self.first = np.full(len(self.files), -1, dtype=np.int64)
+        self.last = np.full(len(self.files), -1, dtype=np.int64)
+        self.positions = np.zeros(len(self.files), dtype=np.int64)
+        self.previous = -1
+
+    def _name(self, k: int | None) -> str:
+        return str(self.folder / self.files[k]["path"]) if k is not None else str(self.folder)
+
+    def add(self, k: int | None, batch: EpisodeBatch) -> None:
+        index = batch.index
+        if not len(index):
+            return
+        rising = np.diff(index, prepend=self.previous) > 0
+        if not rising.all():
+            at = int(np.argmin(rising))
+            raise StorageError(
+                f"{self._name(k)}: stored episode indices must rise strictly; "
+                f"{int(index[at])} follows {int(index[at - 1]) if at else self.previous}"
+            )
+        owner = np.searchsorted(self.lo, index, side="right") - 1
+        inside = (owner >= 0) & (index < self.hi[np.maximum(owner, 0)])
+        if k is not None:
+            inside &= owner == k
+        if not inside.all():
+            where = f"files[{k}]'s episodes range" if k is not None else "any file's range"
+            raise StorageError(
+                f"{self._name(k)}: stored episode index {int(index[~inside][0])} is outside "
+                f"{where} in {MANIFEST}"
+            )
+        for f in np.unique(owner):
+            mine = owner == f
+            if self.first[f] < 0:
+                self.first[f] = index[mine][0]
+            self.last[f] = index[mine][-1]
+            self.positions[f] += int(batch.lengths[mine].sum())
+        self.previous = int(index[-1])
+
+    def finish(self) -> None:
+        for k, entry in enumerate(self.files):
+            lo, hi = entry["episodes"]
+            if self.first[k] != lo or self.last[k] != hi - 1:
+                held = "no episodes" if self.first[k] < 0 else (
+                    f"episodes {self.first[k]}..{self.last[k]}"
+                )  # fmt: skip
+                raise StorageError(
+                    f"{self._name(k)} holds {held}; files[{k}].episodes in {MANIFEST} says "
+                    f"{lo}..{hi - 1}"
+                )
+            if self.positions[k] != entry["positions"]:
+                raise StorageError(
+                    f"{self._name(k)} holds {self.positions[k]} positions; files[{k}].positions "
+                    f"in {MANIFEST} says {entry['positions']}"
+                )
+
+
+def _generator(manifest: dict[str, Any], file: Path) -> tuple[TaskSpec, Any]:
+    """The installed generator of the manifest's task and its knobs, with the manifest's
+    descriptions of them (layout, metric, preset, bAbI text options) checked against it."""
+    from . import dedup
+    from .registry import list_tasks
+
+    task = manifest["task"]
+
+    def bad(what: str) -> StorageError:
+        return StorageError(f"{file}: {what}")
+
+    if task not in list_tasks():
+        name = task.rsplit("-v", 1)[0]
+        others = [t for t in list_tasks() if t.rsplit("-v", 1)[0] == name]
+        if others:
+            made_by = (
+                f"the data was made by version {manifest['task_version']} of the {name} "
+                f"generator ({task}) and this memtasks has {', '.join(others)}"
+            )
+        else:
+            made_by = f"task {task!r} is not registered in this memtasks (`memtasks list`)"
+        raise bad(
+            f"{made_by}, so its episodes cannot be regenerated to check the manifest; "
+            "`memtasks verify --no-regenerate` (regenerate=False) checks the stored data alone"
+        )
+    spec = get_spec(task)
+    try:
+        knobs = spec.knobs.from_values(manifest["knobs"])
+    except (MemtasksError, TypeError, ValueError) as exc:
+        raise bad(f"knobs {_show(manifest['knobs'])} are not knobs of {task}: {exc}") from None
+    if _canonical(knobs.to_dict()) != _canonical(manifest["knobs"]):
+        raise bad(
+            f"knobs {_show(manifest['knobs'])} are not the full knob values of {task} "
+            f"({_show(knobs.to_dict())})"
+        )
+    preset = manifest.get("preset")
+    if preset is not None and preset not in spec.presets:
+        raise bad(f"preset {_show(preset)} is not one of {task}'s: {', '.join(spec.presets)}")
+    if "layout" in manifest and _canonical(spec.layout(knobs).to_dict()) != _canonical(
+        manifest["layout"]
+    ):
+        raise bad(f"layout is not the one {task} has for these knobs")
+    if "metric" in manifest and manifest["metric"] != spec.metric.name:
+        raise bad(f"metric {_show(manifest['metric'])} is not {task}'s ({spec.metric.name})")
+    try:
+        dedup.check_dedup(manifest.get("dedup_against", 0), manifest["split"])
+    except MemtasksError as exc:
+        raise bad(str(exc)) from None
+    if manifest["format"] == "babi":
+        from .loaders.babi import check_text_task, task_space_before_tab
+
+        try:
+            check_text_task(spec, spec.layout(knobs))
+        except MemtasksError as exc:
+            raise bad(str(exc)) from None
+        gap = manifest["babi"].get("space_before_tab", task_space_before_tab(task))
+        if gap != task_space_before_tab(task):
+            raise bad(f"babi.space_before_tab is {_show(gap)}; {task}'s text has the other")
+    return spec, knobs
+
+
+def _regenerate(generator, manifest: dict[str, Any], sampled: dict[int, int], file: Path) -> int:
+    """Regenerate the sampled episodes from the manifest's task, knobs, seed and split and
+    compare their hashes with the stored ones; returns how many were compared."""
+    spec, knobs = generator
+    task, seed, split = manifest["task"], manifest["seed"], manifest["split"]
+    babi = manifest["format"] == "babi"
+    for number, (index, stored) in enumerate(sorted(sampled.items())):
+        try:
+            fresh = spec.generate(1, seed, split, start=index, knobs=knobs)
+        except MemtasksError as exc:
+            raise StorageError(f"{file}: episode {index} cannot be regenerated: {exc}") from None
+        if number == 0 and _canonical(features(fresh)) != _canonical(manifest["features"]):
+            raise StorageError(f"{file}: features are not the ones {task} makes with these knobs")
+        if episode_hashes(as_read_back(fresh) if babi else fresh)[0] != stored:
+            raise StorageError(
+                f"{file}: stored episode {index} is not episode {index} of {task} regenerated "
+                f"with the manifest's knobs, seed {seed} and split {split!r}: the manifest does "
+                "not describe this data"
+            )
+    return len(sampled)
 
 
 def hf_dataset(path: str | os.PathLike):
     """The Parquet shards as a ``datasets.Dataset`` (via ``datasets.load_dataset``)."""
     import datasets
 
-    manifest = read_manifest(path)
+    path = Path(path)
+    manifest = read_manifest(path)  # refuses files outside the folder
     if manifest["format"] != "parquet":
         raise StorageError(f"{path} holds {manifest['format']}; Hugging Face loading needs parquet")
-    files = [str(Path(path) / f["path"]) for f in manifest["files"]]
+    files = [str(_data_file(path, f["path"])) for f in manifest["files"]]
     return datasets.load_dataset("parquet", data_files=files, split="train")
 
 
 def _babi_manifest(manifest: dict[str, Any], where: Path) -> dict[str, Any]:
+    """The manifest's ``babi`` entry, checked: what reading the text back relies on."""
+    from .loaders.babi import CIPHER_LOWER, CIPHER_UPPER
+
+    file = where / MANIFEST
     babi = manifest.get("babi")
+    layout = manifest.get("layout")
+    vocab = layout.get("vocab") if isinstance(layout, dict) else None
     needed = {"read_back_hash", "indices", "shuffled"}
     if (
         not isinstance(babi, dict)
         or needed - set(babi)
-        or "vocab" not in manifest.get("layout", {})
+        or not isinstance(vocab, list)
+        or not vocab
+        or not all(isinstance(word, str) for word in vocab)
     ):
         raise StorageError(
             f"{where}: a babi text dataset's {MANIFEST} needs layout.vocab and babi."
             f"{{{', '.join(sorted(needed))}}} to be read back"
+        )
+    if not _is_hash(babi["read_back_hash"]):
+        raise StorageError(
+            f"{file}: babi.read_back_hash must be 64 lowercase hex digits, "
+            f"got {_show(babi['read_back_hash'])}"
+        )
+    if not isinstance(babi["shuffled"], bool):
+        raise StorageError(
+            f"{file}: babi.shuffled must be true or false, got {_show(babi['shuffled'])}"
+        )
+    cipher = {"lower": CIPHER_LOWER, "upper": CIPHER_UPPER} if babi["shuffled"] else None
+    if "cipher" in babi and babi["cipher"] != cipher:
+        raise StorageError(
+            f"{file}: babi.cipher is not memtasks' cipher for shuffled={babi['shuffled']}"
+        )
+    if "space_before_tab" in babi and not isinstance(babi["space_before_tab"], bool):
+        raise StorageError(f"{file}: babi.space_before_tab must be true or false")
+    # the stories' stream indices: ranges in order, from the file's first to its last index,
+    # as many as num_episodes (checked before any index array is made of them)
+    indices, span = babi["indices"], manifest["files"][0]["episodes"]
+    stop, count = span[0], 0
+    ranges_ok = isinstance(indices, list) and bool(indices)
+    for pair in indices if ranges_ok else ():
+        if not (
+            isinstance(pair, list) and len(pair) == 2 and all(_is_int(i) for i in pair)
+            and stop <= pair[0] < pair[1]
+        ):  # fmt: skip
+            ranges_ok = False
+            break
+        stop, count = pair[1], count + pair[1] - pair[0]
+    if not ranges_ok or indices[0][0] != span[0] or stop != span[1]:
+        raise StorageError(
+            f"{file}: babi.indices must be ranges [lo, hi) in order from {span[0]} to "
+            f"{span[1]} (files[0].episodes), got {_show(indices)}"
+        )
+    if count != manifest["num_episodes"]:
+        raise StorageError(
+            f"{file}: babi.indices hold {count} indices, num_episodes says "
+            f"{manifest['num_episodes']}"
         )
     return babi
 
@@ -583,28 +1129,34 @@ def _read_babi(file: Path, manifest: dict[str, Any]) -> EpisodeBatch:
             task=task_number(manifest["task"]) or 0,
         )
     except LoaderError as exc:
-        raise StorageError(str(exc)) from None
-    index = np.concatenate(
-        [np.arange(lo, hi, dtype=np.int64) for lo, hi in babi["indices"]] or [np.zeros(0, int)]
-    )
-    if len(index) != len(batch):
+        raise StorageError(_one_line(str(exc))) from None
+    except MemtasksError:
+        raise
+    except _READ_ERRORS as exc:
+        raise StorageError(f"{file} cannot be read as bAbI text ({_reason(exc)})") from None
+    count = sum(hi - lo for lo, hi in babi["indices"])
+    if count != len(batch):
         raise StorageError(
-            f"{file} holds {len(batch)} stories; {MANIFEST} lists {len(index)} episode indices"
+            f"{file} holds {len(batch)} stories; {MANIFEST} lists {count} episode indices"
         )
+    index = np.concatenate([np.arange(lo, hi, dtype=np.int64) for lo, hi in babi["indices"]])
     meta = dict(batch.meta)
-    widths = {k: w for k, (_, w) in manifest.get("features", {}).get("meta", {}).items()}
+    widths = {k: w for k, (_, w) in manifest["features"]["meta"].items()}
     for k in ("question_template", "support_distance"):
         width = widths.get(k)
-        if width is not None and k in meta and meta[k].shape[1] != width:
+        if width is not None and k in meta and meta[k].ndim == 2 and meta[k].shape[1] != width:
             # the generator's width is its knobs' question bound; the text's is its longest story
             fitted = np.full((len(batch), width), -1, np.int32)
             keep = min(width, meta[k].shape[1])
             fitted[:, :keep] = meta[k][:, :keep]
             meta[k] = fitted
-    for k, (dtype, _) in manifest.get("features", {}).get("meta", {}).items():
-        if k in meta:
-            meta[k] = meta[k].astype(dtype, copy=False)
-    if widths.get("question_template") is not None:
+    try:
+        for k, (dtype, _) in manifest["features"]["meta"].items():
+            if k in meta:
+                meta[k] = meta[k].astype(dtype, copy=False)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise StorageError(f"{file}: meta does not fit features.meta ({_reason(exc)})") from None
+    if widths.get("question_template") is not None and "questions" in meta:
         # the generator counts the questions it records a template for
         meta["questions"] = np.minimum(meta["questions"], widths["question_template"])
     return EpisodeBatch.trusted(**{**batch.__dict__, "index": index, "meta": meta,
@@ -613,18 +1165,35 @@ def _read_babi(file: Path, manifest: dict[str, Any]) -> EpisodeBatch:
 
 def _read_jsonl(file: Path, task: str, feature_types: dict | None) -> EpisodeBatch:
     records = []
-    with open(file, encoding="utf-8") as lines:
-        for number, line in enumerate(lines, 1):
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise StorageError(f"{file}:{number}: not a JSON object ({exc.msg})") from None
+    try:
+        with open(file, encoding="utf-8") as lines:
+            for number, line in enumerate(lines, 1):
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise StorageError(f"{file}:{number}: not a JSON object ({exc.msg})") from None
+                except (ValueError, RecursionError) as exc:  # a huge int; deep nesting
+                    raise StorageError(
+                        f"{file}:{number}: not a JSON object ({_reason(exc)})"
+                    ) from None
+                if not isinstance(record, dict):
+                    raise StorageError(
+                        f"{file}:{number}: not a JSON object (got "
+                        f"{_JSON_TYPES.get(type(record), 'a value')})"
+                    )
+                records.append(record)
+    except UnicodeDecodeError as exc:
+        raise StorageError(f"{file}: not UTF-8 text ({exc.reason})") from None
     if not records:
         raise StorageError(f"{file} holds no episodes")
     try:
         return _from_records(records, task, feature_types)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise StorageError(f"{file}: records do not match the dataset's features ({exc})") from None
+    except MemtasksError:
+        raise
+    except _READ_ERRORS as exc:
+        raise StorageError(
+            f"{file}: records do not match the dataset's features ({_reason(exc)})"
+        ) from None
 
 
 def _from_records(records: list[dict[str, Any]], task: str, types: dict | None) -> EpisodeBatch:
