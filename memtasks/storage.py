@@ -710,8 +710,13 @@ def _data_file(folder: Path, name: Any) -> Path:
             f"{file}: file path {_show(name)} must be a relative path inside the dataset "
             "folder (not absolute, no '..')"
         )
-    root = os.path.realpath(folder)
-    real = os.path.realpath(os.path.join(root, name))
+    try:
+        root = os.path.realpath(folder)
+        real = os.path.realpath(os.path.join(root, name))
+    except (OSError, ValueError) as exc:  # a name longer than the file system allows...
+        raise StorageError(
+            f"{file}: file path {_show(name)} cannot be used ({_reason(exc)})"
+        ) from None
     if real == root or os.path.commonpath([root, real]) != root:
         raise StorageError(
             f"{file}: file path {name!r} leads outside the dataset folder, to {real} "
@@ -720,15 +725,28 @@ def _data_file(folder: Path, name: Any) -> Path:
     return folder / name
 
 
+def _listed_file(folder: Path, name: str) -> Path:
+    """A file the manifest lists: inside the folder (``_data_file``) and present."""
+    file = _data_file(folder, name)
+    try:
+        present = file.is_file()
+    except OSError as exc:  # a name too long for the file system, a folder not readable
+        raise StorageError(
+            f"{folder / MANIFEST}: file path {_show(name)} cannot be opened "
+            f"({exc.strerror or _reason(exc)})"
+        ) from None
+    if not present:
+        raise StorageError(f"{file} is listed in {MANIFEST} but missing (or not a file)")
+    return file
+
+
 def _stored_pieces(path: Path, manifest: dict[str, Any]) -> Iterator[tuple[int, EpisodeBatch]]:
     """(number of the file in ``files``, episodes) of every stored piece, in order, each checked
     against the manifest's features: what the content hash is then computed over is numbers of
     the types the manifest states."""
     task, fmt, types = manifest["task"], manifest["format"], manifest["features"]
     for k, entry in enumerate(manifest["files"]):
-        file = _data_file(path, entry["path"])
-        if not file.is_file():
-            raise StorageError(f"{file} is listed in {MANIFEST} but missing (or not a file)")
+        file = _listed_file(path, entry["path"])
         if fmt == "babi":
             pieces: Iterator[EpisodeBatch] = iter([_read_babi(file, manifest)])
         elif fmt == "parquet":
@@ -1050,7 +1068,7 @@ def hf_dataset(path: str | os.PathLike):
     manifest = read_manifest(path)  # refuses files outside the folder
     if manifest["format"] != "parquet":
         raise StorageError(f"{path} holds {manifest['format']}; Hugging Face loading needs parquet")
-    files = [str(_data_file(path, f["path"])) for f in manifest["files"]]
+    files = [str(_listed_file(path, f["path"])) for f in manifest["files"]]
     return datasets.load_dataset("parquet", data_files=files, split="train")
 
 

@@ -196,6 +196,7 @@ _MANIFEST_FAULTS = {
     "newer-format": (lambda m: m.update(format_version=2), "format_version must be 1"),
     "positions-sum": (lambda m: m.update(num_positions=1), "num_positions is 1"),
     "phantom-drops": (lambda m: m.update(dedup_dropped=1), "files end at stream index 20"),
+    "name-too-long": (lambda m: m["files"][0].update(path="a" * 300), "cannot be opened"),
 }
 
 
@@ -379,7 +380,8 @@ _JSON = st.recursive(
 _TRICKY = st.sampled_from(
     [-1, 0, 1, 19, 20, 21, 2**63 - 1, 2**63, 2**64, 10**40, 1.0, True, None, "", "..",
      "/etc/passwd", "../parquet/memtasks.json", "data", "x" * 64, "0" * 64, [], {}, [0, 0],
-     [5, 2], [0, 20], ["int32", None], "train", "test", "ntm/copy-v2", "babi/qa2-v1"]
+     [5, 2], [0, 20], ["int32", None], "train", "test", "ntm/copy-v2", "babi/qa2-v1", "a" * 300,
+     "x/" * 3000]
 )  # fmt: skip
 # fields verify cannot hold to the data: which memtasks wrote it, the preset's name (its values
 # are in knobs), how many training episodes dedup compared against (not regenerated: that is
