@@ -495,6 +495,9 @@ _DTYPES = frozenset(
 _MAX_WIDTH = 1 << 20  # the widest row a feature may declare: bounds what a reader allocates
 _INDEX_STOP = 2**63 - 1  # episode indices are int64, and so is the stop of a range of them
 _SAMPLE = 16  # episodes verify regenerates: the first, the last and others at random
+# question rows a bAbI text reader pads meta to (the story tasks' knobs allow up to 1,000
+# questions per story): a manifest cannot make it allocate more
+_MAX_QUESTIONS = 4096
 _JSON_TYPES = {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
                int: "a number", float: "a number", type(None): "null"}  # fmt: skip
 
@@ -1162,6 +1165,11 @@ def _read_babi(file: Path, manifest: dict[str, Any]) -> EpisodeBatch:
     widths = {k: w for k, (_, w) in manifest["features"]["meta"].items()}
     for k in ("question_template", "support_distance"):
         width = widths.get(k)
+        if width is not None and width > _MAX_QUESTIONS:
+            raise StorageError(
+                f"{file.parent / MANIFEST}: features.meta.{k} has width {width}; a story task "
+                f"records at most {_MAX_QUESTIONS} questions per story"
+            )
         if width is not None and k in meta and meta[k].ndim == 2 and meta[k].shape[1] != width:
             # the generator's width is its knobs' question bound; the text's is its longest story
             fitted = np.full((len(batch), width), -1, np.int32)

@@ -235,6 +235,10 @@ def test_babi_entry_faults_are_one_line(capsys, copy):
         (lambda m: m["babi"].update(read_back_hash=1), r"babi\.read_back_hash must be 64"),
         (lambda m: m["babi"].update(shuffled="no"), r"babi\.shuffled must be true or false"),
         (lambda m: m["layout"].update(vocab=None), r"needs layout\.vocab"),
+        (  # the reader pads question rows to this width: it must not be told to allocate GBs
+            lambda m: m["features"]["meta"].update(question_template=["int32", 2**20]),
+            r"features\.meta\.question_template has width 1048576; a story task records at most",
+        ),
     ]
     original = (folder / storage.MANIFEST).read_text()
     for change, pattern in faults:
