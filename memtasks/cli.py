@@ -7,6 +7,8 @@ interrupted. No traceback, and nothing is written.
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
 import time
 from pathlib import Path
@@ -168,9 +170,11 @@ def show(task, count, seed, split, start, max_chars, preset, settings) -> None:
 @_preset
 @_set
 @click.option("--overwrite", is_flag=True, help="replace an existing dataset at --out")
+@click.option("--force-size", is_flag=True,
+              help="write even if the estimated size exceeds the free disk space")  # fmt: skip
 @click.option("--quiet", "-q", is_flag=True, help="no progress bar")
 def generate(task, count, seed, split, out, fmt, shuffled, dedup_against, shards, workers, start,
-             preset, settings, overwrite, quiet) -> None:  # fmt: skip
+             preset, settings, overwrite, force_size, quiet) -> None:  # fmt: skip
     """Generate a dataset folder of Parquet (or JSONL, or bAbI text) files and memtasks.json."""
     from tqdm import tqdm
 
@@ -178,25 +182,42 @@ def generate(task, count, seed, split, out, fmt, shuffled, dedup_against, shards
 
     spec, _ = _spec_and_knobs(task, preset, settings)  # refuse bad knobs before any output
     began = time.perf_counter()
-    bar = None
+    bar = planning_bar = None
 
     def progress(episodes: int) -> None:
         nonlocal bar
+        if planning_bar is not None:
+            planning_bar.close()
         if bar is None:  # created on the first finished piece, after all checks have passed
             bar = tqdm(total=count, unit="ep", unit_scale=True, disable=quiet, file=sys.stderr,
                        desc=spec.id, dynamic_ncols=True)  # fmt: skip
         bar.update(episodes)
 
+    def planning(episodes: int, total: int) -> None:
+        nonlocal planning_bar
+        if planning_bar is None:  # dedup hashes training and held-out stories first
+            planning_bar = tqdm(total=total, unit="ep", unit_scale=True, disable=quiet,
+                                file=sys.stderr, desc="dedup: hashing stories",
+                                dynamic_ncols=True)  # fmt: skip
+        if planning_bar.n + episodes > planning_bar.total:  # draws past n: the total grows
+            planning_bar.total = planning_bar.n + episodes
+        planning_bar.update(episodes)
+
+    def notice(line: str) -> None:
+        click.echo(f"memtasks: {line}", err=True)
+
     try:
-        manifest = write_dataset(
-            out, spec.id, count, seed, split, start=start, preset=preset,
-            knobs=_knob_values(spec, settings), shards=shards, workers=workers, format=fmt,
-            overwrite=overwrite, progress=progress, dedup_against=dedup_against,
-            shuffled=shuffled,
-        )  # fmt: skip
+        with _sigterm_as_interrupt():
+            manifest = write_dataset(
+                out, spec.id, count, seed, split, start=start, preset=preset,
+                knobs=_knob_values(spec, settings), shards=shards, workers=workers, format=fmt,
+                overwrite=overwrite, progress=progress, dedup_against=dedup_against,
+                shuffled=shuffled, force_size=force_size, planning=planning, notice=notice,
+            )  # fmt: skip
     finally:
-        if bar is not None:
-            bar.close()
+        for shown in (planning_bar, bar):
+            if shown is not None:
+                shown.close()
     seconds = time.perf_counter() - began
     size = sum(f.stat().st_size for f in Path(out).rglob("*") if f.is_file())
     dropped = ""
@@ -210,6 +231,26 @@ def generate(task, count, seed, split, out, fmt, shuffled, dedup_against, shards
         f"to {out} in {len(manifest['files'])} {fmt} file(s), {size / 1e6:,.1f} MB, "
         f"{seconds:.1f} s; content hash {manifest['content_hash'][:16]}{dropped}"
     )
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """SIGTERM (kill, a batch system's time limit) takes Ctrl-C's way out: workers stopped,
+    the temporary folder removed, exit 130. Its default would end the process on the spot and
+    leave both behind."""
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        old = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread (an embedding program): leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
 
 
 @cli.command()

@@ -259,11 +259,31 @@ def generate(
     *,
     start: int = 0,
     preset: str | None = None,
+    force_size: bool = False,
     **knobs: Any,
 ):
     """Episodes ``start .. start + n - 1`` of ``task`` for ``(knobs, seed, split)``.
 
     Episode ``i`` depends only on (task, knobs, seed, split, i): any slice of indices can be
     generated on its own, in any order, on any number of workers, with the same result.
+
+    A batch estimated (from a sample) to need more memory than is available is refused, rather
+    than waking the OOM killer; ``force_size=True`` generates it anyway.
     """
-    return get_spec(task).generate(n, seed, split, start=start, preset=preset, **knobs)
+    spec = get_spec(task)
+    if not force_size and isinstance(n, (int, np.integer)) and n > 4096:
+        # a sample of 64 episodes costs little next to the thousands asked for
+        from . import _fs
+
+        sample = spec.generate(64, seed, split, start=start, preset=preset, **knobs)
+        need = int(n) * max(1, sample.nbytes // max(1, len(sample)))
+        available = _fs.available_memory()
+        if available is not None and need > available:
+            raise MemtasksError(
+                f"{spec.id}: {int(n):,} episodes need about {_fs.human_bytes(need)} in memory "
+                f"(estimated from a sample), more than the {_fs.human_bytes(available)} "
+                "available; write them to disk (memtasks.storage.write_dataset, `memtasks "
+                "generate`), stream them (memtasks.torch.EpisodeStream), generate fewer at a "
+                "time, or pass force_size=True"
+            )
+    return spec.generate(n, seed, split, start=start, preset=preset, **knobs)

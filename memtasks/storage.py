@@ -32,10 +32,15 @@ training episodes ``0 .. N-1``; the kept ones keep their stream indices.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
+import logging
 import os
 import queue
+import re
 import shutil
+import signal
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -47,6 +52,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from . import _fs
 from .episode import POSITION_FIELDS, EpisodeBatch
 from .errors import LoaderError, MemtasksError, StorageError
 from .hashing import ContentHasher, episode_hashes
@@ -212,7 +218,13 @@ def _hashes(batch: EpisodeBatch, fmt: str) -> tuple[np.ndarray, np.ndarray, np.n
 _done_episodes = None  # in a worker process: the queue its finished pieces are counted on
 
 
-def _worker_init(threads: int, done) -> None:
+def _worker_init(threads: int, done, parent: int) -> None:
+    # a worker must never outlive the run that started it: orphans would go on writing into a
+    # temporary folder nobody will move into place, then wait forever on a dead parent
+    _fs.die_with_parent(parent)
+    # Ctrl-C reaches the whole process group; the parent alone decides what happens (it kills
+    # the workers), so workers do not print tracebacks of their own
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     import numba
 
     global _done_episodes
@@ -250,12 +262,24 @@ def write_dataset(
     progress: Callable[[int], None] | None = None,
     dedup_against: int = 0,
     shuffled: bool = False,
+    force_size: bool = False,
+    planning: Callable[[int, int], None] | None = None,
+    notice: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Generate episodes ``start .. start + n - 1`` of a task into the folder ``out``.
 
     Everything is validated before anything is written. ``shards`` defaults to one per about
     500 MB. ``workers > 1`` writes shards in that many processes. ``progress`` is called with
     the number of episodes finished since its last call. Returns the manifest.
+
+    Failures: a write that cannot fit in the free disk space (estimated from a sample) is
+    refused unless ``force_size``; file-system errors become one-line ``StorageError``s; in
+    every case the temporary folder is removed and an existing dataset is left as it was.
+    Writers of one ``out`` exclude each other (a lock file ``.NAME.lock`` beside it, removed
+    after). Before writing, what killed runs left beside ``out`` is cleaned up (``recover``),
+    and each thing done is passed to ``notice`` (default: a logging warning).
+    ``planning(episodes, total)`` reports dedup planning's progress (episodes hashed since its
+    last call, of about ``total``).
 
     ``format="babi"``: one release-format text file (story tasks only; ``shards`` must be 1,
     ``workers`` write pieces of it in parallel); ``shuffled`` ciphers it (``loaders.babi``).
@@ -288,43 +312,57 @@ def write_dataset(
     elif shuffled:
         raise MemtasksError(f"shuffled applies to format 'babi' only, not {format!r}")
     against = dedup.check_dedup(dedup_against, split)
-    out = Path(out)
-    if out.exists() or out.is_symlink():
-        if not (out / MANIFEST).is_file():  # never replace what memtasks did not write
-            raise StorageError(
-                f"{out} exists and is not a memtasks dataset folder; choose another output path"
-            )
-        if not overwrite:
-            raise StorageError(
-                f"{out} already exists; use --overwrite (overwrite=True) to replace it"
-            )
-
-    chunk, bytes_per_episode, feature_types = _plan(spec, knob_values, seed, split, start, n)
-    if format == "babi":
-        shards = min(workers, n)  # pieces written in parallel, then joined
-    elif shards is None:
-        shards = max(1, min(n, -(-n * bytes_per_episode // (500 << 20))))
-    if isinstance(shards, bool) or not isinstance(shards, int) or not 1 <= shards <= n:
-        raise MemtasksError(f"shards must be an integer in [1, n={n}], got {shards!r}")
-    # which stream indices each shard holds: start .. start + n - 1, or with dedup the first
-    # n whose story is not a training story (this may raise: still nothing is written)
-    kept = dedup.plan(spec, knob_values, seed, split, start, n, against, chunk) if against else None
-    cut = [(s * n) // shards for s in range(shards + 1)]
-    if kept is None:
-        spans = [(start + cut[s], start + cut[s + 1], None) for s in range(shards)]
-    else:
-        spans = []
-        for s in range(shards):
-            lo, hi = int(kept.kept[cut[s]]), int(kept.kept[cut[s + 1] - 1]) + 1
-            spans.append((lo, hi, kept.skipped_in(lo, hi)))
-
+    shown = out  # as the caller wrote it, for messages
+    out = _target(Path(out))
+    created = _make_parents(out.parent)
+    lock = _fs.OutputLock(out)
+    tmp = None
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise StorageError(f"cannot create the folder {out.parent}: {exc.strerror}") from None
-    tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:12]}"
-    try:
-        tmp.mkdir(parents=True)
+        try:
+            lock.acquire()
+        except _fs.Busy:
+            raise StorageError(_busy(shown, lock)) from None
+        # what killed runs left: only now, under the lock, can nobody be writing it
+        for note in _recover(out):
+            (notice or _log.warning)(note)
+        if os.path.lexists(out):
+            if not (out / MANIFEST).is_file():  # never replace what memtasks did not write
+                raise StorageError(
+                    f"{shown} exists and is not a memtasks dataset folder; choose another output "
+                    "path"
+                )
+            if not overwrite:
+                raise StorageError(
+                    f"{shown} already exists; use --overwrite (overwrite=True) to replace it"
+                )
+
+        chunk, bytes_per_episode, feature_types = _plan(spec, knob_values, seed, split, start, n)
+        if format == "babi":
+            shards = min(workers, n)  # pieces written in parallel, then joined
+        elif shards is None:
+            shards = max(1, min(n, -(-n * bytes_per_episode // (500 << 20))))
+        if isinstance(shards, bool) or not isinstance(shards, int) or not 1 <= shards <= n:
+            raise MemtasksError(f"shards must be an integer in [1, n={n}], got {shards!r}")
+        if not force_size:
+            _check_disk(out.parent, n * bytes_per_episode * _SIZE_FACTOR[format], n, shown)
+        # which stream indices each shard holds: start .. start + n - 1, or with dedup the
+        # first n whose story is not a training story (this may raise: still nothing written)
+        kept = None
+        if against:
+            counted = _Counting(spec, planning, against + n)
+            kept = dedup.plan(counted, knob_values, seed, split, start, n, against, chunk)
+        cut = [(s * n) // shards for s in range(shards + 1)]
+        if kept is None:
+            spans = [(start + cut[s], start + cut[s + 1], None) for s in range(shards)]
+        else:
+            spans = []
+            for s in range(shards):
+                lo, hi = int(kept.kept[cut[s]]), int(kept.kept[cut[s + 1] - 1]) + 1
+                spans.append((lo, hi, kept.skipped_in(lo, hi)))
+
+        tmp = out.parent / f".{out.name}.{_TMP}-{uuid.uuid4().hex[:12]}"
+        tmp.mkdir()
+        _fs.write_owner(tmp)  # a later run deletes it only once this process is gone
         if progress:
             progress(0)  # every check has passed: a progress display may start now
         if format == "babi":
@@ -375,13 +413,60 @@ def write_dataset(
                  "positions": manifest["num_positions"]}
             ]  # fmt: skip
             manifest["babi"] = _babi_entry(spec.id, shuffled, start, n, kept, read_back)
-        # the manifest is written last: a folder without it is never a finished dataset
+        # the manifest is written last: a folder without it is never a finished dataset;
+        # the owner file goes first, so the dataset moved into place holds only its own files
+        (tmp / _fs.OWNER).unlink()
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-        _move_into_place(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        _move_into_place(tmp, out, overwrite)
+        tmp = None
+    except BaseException as exc:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        lock.release()
+        for folder in created:  # deepest first; only those this call made, only if empty
+            _remove_quietly(folder)
+        if isinstance(exc, OSError) and not isinstance(exc, MemtasksError):
+            # disk full, read-only, /proc...: one line naming the place, not a traceback
+            raise StorageError(_os_error(exc, shown)) from None
         raise
+    lock.release()
     return manifest
+
+
+_log = logging.getLogger(__name__)
+
+# bytes on disk per byte of episodes in memory, to estimate a dataset's size before writing:
+# Parquet (zstd) and bAbI text are smaller than the arrays, JSONL spells each number out
+_SIZE_FACTOR = {"parquet": 1.0, "babi": 1.0, "jsonl": 3.0}
+
+
+def _check_disk(folder: Path, estimate: float, n: int, shown) -> None:
+    """Refuse a write that cannot fit in the free space of ``folder``'s file system."""
+    free = _fs.free_disk(folder)
+    if estimate > free:
+        raise StorageError(
+            f"{shown}: {n:,} episodes need about {_fs.human_bytes(estimate)} (an estimate from "
+            f"a sample), more than the {_fs.human_bytes(free)} free in {folder}; write fewer "
+            "episodes, choose another output path, or pass --force-size (force_size=True) to "
+            "write anyway"
+        )
+
+
+class _Counting:
+    """A task spec whose ``generate`` reports the episodes it makes: dedup planning hashes
+    training and held-out episodes for as long as a minute, and a silent minute looks hung."""
+
+    def __init__(self, spec: TaskSpec, planning: Callable[[int, int], None] | None, total: int):
+        self._spec, self._planning, self._total = spec, planning, total
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._spec, name)
+
+    def generate(self, n: int, *args: Any, **kwargs: Any) -> EpisodeBatch:
+        batch = self._spec.generate(n, *args, **kwargs)
+        if self._planning:
+            self._planning(len(batch), self._total)
+        return batch
 
 
 def _join(folder: Path, parts: list[str], name: str) -> None:
@@ -450,10 +535,11 @@ def _write_all(jobs, workers, hasher: ContentHasher, read_back: ContentHasher | 
                 progress(count)
             block = False
 
-    with ProcessPoolExecutor(
+    pool = ProcessPoolExecutor(
         max_workers=workers, mp_context=context, initializer=_worker_init,
-        initargs=(threads, done),
-    ) as pool:  # fmt: skip
+        initargs=(threads, done, os.getpid()),
+    )  # fmt: skip
+    try:
         futures = [pool.submit(_worker, job) for job in jobs]
         for s, future in enumerate(futures):
             while not future.done():
@@ -461,18 +547,192 @@ def _write_all(jobs, workers, hasher: ContentHasher, read_back: ContentHasher | 
             positions[s], pieces = future.result()
             for piece in pieces:
                 record(*piece)
+    except BaseException:
+        _stop_pool(pool)
+        raise
+    pool.shutdown(wait=True)
     report(block=False)
     return positions
 
 
-def _move_into_place(tmp: Path, out: Path) -> None:
-    if out.exists() or out.is_symlink():
+def _stop_pool(pool: ProcessPoolExecutor) -> None:
+    """End the workers now. ``shutdown(wait=True)`` (what ``with`` does) lets every running
+    shard finish first: after Ctrl-C or a failed shard that is minutes of writing to a folder
+    that is about to be deleted."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # no public handle
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError):  # already gone, or already closed
+            process.kill()
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError, AssertionError):
+            process.join(timeout=10)
+
+
+def _move_into_place(tmp: Path, out: Path, overwrite: bool = False) -> None:
+    """Make the finished ``tmp`` the dataset at ``out``; the caller holds the output lock.
+
+    A new ``out``: one rename that refuses to replace anything (another writer's dataset that
+    appeared meanwhile is kept, and this write fails). Replacing: one atomic exchange of the
+    two names, so ``out`` is always a complete dataset, the old one or the new one; the old one
+    (now at ``tmp``'s name) is deleted after. Where the exchange is unsupported: two renames with
+    the old one kept aside as ``.NAME.old-*``; a run killed between them leaves no ``out``, and
+    the next write (or ``recover``) moves the old one back."""
+    if not overwrite or not os.path.lexists(out):
+        try:
+            _fs.rename_noreplace(tmp, out)
+        except FileExistsError:
+            raise StorageError(
+                f"{out} appeared while this dataset was being written (another process wrote "
+                "it); it was left as it is; choose another output path or use --overwrite"
+            ) from None
+        return
+    if not (out / MANIFEST).is_file():  # replaced by something else while this one was written
+        raise StorageError(
+            f"{out} is no longer a memtasks dataset folder; it was left as it is; choose "
+            "another output path"
+        )
+    try:
+        _fs.exchange(tmp, out)
+    except _fs.Unsupported:
         old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:12]}"
-        os.replace(out, old)  # the old dataset survives under `old` until the new one is in
-        os.replace(tmp, out)
+        os.rename(out, old)
+        try:
+            os.rename(tmp, out)
+        except BaseException:
+            os.rename(old, out)  # put the old dataset back before reporting the failure
+            raise
         shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, out)
+        return
+    shutil.rmtree(tmp, ignore_errors=True)  # the old dataset, now under the temporary name
+
+
+_TMP, _OLD = "tmp", "old"
+
+
+def _beside(out: Path, kind: str) -> re.Pattern:
+    """Names of the hidden temporary (``tmp``) or moved-aside (``old``) folders of ``out``."""
+    return re.compile(rf"^\.{re.escape(out.name)}\.{kind}-[0-9a-f]{{12}}$")
+
+
+def _recover(out: Path) -> list[str]:
+    """Clean up after killed writes of ``out`` (the caller holds the output lock): put back a
+    dataset an ``--overwrite`` moved aside and died before replacing, delete moved-aside copies
+    whose replacement is in place, and delete temporary folders whose writer is gone. Returns
+    one line per thing done."""
+    notes = []
+    names = os.listdir(out.parent)
+    olds = [out.parent / n for n in names if _beside(out, _OLD).match(n)]
+    olds.sort(key=lambda p: p.lstat().st_ctime, reverse=True)  # the newest first
+    if olds and not os.path.lexists(out) and (olds[0] / MANIFEST).is_file():
+        _fs.rename_noreplace(olds[0], out)
+        notes.append(
+            f"restored {out} from {olds[0].name}, where an interrupted --overwrite had moved it"
+        )
+        olds = olds[1:]
+    for old in olds:
+        shutil.rmtree(old)
+        notes.append(f"removed {old}, an old copy of {out.name} left by an interrupted --overwrite")
+    for name in names:
+        tmp = out.parent / name
+        if _beside(out, _TMP).match(name) and not _fs.owner_alive(tmp):
+            shutil.rmtree(tmp)
+            notes.append(f"removed {tmp}, left by a memtasks write that did not finish")
+    return notes
+
+
+def recover(out: str | os.PathLike) -> list[str]:
+    """Repair what killed writes of the dataset folder ``out`` left beside it (``write_dataset``
+    does this itself before writing); returns one line per thing done, [] if nothing was."""
+    shown = out
+    out = _target(Path(out))
+    lock = _fs.OutputLock(out)
+    try:
+        try:
+            lock.acquire()
+        except _fs.Busy:
+            raise StorageError(_busy(shown, lock)) from None
+        return _recover(out)
+    except OSError as exc:
+        if isinstance(exc, MemtasksError):
+            raise
+        raise StorageError(_os_error(exc, shown)) from None
+    finally:
+        lock.release()
+
+
+def _busy(shown, lock: _fs.OutputLock) -> str:
+    return (
+        f"{shown} is being written by another memtasks process (it holds {lock.path}); wait "
+        "for it to finish or choose another output path"
+    )
+
+
+_HINTS = {
+    errno.ENOSPC: "free some space or choose another output path",
+    errno.EDQUOT: "free some space or choose another output path",
+    errno.EROFS: "the file system is read-only; choose another output path",
+    errno.EACCES: "choose an output path you may write to",
+    errno.EPERM: "choose an output path you may write to",
+    errno.EBUSY: "it is in use (a mount point, or a folder in use); choose another output path",
+}
+
+
+def _os_error(exc: OSError, shown) -> str:
+    """One line for an OSError met while writing ``shown``: what failed, where, what to do."""
+    what = (exc.strerror or str(exc) or type(exc).__name__).replace("\n", " ").strip()
+    where = f" ({exc.filename})" if exc.filename else ""
+    hint = _HINTS.get(exc.errno, "choose another output path")
+    return f"cannot write {shown}: {what}{where}; nothing existing was changed; {hint}"
+
+
+def _target(out: Path) -> Path:
+    """The real folder a dataset at ``out`` lives in, refusing places no dataset can go.
+
+    A symbolic link to a dataset folder stands for that folder: it is replaced in place (with
+    overwrite) and the link is kept. The working folder or a folder above it cannot be moved
+    aside (the process stands in it), nor can the root."""
+    if out.is_symlink() and not out.exists():
+        raise StorageError(
+            f"{out} is a symbolic link to {os.readlink(out)}, which does not exist; remove the "
+            "link or choose another output path"
+        )
+    real = Path(os.path.realpath(out))
+    if real.parent == real:
+        raise StorageError(f"{out} is the root folder; choose a folder below it for the dataset")
+    cwd = Path(os.path.realpath(os.getcwd()))
+    if real == cwd or real in cwd.parents:
+        raise StorageError(
+            f"{out} is the working folder or a folder above it ({cwd}); a dataset cannot "
+            "replace the folder a process runs in: choose another output path"
+        )
+    return real
+
+
+def _make_parents(folder: Path) -> list[Path]:
+    """Create ``folder`` and missing folders above it; returns those created, deepest first,
+    so that a write that fails can remove them again."""
+    missing = []
+    while not os.path.lexists(folder):
+        missing.append(folder)
+        folder = folder.parent
+    for path in reversed(missing):
+        try:
+            path.mkdir()
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            for made in missing[missing.index(path) + 1 :]:
+                _remove_quietly(made)
+            raise StorageError(
+                f"cannot create the folder {path}: {exc.strerror}; choose another output path"
+            ) from None
+    return missing
+
+
+def _remove_quietly(folder: Path) -> None:
+    with contextlib.suppress(OSError):  # not empty, or gone: leave it
+        folder.rmdir()
 
 
 # -- reading ----------------------------------------------------------------------------------
