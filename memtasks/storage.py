@@ -630,7 +630,9 @@ def _recover(out: Path) -> list[str]:
             f"restored {out} from {olds[0].name}, where an interrupted --overwrite had moved it"
         )
         olds = olds[1:]
-    for old in olds:
+    # an old copy is deleted only once a dataset is in place; otherwise (no manifest in it:
+    # not something this code left) it is left for a person to look at
+    for old in olds if os.path.lexists(out) else []:
         shutil.rmtree(old)
         notes.append(f"removed {old}, an old copy of {out.name} left by an interrupted --overwrite")
     for name in names:
@@ -646,6 +648,8 @@ def recover(out: str | os.PathLike) -> list[str]:
     does this itself before writing); returns one line per thing done, [] if nothing was."""
     shown = out
     out = _target(Path(out))
+    if not out.parent.is_dir():  # nothing can have been left beside it
+        return []
     lock = _fs.OutputLock(out)
     try:
         try:
