@@ -281,6 +281,12 @@ def verify(path: Path, regenerate: bool) -> None:
             f"regenerated from its task, knobs, seed {manifest['seed']} and split "
             f"{manifest['split']!r} match the stored ones"
         )
+        against = manifest.get("dedup_against", 0)
+        if against:
+            made += (
+                f"; dedup: their stories are not among training episodes 0..{against - 1}, "
+                f"and those of the {result.left_out:,} left-out episodes checked are"
+            )
     else:
         made = "not regenerated (--no-regenerate): task, knobs, seed and split are unchecked"
     click.echo(

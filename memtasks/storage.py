@@ -1094,6 +1094,7 @@ class Verification:
     digest: str  # the content hash recomputed (bAbI text: of the episodes as read back)
     episodes: int
     regenerated: int  # episodes regenerated from the manifest and found equal (0: not asked)
+    left_out: int = 0  # dedup: episodes left out between stored ones, found training stories
 
 
 def verify_dataset(
@@ -1165,8 +1166,12 @@ def _check(path: Path, batch: EpisodeBatch | None, regenerate: bool) -> Verifica
             f"the manifest's {expected[:16]}... of {n}"
         )
     ranges.finish()
-    regenerated = _regenerate(generator, manifest, sampled, file) if generator else 0
-    return Verification(manifest, digest, n, regenerated)
+    regenerated = left_out = 0
+    if generator:
+        regenerated = _regenerate(generator, manifest, sampled, file)
+        if manifest.get("dedup_against"):
+            left_out = _check_dedup(generator, manifest, sorted(sampled), ranges.left_out, file)
+    return Verification(manifest, digest, n, regenerated, left_out)
 
 
 def _sample(n: int, content_hash: str) -> np.ndarray:
@@ -1180,9 +1185,10 @@ def _sample(n: int, content_hash: str) -> np.ndarray:
 
 
 class _IndexCheck:
-    """The stored indices against the manifest's ``files``: they rise strictly; each file's lie
-    in its ``episodes`` range [lo, hi) and run from lo to hi - 1 (a shard starts and ends with a
-    kept episode; only dedup leaves indices out between); each file holds its ``positions``."""
+    """The stored indices against the manifest's ``files``: they rise strictly from ``start``;
+    each file's lie in its ``episodes`` range [lo, hi) and run from lo to hi - 1 (a shard starts
+    and ends with a kept episode; only dedup leaves indices out between); each file holds its
+    ``positions``. Keeps the first ``_SAMPLE`` indices left out (``left_out``) for dedup's check."""
 
     def __init__(self, manifest: dict[str, Any], folder: Path) -> None:
         self.files = manifest["files"]
@@ -1192,7 +1198,9 @@ class _IndexCheck:
         self.first = np.full(len(self.files), -1, dtype=np.int64)
         self.last = np.full(len(self.files), -1, dtype=np.int64)
         self.positions = np.zeros(len(self.files), dtype=np.int64)
-        self.previous = -1
+        self.start = manifest["start"]
+        self.previous = self.start - 1
+        self.left_out: list[int] = []
 
     def _name(self, k: int | None) -> str:
         return str(self.folder / self.files[k]["path"]) if k is not None else str(self.folder)
@@ -1201,13 +1209,23 @@ class _IndexCheck:
         index = batch.index
         if not len(index):
             return
-        rising = np.diff(index, prepend=self.previous) > 0
-        if not rising.all():
-            at = int(np.argmin(rising))
-            raise StorageError(
-                f"{self._name(k)}: stored episode indices must rise strictly; "
-                f"{int(index[at])} follows {int(index[at - 1]) if at else self.previous}"
+        steps = np.diff(index, prepend=self.previous)
+        if not (steps > 0).all():
+            at = int(np.argmin(steps > 0))
+            before = (
+                f"follows {int(index[at - 1]) if at else self.previous}"
+                if at or self.previous >= self.start
+                else f"is before start {self.start}"
             )
+            raise StorageError(
+                f"{self._name(k)}: stored episode indices must rise strictly from start; "
+                f"{int(index[at])} {before}"
+            )
+        for at in np.flatnonzero(steps > 1):  # indices left out before index[at]
+            if len(self.left_out) >= _SAMPLE:
+                break
+            gap = range(int(index[at] - steps[at] + 1), int(index[at]))
+            self.left_out.extend(gap[: _SAMPLE - len(self.left_out)])
         owner = np.searchsorted(self.lo, index, side="right") - 1
         inside = (owner >= 0) & (index < self.hi[np.maximum(owner, 0)])
         if k is not None:
@@ -1325,6 +1343,33 @@ def _regenerate(generator, manifest: dict[str, Any], sampled: dict[int, int], fi
                 "not describe this data"
             )
     return len(sampled)
+
+
+def _check_dedup(generator, manifest: dict[str, Any], kept: list[int], left_out: list[int],
+                 file: Path) -> int:  # fmt: skip
+    """``dedup_against=N``: the sampled stored episodes tell no story of training episodes
+    ``0 .. N-1``, and the indices left out between stored ones (up to ``_SAMPLE``) do; returns
+    how many left-out ones were checked. Costs generating those N training episodes."""
+    from . import dedup
+    from .hashing import story_hashes
+
+    spec, knobs = generator
+    against, seed, split = manifest["dedup_against"], manifest["seed"], manifest["split"]
+    train = dedup.train_story_hashes(spec, knobs, seed, against)
+    for indices, training in ((kept, False), (left_out, True)):
+        for index in indices:
+            fresh = spec.generate(1, seed, split, start=index, knobs=knobs)
+            if bool(dedup.in_set(story_hashes(fresh), train)[0]) != training:
+                what = (
+                    f"left out, yet its story is not one of training episodes 0..{against - 1}"
+                    if training
+                    else f"stored, yet its story is one of training episodes 0..{against - 1}"
+                )
+                raise StorageError(
+                    f"{file}: episode {index} is {what}: dedup_against {against} and the files' "
+                    "ranges do not describe this data"
+                )
+    return len(left_out)
 
 
 def hf_dataset(path: str | os.PathLike):

@@ -267,7 +267,7 @@ _LIES = {
     "seed": (lambda m: m.update(seed=2), "regenerated with the manifest's knobs, seed 2"),
     "split": (lambda m: m.update(split="test"), "seed 1 and split 'test'"),
     "start": (lambda m: m.update(start=1), r"files\[0\]\.episodes \[0, 10\] must be a range"),
-    "start-and-ranges": (_shift, "stored episode index 0 is outside"),
+    "start-and-ranges": (_shift, "(stored episode index 0 is outside|0 is before start 5)"),
     "layout": (lambda m: m["layout"].update(input_channels=["x"]), "layout is not the one"),
     "metric": (lambda m: m.update(metric="accuracy"), "metric 'accuracy' is not"),
     "features": (lambda m: m["features"]["meta"].pop("length"), "meta fields"),
@@ -365,13 +365,55 @@ def test_a_shard_holding_another_shards_episodes_is_caught(capsys, copy):
     refused(capsys, folder, r"(outside files\[0\]|must rise strictly)", CHECKERS)
 
 
-def test_the_dedup_drops_are_part_of_the_ranges(capsys, tmp_path):
-    folder = tmp_path / "dedup"
-    storage.write_dataset(folder, TASK, 30, seed=2, split="test", knobs={"width": 2,
-                          "max_length": 2}, dedup_against=8, shards=3)  # fmt: skip
-    assert storage.check_dataset(folder).regenerated >= 3
-    edit(folder, lambda m: m.update(dedup_dropped=m["dedup_dropped"] + 1))
-    refused(capsys, folder, "num_episodes 30 \\+ dedup_dropped", CHECKERS)
+_TINY = {"width": 2, "max_length": 2}  # 20 distinct stories: held-out ones repeat training ones
+
+
+@pytest.fixture(scope="module")
+def deduped(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("dedup") / "ds"
+    storage.write_dataset(folder, TASK, 30, seed=2, split="test", knobs=_TINY, dedup_against=8,
+                          shards=3)  # fmt: skip
+    return folder
+
+
+def test_verify_checks_the_dedup_against_training_stories(capsys, deduped):
+    result = storage.check_dataset(deduped)
+    assert result.manifest["dedup_dropped"] > 0 and result.left_out > 0
+    code, out, _ = run(capsys, "verify", str(deduped))
+    assert (
+        code == 0
+        and (
+            "dedup: their stories are not among training episodes 0..7, and those of the "
+            f"{result.left_out} left-out episodes checked are"
+        )
+        in out
+    )
+
+
+@pytest.mark.parametrize(
+    "lie, pattern",
+    [
+        (lambda m: m.update(dedup_dropped=m["dedup_dropped"] + 1), r"num_episodes 30 \+ dedup_"),
+        (lambda m: m.update(dedup_against=1), "left out, yet its story is not one of training"),
+        (lambda m: m.update(dedup_against=100), "stored, yet its story is one of training"),
+        (lambda m: m.update(split="train"), "cannot be used when writing split 'train'"),
+    ],
+    ids=["dropped", "fewer-training", "more-training", "train-split"],
+)
+def test_a_manifest_that_lies_about_dedup_fails_verify(capsys, deduped, tmp_path, lie, pattern):
+    folder = shutil.copytree(deduped, tmp_path / "ds")
+    edit(folder, lie)
+    refused(capsys, folder, pattern, CHECKERS)
+
+
+def test_dedup_against_is_checked_where_nothing_was_dropped(capsys, tmp_path):
+    # a held-out split written without dedup, whose manifest claims dedup against training 0..99:
+    # with 20 distinct stories some stored ones are training stories
+    folder = tmp_path / "ds"
+    storage.write_dataset(folder, TASK, 30, seed=2, split="test", knobs=_TINY)
+    assert storage.check_dataset(folder).left_out == 0
+    edit(folder, lambda m: m.update(dedup_against=100))
+    refused(capsys, folder, "stored, yet its story is one of training episodes 0..99", CHECKERS)
 
 
 # -- the property suite -----------------------------------------------------------------------
@@ -388,10 +430,9 @@ _TRICKY = st.sampled_from(
      "x/" * 3000]
 )  # fmt: skip
 # fields verify cannot hold to the data: which memtasks wrote it, the preset's name (its values
-# are in knobs), how many training episodes dedup compared against (not regenerated: that is
-# dedup_against episodes of work), bAbI's prose and the content hash of the generated episodes
-# (text does not keep question templates; the read-back hash is checked instead)
-_UNCHECKED = {("memtasks_version",), ("preset",), ("dedup_against",), ("babi", "read_back")}
+# are in knobs), bAbI's prose and the content hash of the generated episodes (text does not keep
+# question templates; the read-back hash is checked instead)
+_UNCHECKED = {("memtasks_version",), ("preset",), ("babi", "read_back")}
 _UNCHECKED_BABI = {("content_hash",)}
 # fields a manifest may lack: descriptions (and dedup_dropped, 0 when absent)
 _OPTIONAL = {("memtasks_version",), ("preset",), ("dedup_against",), ("metric",), ("layout",),
