@@ -9,6 +9,7 @@ signals to a real ``memtasks generate`` in a subprocess, or ``os._exit`` at a ch
 from __future__ import annotations
 
 import collections
+import contextlib
 import errno
 import json
 import os
@@ -259,9 +260,10 @@ def reaper():
     started: list[subprocess.Popen] = []
     yield started
     for proc in started:
-        if proc.poll() is None:
+        # the whole group, even when its leader is gone: orphaned workers are what is tested
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        proc.wait()
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
