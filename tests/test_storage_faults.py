@@ -138,6 +138,36 @@ def test_a_full_disk_is_one_line_from_the_command_line(capsys, monkeypatch, tmp_
     assert os.listdir(tmp_path) == []
 
 
+_FULL_DISK = """
+import errno, os
+import pyarrow.parquet as pq
+
+def write_table(self, *args, **kwargs):
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), self.where)
+
+pq.ParquetWriter.write_table = write_table
+"""
+
+
+def test_a_full_disk_in_a_worker_process_is_one_line(tmp_path):
+    """The disk fills under a worker process: its OSError crosses the process boundary and must
+    still end as one line, with the other worker stopped and the temporary folder gone."""
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(_FULL_DISK)  # loaded by the parent and each worker
+    out = tmp_path / "out" / "ds"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(hook), str(ROOT)])}
+    result = subprocess.run(
+        [sys.executable, "-m", "memtasks.cli", "generate", TASK, "-n", "2000", "--shards", "4",
+         "--workers", "2", "-q", "--out", str(out)],
+        capture_output=True, text=True, cwd=ROOT, env=env, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"memtasks: error: cannot write {out}: No space left on device")
+    assert os.listdir(tmp_path) == ["hook"]  # not even the folder made for --out is left
+
+
 @pytest.mark.parametrize("where", [".", "..", "/"])
 def test_the_working_folder_its_parents_and_the_root_are_refused(capsys, monkeypatch, old, where):
     out, before, _ = old
