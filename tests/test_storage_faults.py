@@ -262,19 +262,21 @@ def _start_big_generate(out: Path, *extra: str) -> subprocess.Popen:
     )  # fmt: skip
 
 
-def _writing(out: Path, proc: subprocess.Popen) -> list[int]:
-    """Wait until both workers are writing shards into the temporary folder; their pids."""
-    workers: list[int] = []
+def _writing(out: Path, proc: subprocess.Popen) -> set[int]:
+    """Wait until both workers are writing shards into the temporary folder; the pids of all
+    the children then (the workers and multiprocessing's resource tracker)."""
+    children: set[int] = set()
 
     def busy() -> bool:
         assert proc.poll() is None, proc.communicate()
-        nonlocal workers
-        workers = [p for p in _children(proc.pid) if b"spawn_main" in _cmdline(p)]
+        nonlocal children
+        children = _children(proc.pid)
+        workers = [p for p in children if b"spawn_main" in _cmdline(p)]
         shards = list(out.parent.glob(f".{out.name}.tmp-*/data/*.parquet"))
         return len(workers) == 2 and len(shards) == 2
 
     _wait_for(busy, "two workers writing shards")
-    return workers
+    return children
 
 
 def _cmdline(pid: int) -> bytes:
@@ -301,7 +303,7 @@ def test_term_or_ctrl_c_stops_the_workers_and_removes_the_temporary_folder(tmp_p
     out = tmp_path / "ds"
     proc = _start_big_generate(out)
     reaper.append(proc)
-    workers = _writing(out, proc)
+    children = _writing(out, proc)
     # to the parent only (kill PID, a batch system's time limit): it must stop the workers
     # itself. (A terminal's Ctrl-C also reaches the workers, which ignore it for that reason.)
     os.kill(proc.pid, sig)
@@ -310,7 +312,7 @@ def test_term_or_ctrl_c_stops_the_workers_and_removes_the_temporary_folder(tmp_p
     assert proc.returncode in _INTERRUPTED
     assert err.strip().splitlines()[-1].startswith("memtasks: interrupted"), err
     assert "Traceback" not in err
-    assert not any(_alive(w) for w in workers)
+    _wait_for(lambda: not any(_alive(c) for c in children), "the children to end")
     assert os.listdir(tmp_path) == []  # no dataset, no temporary folder, no lock file
 
 
@@ -318,10 +320,10 @@ def test_sigkill_takes_the_workers_along_and_a_later_run_cleans_up(capsys, tmp_p
     out = tmp_path / "ds"
     proc = _start_big_generate(out)
     reaper.append(proc)
-    workers = _writing(out, proc)
+    children = _writing(out, proc)
     os.kill(proc.pid, signal.SIGKILL)  # no handler runs: the kernel must end the workers
     proc.wait()
-    _wait_for(lambda: not any(_alive(w) for w in workers), "the workers to end")
+    _wait_for(lambda: not any(_alive(c) for c in children), "the children to end")
     (left,) = [p for p in _hidden(tmp_path) if ".tmp-" in p]  # nothing could remove it
     code, _, err = run(capsys, "generate", TASK, "-n", "5", "--out", str(out), "-q")
     assert code == 0
