@@ -165,7 +165,7 @@ def show(task, count, seed, split, start, max_chars, preset, settings) -> None:
 )
 @click.option("--workers", type=click.IntRange(1), default=1, show_default=True,
               help="processes writing shards in parallel")  # fmt: skip
-@click.option("--start", type=click.IntRange(0), default=0, show_default=True,
+@click.option("--start", type=click.IntRange(0, 2**63 - 2), default=0, show_default=True,
               help="index of the first episode")  # fmt: skip
 @_preset
 @_set

@@ -27,7 +27,15 @@ import numpy as np
 from .episode import EpisodeBatch
 from .errors import MemtasksError
 from .hashing import story_hashes
-from .registry import TaskSpec, check_count, check_seed, check_split, get_spec
+from .registry import (
+    INDEX_STOP,
+    TaskSpec,
+    check_count,
+    check_range,
+    check_seed,
+    check_split,
+    get_spec,
+)
 
 TRAIN_SPLIT = "train"
 CHUNK = 1 << 15  # episodes generated at a time while hashing
@@ -115,7 +123,13 @@ def plan(spec: TaskSpec, knobs, seed: int, split: str, start: int, n: int, again
                 f"too few distinct stories for dedup_against={against} (lower it or widen "
                 "the knobs)"
             )
-        size = int(min(chunk, max(n - have, 1024), limit - drawn))
+        size = int(min(chunk, max(n - have, 1024), limit - drawn, INDEX_STOP - lo))
+        if size <= 0:  # dedup draws past start + n; indices must stay int64
+            raise MemtasksError(
+                f"{spec.id}: only {have} of the {n} requested {split} episodes differ from "
+                f"training episodes 0..{against - 1} before the last episode index "
+                f"({INDEX_STOP - 1}); use a smaller start"
+            )
         index, hashes = next(_hash_stream(spec, knobs, seed, split, lo, lo + size, size))
         fresh = index[~in_set(hashes, train)][: n - have]
         kept.append(fresh)
@@ -142,7 +156,7 @@ def generate(
     spec = get_spec(task)
     k = spec.make_knobs(preset, **knobs)
     seed, split = check_seed(seed), check_split(split)
-    n, start = check_count("n", n), check_count("start", start)
+    n, start = check_count("n", n), check_range(start, n)
     against = check_dedup(against, split)
     if n == 0:
         return spec.generate(0, seed, split, start=start, knobs=k)

@@ -271,6 +271,7 @@ def generate(
     than waking the OOM killer; ``force_size=True`` generates it anyway.
     """
     spec = get_spec(task)
+    start = check_range(start, n)  # before the sample, so an error names the caller's n
     if not force_size and isinstance(n, (int, np.integer)) and n > 4096:
         # a sample of 64 episodes costs little next to the thousands asked for
         from . import _fs

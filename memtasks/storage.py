@@ -56,7 +56,7 @@ from . import _fs
 from .episode import POSITION_FIELDS, EpisodeBatch
 from .errors import LoaderError, MemtasksError, StorageError
 from .hashing import ContentHasher, episode_hashes
-from .registry import TaskSpec, check_count, check_seed, check_split, get_spec
+from .registry import TaskSpec, check_count, check_range, check_seed, check_split, get_spec
 
 MANIFEST = "memtasks.json"
 FORMAT_VERSION = 1
@@ -292,7 +292,7 @@ def write_dataset(
     spec = get_spec(task)
     knob_values = spec.make_knobs(preset, **(knobs or {}))
     seed, split = check_seed(seed), check_split(split)
-    n, start = check_count("n", n), check_count("start", start)
+    n, start = check_count("n", n), check_range(start, n)
     if n == 0:
         raise MemtasksError("n must be at least 1")
     if format not in FORMATS:
