@@ -327,6 +327,17 @@ def _fail(path, number: int, message: str):
     raise LoaderError(f"{path}:{number}: {message}")
 
 
+def _check_digits(path, number: int, what: str, text: str) -> None:
+    """Refuse an id too long for int32 before ``int()`` sees it (Python refuses very long
+    digit strings with a raw ValueError, and ids are stored as int32)."""
+    if len(text) > MAX_ID_DIGITS:
+        _fail(
+            path, number,
+            f"{what} must be a positive integer of at most {MAX_ID_DIGITS} digits, got "
+            f"{len(text)} digits ({text[:12]}...)",
+        )  # fmt: skip
+
+
 def _parse(path, lines: list[str]) -> list[list[_Line]]:
     """Stories of ``_Line``s, checking the release format line by line."""
     stories: list[list[_Line]] = []
@@ -336,12 +347,7 @@ def _parse(path, lines: list[str]) -> list[list[_Line]]:
         if not sep or not _is_id(head):
             shown = repr(line[:60]) if line else "an empty line"
             _fail(path, number, f"expected 'ID sentence' (a line id, a space, text), got {shown}")
-        if len(head) > MAX_ID_DIGITS:
-            _fail(
-                path, number,
-                f"line id must be a positive integer of at most {MAX_ID_DIGITS} digits, got "
-                f"{len(head)} digits ({head[:12]}...)",
-            )  # fmt: skip
+        _check_digits(path, number, "line id", head)
         lid = int(head)
         if lid == 1:
             story = []
@@ -395,12 +401,7 @@ def _parse(path, lines: list[str]) -> list[list[_Line]]:
         for s in support_text.split():
             if not _is_id(s):
                 _fail(path, number, f"expected integer supporting line ids, got {s[:60]!r}")
-            if len(s) > MAX_ID_DIGITS:
-                _fail(
-                    path, number,
-                    f"supporting line id must be a positive integer of at most {MAX_ID_DIGITS} "
-                    f"digits, got {len(s)} digits ({s[:12]}...)",
-                )  # fmt: skip
+            _check_digits(path, number, "supporting line id", s)
             sid = int(s)
             if not 1 <= sid < lid:
                 where = "this line" if sid == lid else "a later line" if sid > lid else "no line"
