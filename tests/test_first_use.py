@@ -18,7 +18,10 @@ DONE = "memtasks: compiled the generator of ntm/copy-v1 in "
 
 def show_copy(cache_dir, **env: str) -> subprocess.CompletedProcess:
     """`memtasks show ntm/copy-v1 -n 2` in a fresh process with its Numba cache in cache_dir."""
-    environ = {k: v for k, v in os.environ.items() if k != "MEMTASKS_QUIET"}
+    # the notice keeps quiet inside a pytest test (PYTEST_CURRENT_TEST); this process is a
+    # user's command, not part of the test
+    hidden = ("MEMTASKS_QUIET", "PYTEST_CURRENT_TEST")
+    environ = {k: v for k, v in os.environ.items() if k not in hidden}
     environ.update(NUMBA_CACHE_DIR=str(cache_dir), **env)
     return subprocess.run(
         [sys.executable, "-m", "memtasks.cli", "show", "ntm/copy-v1", "-n", "2"],
