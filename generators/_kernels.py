@@ -244,13 +244,9 @@ class _FirstUseNotice(numba_event.Listener):
 
 
 def _quiet() -> bool:
-    # Read at each compile, not at import, so that a program can silence it at any time. Quiet
-    # too while pytest runs a test (it sets PYTEST_CURRENT_TEST): the notice depends on what
-    # Numba's on-disk cache holds, and a test comparing stderr exactly would pass or fail by
-    # what ran before it. A test of the notice itself runs a process without that variable.
-    return (
-        os.environ.get("MEMTASKS_QUIET", "") not in ("", "0") or "PYTEST_CURRENT_TEST" in os.environ
-    )
+    # Read at each compile, not at import, so that a program can silence it at any time (the
+    # tests do, in conftest.py: whether it speaks depends on what Numba's cache holds).
+    return os.environ.get("MEMTASKS_QUIET", "") not in ("", "0")
 
 
 def _task_being_generated() -> str | None:

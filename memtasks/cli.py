@@ -297,7 +297,7 @@ def verify(path: Path, regenerate: bool) -> None:
 
 @cli.command()
 @click.argument("tasks", nargs=-1)
-@click.option("--episodes", type=click.IntRange(64), default=1 << 16, show_default=True,
+@click.option("--episodes", type=click.IntRange(64, 2**63 - 1), default=1 << 16, show_default=True,
               help="episodes per measurement (bulk: one call; stream: batches)")  # fmt: skip
 @click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True,
               help="episodes per generate call in the stream measurement (at most --episodes)",

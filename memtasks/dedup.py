@@ -46,6 +46,11 @@ MIN_MAX_DRAWS = 100_000  # ... but never fewer than this many
 def check_dedup(dedup_against: Any, split: str) -> int:
     """``dedup_against`` validated for writing ``split``."""
     against = check_count("dedup_against", dedup_against)
+    if against > INDEX_STOP:  # training episodes 0..N-1 must have int64 indices
+        raise MemtasksError(
+            f"dedup_against must be at most 2**63 - 1 = {INDEX_STOP} (training episodes "
+            f"0..N-1 have int64 indices), got {against}"
+        )
     if against and split == TRAIN_SPLIT:
         raise MemtasksError(
             "dedup_against removes held-out stories that are in the training split; it cannot "
