@@ -186,24 +186,29 @@ def _prefetched(stream: EpisodeStream, ks: Iterator[int]) -> Iterator[dict[str, 
     stop = threading.Event()
     done = object()
 
+    def hand_over(item) -> bool:
+        """Queue ``item`` unless the consumer has stopped; every put waits this way, the last
+        one (``done``, or an exception) too: a plain ``put`` into a full queue that nobody
+        reads any more would keep the thread alive for good (a run interrupted near its end)."""
+        while not stop.is_set():
+            try:
+                batches.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def produce() -> None:
         import numba
 
         numba.set_num_threads(1)  # per thread: this thread's kernels stay serial
         try:
             for k in ks:
-                item = stream.collated(k)
-                while not stop.is_set():
-                    try:
-                        batches.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not hand_over(stream.collated(k)):
                     return
-            batches.put(done)
+            hand_over(done)
         except BaseException as exc:  # handed to the consumer, raised there
-            batches.put(exc)
+            hand_over(exc)
 
     thread = threading.Thread(target=produce, name="memtasks-prefetch", daemon=True)
     thread.start()

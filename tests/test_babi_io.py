@@ -9,10 +9,10 @@ import os
 
 import numpy as np
 import pytest
+from _cli import run
 
 import memtasks
 from memtasks import dedup, storage
-from memtasks.cli import main
 from memtasks.errors import MemtasksError, StorageError
 from memtasks.hashing import story_hashes
 from memtasks.loaders.babi import cipher, read_file, text_file_name, to_text
@@ -22,16 +22,6 @@ FILE = "qa1_single-supporting-fact_{}.txt"
 # one actor moving between two rooms, one move and one question per story: a tiny state
 # space, so that test stories often repeat training stories
 TINY = {"actors": 1, "rooms": 2, "questions": 1, "statements_per_question": 1}
-
-
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def vocab(**knobs) -> tuple[str, ...]:

@@ -11,12 +11,12 @@ import time
 
 import numpy as np
 import pytest
+from _cli import run as _cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import memtasks
 from memtasks import bench
-from memtasks.cli import main
 from memtasks.episode import EpisodeBatch
 from memtasks.registry import get_spec
 
@@ -73,17 +73,6 @@ def test_format_results_has_one_row_per_task(copy_result):
     assert lines[2].startswith(COPY) and lines[3].startswith("ntm/another-v1")
     assert "median of 1" in lines[-1]
     assert bench.format_results([]) == "(no results)"
-
-
-def _cli(capsys, *args: str) -> tuple[int, str, str]:
-    """(exit status, stdout, stderr) of `memtasks ARGS` run in this process."""
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_cli_bench_runs_with_its_default_batch_size(capsys):

@@ -8,21 +8,10 @@ import subprocess
 import sys
 
 import pytest
+from _cli import run
 
 import memtasks
 from memtasks import storage
-from memtasks.cli import main
-
-
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    """(exit status, stdout, stderr) of `memtasks ARGS` run in this process."""
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_list_shows_every_task_with_its_summary(capsys):

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _cli import run
 
 import memtasks
-from memtasks.cli import main
 from memtasks.errors import MemtasksError
 from memtasks.registry import INDEX_STOP, check_range, get_spec
 
@@ -88,16 +88,6 @@ def test_an_episode_stream_refuses_a_start_past_the_bound():
     assert stream.batch(0).index.tolist() == list(range(2**63 - 5, 2**63 - 1))
     with pytest.raises(MemtasksError, match="start must be"):  # the next batch would wrap
         stream.batch(1)
-
-
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_show_refuses_starts_past_the_bound_in_one_line(capsys):

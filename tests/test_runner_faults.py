@@ -17,8 +17,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from _cli import run as cli_run  # noqa: E402
+
 import memtasks  # noqa: E402
-from memtasks.cli import cli, main  # noqa: E402
+from memtasks.cli import cli  # noqa: E402
 from memtasks.errors import MemtasksError  # noqa: E402
 from memtasks.loaders import babi as release  # noqa: E402
 from reference_models import get_model, runner  # noqa: E402
@@ -51,17 +53,6 @@ def tiny(folder: pathlib.Path, **changes) -> RunConfig:
 CLI_TINY = ["baseline", "lstm", "ntm/copy-v1", "--set", "max_length=4", "--hp", "hidden_size=16",
             "--hp", "num_layers=1", "--steps", str(STEPS), "--batch-size", "8",
             "--eval-episodes", "16", "--device", "cpu", "--quiet"]  # fmt: skip
-
-
-def cli_run(capsys, *args: str) -> tuple[int, str, str]:
-    """(exit status, stdout, stderr) of `memtasks ARGS` run in this process."""
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")

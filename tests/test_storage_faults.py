@@ -22,25 +22,14 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from _cli import run
 
 import memtasks
 from memtasks import _fs, storage
-from memtasks.cli import main
 from memtasks.errors import MemtasksError, StorageError
 
 TASK = "ntm/copy-v1"
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    """(exit status, stdout, stderr) of `memtasks ARGS` run in this process."""
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def _hidden(folder: Path) -> list[str]:

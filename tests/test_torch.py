@@ -282,6 +282,38 @@ def test_prefetched_stream_equals_the_plain_one(prefetch):
         assert_same_tensors(a, b)
 
 
+def test_stopping_after_the_last_batch_was_made_ends_the_prefetch_thread():
+    """The thread may have made every batch and be waiting to hand over the end: a consumer
+    that stops then (a run interrupted near its last step) must still let it end."""
+    import time
+
+    stream = EpisodeStream("ntm/copy-v1", 4, seed=0, num_batches=3, prefetch=2)
+    batches = iter(stream)
+    next(batches)
+    deadline = time.monotonic() + 5
+    while stream_thread_busy() and time.monotonic() < deadline:  # batches 1, 2 queued, then end
+        time.sleep(0.05)
+    batches.close()
+    deadline = time.monotonic() + 5
+    while _prefetch_threads() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _prefetch_threads() == []
+
+
+def stream_thread_busy() -> bool:
+    """Whether a prefetch thread is still making batches (not yet blocked handing one over)."""
+    import sys
+
+    for t in _prefetch_threads():
+        frame = sys._current_frames().get(t.ident)
+        while frame is not None:
+            if frame.f_code.co_name == "hand_over":
+                return False
+            frame = frame.f_back
+        return True
+    return False
+
+
 def test_stopping_early_ends_the_prefetch_thread():
     import time
 

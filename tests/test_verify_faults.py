@@ -21,12 +21,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from _cli import run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import memtasks
 from memtasks import storage
-from memtasks.cli import main
 from memtasks.errors import StorageError
 
 TASK = "ntm/copy-v1"
@@ -57,18 +57,6 @@ def copy(written, tmp_path):
         return out
 
     return make
-
-
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    """(exit status, stdout, stderr) of `memtasks ARGS` run in this process."""
-    capsys.readouterr()
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def edit(folder, change) -> None:
