@@ -248,7 +248,15 @@ def _start_big_generate(out: Path, *extra: str) -> subprocess.Popen:
          "2", "--workers", "2", "--force-size", "-q", "--out", str(out), *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
         start_new_session=True,  # its own process group: the reaper can end it all at once
+        preexec_fn=_default_sigint,
     )  # fmt: skip
+
+
+def _default_sigint() -> None:
+    """Ctrl-C's default action in the child, as a terminal gives it: a test run started in the
+    background of a non-interactive shell inherits SIGINT ignored, and Python then keeps
+    ignoring it, so the SIGINT case would test nothing."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _writing(out: Path, proc: subprocess.Popen) -> set[int]:
