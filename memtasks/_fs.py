@@ -74,11 +74,8 @@ def rename_noreplace(src: os.PathLike | str, dst: os.PathLike | str) -> None:
 
     Without renameat2 the check and the rename are two steps: callers hold ``OutputLock``, so
     no other memtasks writer can slip in between."""
-    try:
-        _rename2(src, dst, RENAME_NOREPLACE)
-        return
-    except Unsupported:
-        pass
+    with contextlib.suppress(Unsupported):  # then the check-and-rename below, under the lock
+        return _rename2(src, dst, RENAME_NOREPLACE)
     if os.path.lexists(dst):
         raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), os.fspath(dst))
     os.rename(src, dst)
@@ -167,13 +164,11 @@ def free_disk(folder: Path) -> int:
 
 def available_memory() -> int | None:
     """Bytes of memory available without swapping (Linux MemAvailable), or None if unknown."""
-    try:
-        with open("/proc/meminfo") as info:
-            for line in info:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
+    # not Linux (no /proc/meminfo): sysconf below
+    with contextlib.suppress(OSError, ValueError, IndexError), open("/proc/meminfo") as info:
+        for line in info:
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
     try:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):

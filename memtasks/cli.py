@@ -16,6 +16,10 @@ from pathlib import Path
 import click
 
 from .errors import KnobError, MemtasksError, did_you_mean
+from .registry import INDEX_STOP
+
+# episode indices are int64 and start + n must be one too: the last start any n >= 1 allows
+_LAST_START = INDEX_STOP - 1
 
 
 def _pairs(knobs_cls, items: tuple[str, ...], flag: str, example: str) -> dict:
@@ -112,8 +116,7 @@ def info(task: str) -> None:
 @click.option("-n", "count", type=click.IntRange(1, 1000), default=3, show_default=True)
 @_seed
 @_split
-# episode indices are int64 and start + n must be one too (registry.INDEX_STOP = 2**63 - 1)
-@click.option("--start", type=click.IntRange(0, 2**63 - 2), default=0, show_default=True)
+@click.option("--start", type=click.IntRange(0, _LAST_START), default=0, show_default=True)
 @click.option(
     "--max-chars",
     type=click.IntRange(0),
@@ -165,7 +168,7 @@ def show(task, count, seed, split, start, max_chars, preset, settings) -> None:
 )
 @click.option("--workers", type=click.IntRange(1), default=1, show_default=True,
               help="processes writing shards in parallel")  # fmt: skip
-@click.option("--start", type=click.IntRange(0, 2**63 - 2), default=0, show_default=True,
+@click.option("--start", type=click.IntRange(0, _LAST_START), default=0, show_default=True,
               help="index of the first episode")  # fmt: skip
 @_preset
 @_set
@@ -297,7 +300,7 @@ def verify(path: Path, regenerate: bool) -> None:
 
 @cli.command()
 @click.argument("tasks", nargs=-1)
-@click.option("--episodes", type=click.IntRange(64, 2**63 - 1), default=1 << 16, show_default=True,
+@click.option("--episodes", type=click.IntRange(64, INDEX_STOP), default=1 << 16, show_default=True,
               help="episodes per measurement (bulk: one call; stream: batches)")  # fmt: skip
 @click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True,
               help="episodes per generate call in the stream measurement (at most --episodes)",

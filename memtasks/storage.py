@@ -722,9 +722,7 @@ def _make_parents(folder: Path) -> list[Path]:
         folder = folder.parent
     for path in reversed(missing):
         try:
-            path.mkdir()
-        except FileExistsError:
-            pass
+            path.mkdir(exist_ok=True)  # another process may have made it meanwhile
         except OSError as exc:
             for made in missing[missing.index(path) + 1 :]:
                 _remove_quietly(made)
