@@ -8,7 +8,7 @@ set -euo pipefail
 OUT=${OUT:-/tmp/device-out}
 TAG=${TAG:-gpu}
 mkdir -p "$OUT"
-pip install -q --no-deps -e . >/dev/null 2>&1 || true
+python3 -m pip install -q --no-deps --no-build-isolation -e . >/dev/null 2>&1
 nvidia-smi --query-gpu=name,memory.total --format=csv | tee "$OUT/gpu.txt"
 timeout 150 python benchmarks/bench_models.py --device cuda --compile --qa-models "" \
   --json "$OUT/bench_models.json" 2>&1 | tee "$OUT/bench_models.log"

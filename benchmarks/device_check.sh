@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Everything this project measures on a lent GPU machine, in one call (benchmarks/README.md).
 # Usage: OUT=results_dir bash benchmarks/device_check.sh [--quick]
-# The machine has no network: the package runs from the source tree (PYTHONPATH), and nothing
-# here needs the `datasets` package.
+# The machine has no network: the package is installed from the source tree without its
+# dependencies (the image has them, and setuptools), and nothing here needs `datasets`.
 set -uo pipefail
 quick="${1:-}"
-export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+export PYTHONUNBUFFERED=1
+# memtasks.generators and memtasks.models live in generators/ and reference_models/ (pyproject's
+# package-dir), so the source tree must be installed, not put on PYTHONPATH
+python3 -m pip install -q --no-deps --no-build-isolation -e . >/dev/null 2>&1 \
+  || { echo "device_check: pip install -e . failed" >&2; exit 1; }
 out="${OUT:-/tmp/memtasks-device}"
 mkdir -p "$out"
 

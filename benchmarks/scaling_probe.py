@@ -18,7 +18,7 @@ import numba
 import numpy as np
 
 import memtasks
-from generators import _kernels, ntm
+from memtasks.generators import _kernels, ntm
 
 
 def median_seconds(work, repeats: int) -> float:

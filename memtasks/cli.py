@@ -326,13 +326,13 @@ def bench(tasks, episodes, batch_size, measure_compile) -> None:
 
 def _model_values(model: str, settings: tuple[str, ...]) -> dict:
     """``--hp k=v`` pairs parsed to the model's hyperparameter types."""
-    from reference_models import get_model
+    from memtasks.models import get_model
 
     return _pairs(get_model(model).Hparams, settings, "--hp", "memory_size=256")
 
 
 def _list_models() -> str:
-    from reference_models import get_model, list_models
+    from memtasks.models import get_model, list_models
 
     lines = []
     for name in list_models():
@@ -416,7 +416,7 @@ def baseline(model, task, list_models, preset, settings, hparams, device, thread
         return
     if model is None or task is None:
         raise click.UsageError("baseline takes MODEL and TASK (or --list-models)")
-    from reference_models.runner import RunConfig, RunInterrupted, run
+    from memtasks.models.runner import RunConfig, RunInterrupted, run
 
     # the runner reads $MEMTASKS_BABI_DIR itself, for bAbI tasks only: the option has no envvar,
     # so that only an explicit --release-dir is refused on a task the release does not have

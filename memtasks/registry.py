@@ -27,7 +27,7 @@ CARDS = Path(__file__).resolve().parent.parent / "data_cards"
 
 # The modules that register tasks when imported; loaded on first use of the registry so that
 # ``import memtasks`` stays cheap and generators can import ``memtasks`` without a cycle.
-_PROVIDERS = ("generators",)
+_PROVIDERS = ("memtasks.generators",)
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,13 @@
-"""Reference implementations of the survey's memory architectures, and a baseline runner.
+"""``memtasks.models`` (the repository's ``reference_models/`` folder): implementations of
+the survey's memory architectures, and a baseline runner.
 
 Every model reads the padded batch of ``memtasks.torch.collate`` and returns logits aligned with
 its ``targets`` (DESIGN.md section 6). Build one like ``timm.create_model``::
 
-    import reference_models
-    model = reference_models.create("ntm", "ntm/copy-v1", memory_size=128)
+    from memtasks import models
+    model = models.create("ntm", "ntm/copy-v1", memory_size=128)
     logits = model(batch)                     # [B, T, D_out]
-    loss = reference_models.loss(logits, batch)
+    loss = models.loss(logits, batch)
 
 ``list_models()`` names them; ``memtasks baseline MODEL TASK`` trains one (``runner.py``).
 Needs the optional extra ``memtasks[torch]``.

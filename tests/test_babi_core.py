@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 import memtasks
-from generators.babi import _filler
-from generators.babi._task import world_of
-from generators.babi._text import ANSWER, Text, words
 from memtasks import views
 from memtasks.episode import ROLE_ANSWER, ROLE_CONTEXT, ROLE_QUERY
+from memtasks.generators.babi import _filler
+from memtasks.generators.babi._task import world_of
+from memtasks.generators.babi._text import ANSWER, Text, words
 from memtasks.loaders.babi import story_lines, to_text
 from memtasks.metrics import AnswerMetric
 
@@ -199,7 +199,7 @@ def test_filler_file_errors_are_one_line(tmp_path):
 
 
 def test_grammar_filler_uses_no_word_of_any_world():
-    from generators.babi._entities import ALL_ACTORS, ALL_OBJECTS, ALL_ROOMS
+    from memtasks.generators.babi._entities import ALL_ACTORS, ALL_OBJECTS, ALL_ROOMS
 
     filler = {w for s in _filler.grammar_sentences() for w in words(s)}
     world = {w.lower() for name in ALL_ACTORS + ALL_ROOMS + ALL_OBJECTS for w in name.split()}

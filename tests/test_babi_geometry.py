@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 import memtasks
-from generators.babi._task import world_of
-from generators.babi.qa17 import ALL_SHAPES
+from memtasks.generators.babi._task import world_of
+from memtasks.generators.babi.qa17 import ALL_SHAPES
 from memtasks.loaders.babi import story_lines
 
 STEP = {"north": (0, 1), "east": (1, 0), "south": (0, -1), "west": (-1, 0)}

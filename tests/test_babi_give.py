@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 
 import memtasks
-from generators.babi._task import world_of
 from memtasks.episode import EpisodeBatch
+from memtasks.generators.babi._task import world_of
 from memtasks.loaders.babi import story_lines
 
 QA5, QA7, QA8 = "babi/qa5-v1", "babi/qa7-v1", "babi/qa8-v1"

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 import pytest
 
 import memtasks
-from generators.babi._movement import PRONOUN, TIMES
-from generators.babi._task import world_of
 from memtasks.errors import KnobError
+from memtasks.generators.babi._movement import PRONOUN, TIMES
+from memtasks.generators.babi._task import world_of
 from memtasks.loaders.babi import story_lines
 
 QUESTIONS = 50_000  # 10,000 stories of 5 questions in release mode

@@ -16,11 +16,11 @@ import pytest
 from numba import njit
 
 import memtasks
-from generators.babi import _objects
-from generators.babi._entities import ALL_ACTORS, ALL_OBJECTS, ALL_ROOMS
-from generators.babi._task import world_of
 from memtasks.episode import EpisodeBatch
 from memtasks.errors import KnobError
+from memtasks.generators.babi import _objects
+from memtasks.generators.babi._entities import ALL_ACTORS, ALL_OBJECTS, ALL_ROOMS
+from memtasks.generators.babi._task import world_of
 from memtasks.loaders.babi import story_lines
 
 TASKS = {2: "babi/qa2-v1", 3: "babi/qa3-v1", 6: "babi/qa6-v1"}

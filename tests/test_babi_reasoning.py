@@ -16,8 +16,8 @@ from collections import defaultdict
 import pytest
 
 import memtasks
-from generators.babi import qa15, qa20
-from generators.babi._task import world_of
+from memtasks.generators.babi import qa15, qa20
+from memtasks.generators.babi._task import world_of
 from memtasks.loaders.babi import story_lines
 
 QUESTIONS = 10_000

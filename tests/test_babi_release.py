@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import memtasks
-from generators.babi import fidelity
+from memtasks.generators.babi import fidelity
 
 TASKS = [  # the 20 tasks (babi/joint-v1 mixes them and has no release file of its own)
     int(t.split("/qa")[1].split("-")[0]) for t in memtasks.list_tasks("babi") if "/qa" in t
@@ -85,7 +85,7 @@ def test_measuring_the_release_itself_gives_its_recorded_figures(task):
     """Opt-in, with the original files: ``measure_text`` and the task's phrase tags read the
     released file back to the figures in ``release_stats.json`` (the measure is the one the
     release was described with, and every release sentence has a shape of the task)."""
-    from generators.babi._task import world_of
+    from memtasks.generators.babi._task import world_of
     from memtasks.loaders.babi import release_file_name
 
     path = Path(RELEASE_DIR) / "en" / release_file_name(task, "train")

@@ -364,7 +364,7 @@ def test_bench_refuses_episodes_beyond_the_episode_indices():
 # baseline: cheap refusals only, before any training
 # ---------------------------------------------------------------------------------------------
 def _baseline_options():
-    from reference_models import get_model, list_models
+    from memtasks.models import get_model, list_models
 
     def valid_device(s: str) -> bool:
         import torch
@@ -454,7 +454,7 @@ def test_baseline_refuses_more_episodes_than_memory_holds(tmp_path, option, epis
 @pytest.mark.parametrize("episodes", TOO_MANY)
 def test_a_kernel_out_of_memory_is_a_memtasks_error_and_still_a_memory_error(episodes):
     # library users who catch MemoryError keep doing so; the command line sees a MemtasksError
-    from generators import ntm
+    from memtasks.generators import ntm
 
     choices = ntm._choices(1, 20, ())
     with pytest.raises(MemtasksError, match="do not fit in memory") as caught:
@@ -463,7 +463,7 @@ def test_a_kernel_out_of_memory_is_a_memtasks_error_and_still_a_memory_error(epi
 
 
 def test_allocating_more_positions_than_an_array_holds_is_a_memtasks_error():
-    from generators._kernels import allocate
+    from memtasks.generators._kernels import allocate
 
     for total in (10**14, 2**62):  # a MemoryError from NumPy, then its "array is too big"
         with pytest.raises(MemtasksError, match="positions of episodes at once") as caught:

@@ -16,10 +16,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import generators.ntm
 import memtasks
-from generators import _kernels
+import memtasks.generators.ntm
 from memtasks.episode import EpisodeBatch
+from memtasks.generators import _kernels
 from memtasks.hashing import ContentHasher
 from memtasks.rng import stream_key
 
@@ -94,7 +94,7 @@ def test_result_does_not_depend_on_the_thread_count(task, monkeypatch):
         numba.set_num_threads(threads)
     assert one.equals(everything)
     if numba.config.NUMBA_NUM_THREADS > 1:
-        assert any(k.parallel.signatures for k in _kernels_of(generators.ntm))
+        assert any(k.parallel.signatures for k in _kernels_of(memtasks.generators.ntm))
 
 
 def test_batches_above_the_threshold_match_small_pieces():

@@ -11,10 +11,10 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import memtasks  # noqa: E402
-import reference_models  # noqa: E402
-from reference_models import IncompatibleError  # noqa: E402
-from reference_models._qa import position_encoding  # noqa: E402
-from reference_models.dmn_plus import (  # noqa: E402
+from memtasks import models  # noqa: E402
+from memtasks.models import IncompatibleError  # noqa: E402
+from memtasks.models._qa import position_encoding  # noqa: E402
+from memtasks.models.dmn_plus import (  # noqa: E402
     AttentionGRU,
     _AttentionGRUScan,
     attention_features,
@@ -26,7 +26,7 @@ SMALL = {"embed_size": 12, "hidden_size": 10, "answer_words": 1}
 
 def _model(task="babi/qa2-v1", **extra):
     torch.manual_seed(0)
-    return reference_models.create("dmn-plus", task, **{**SMALL, **extra})
+    return models.create("dmn-plus", task, **{**SMALL, **extra})
 
 
 def _batch(model, task="babi/qa2-v1", n=3, seed=0):
@@ -317,7 +317,7 @@ def test_shapes_gates_loss_and_finite_gradients():
     flat = model.predictions(out, batch)
     assert flat.shape == (int(batch["num_positions"]),)
     with pytest.raises(IncompatibleError):
-        reference_models.create("dmn-plus", "ntm/copy-v1")
+        models.create("dmn-plus", "ntm/copy-v1")
 
 
 def test_samples_are_independent_of_the_batch_and_of_padding():

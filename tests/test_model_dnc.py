@@ -7,11 +7,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import reference_models  # noqa: E402
-from memtasks.registry import get_spec  # noqa: E402
-from memtasks.torch import collate  # noqa: E402
-from reference_models import dnc, ntm  # noqa: E402
-from reference_models.dnc import (  # noqa: E402
+from memtasks import models  # noqa: E402
+from memtasks.models import dnc, ntm  # noqa: E402
+from memtasks.models.dnc import (  # noqa: E402
     STATE,
     TemporalLinks,
     allocation,
@@ -22,6 +20,8 @@ from reference_models.dnc import (  # noqa: E402
     retention,
     usage_update,
 )
+from memtasks.registry import get_spec  # noqa: E402
+from memtasks.torch import collate  # noqa: E402
 
 
 def t(*rows):
@@ -206,7 +206,7 @@ def test_model_gradients_equal_autograd_through_the_plain_functions(monkeypatch)
         if not fused:
             monkeypatch.setattr(dnc.TemporalLinks, "apply", links_by_autograd)
         model.zero_grad()
-        reference_models.loss(model(batch), batch).backward()
+        models.loss(model(batch), batch).backward()
         grads.append([q.grad.clone() for q in model.parameters()])
     for a, b in zip(*grads, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-7)
@@ -255,14 +255,14 @@ def make(task, seed=0, n=4, **hparams):
     knobs = spec.make_knobs(None, **TASK_KNOBS.get(task, {}))
     batch = collate(spec.generate(n, seed=seed, split="train", knobs=knobs))
     torch.manual_seed(seed)
-    model = reference_models.create("dnc", task, knobs=knobs, **{**SMALL, **hparams})
+    model = models.create("dnc", task, knobs=knobs, **{**SMALL, **hparams})
     return model, batch
 
 
 def test_registered_with_paper_settings():
-    assert "dnc" in reference_models.list_models()
-    cls = reference_models.get_model("dnc")
-    hp = reference_models.make_hparams("dnc")
+    assert "dnc" in models.list_models()
+    cls = models.get_model("dnc")
+    hp = models.make_hparams("dnc")
     assert (hp.controller_size, hp.controller_layers, hp.memory_size, hp.memory_width) == (
         100,
         1,
@@ -288,7 +288,7 @@ def test_shapes_and_finite_gradients_on_every_ntm_task(task, read_heads):
     model, batch = make(task, read_heads=read_heads)
     logits = model(batch)
     assert logits.shape == batch["targets"].shape
-    loss = reference_models.loss(logits, batch)
+    loss = models.loss(logits, batch)
     loss.backward()
     assert torch.isfinite(loss)
     for name, p in model.named_parameters():
@@ -300,10 +300,10 @@ def test_reads_a_token_task():
     spec = get_spec("babi/qa1-v1")
     knobs = spec.make_knobs(None)
     batch = collate(spec.generate(2, seed=0, split="train", knobs=knobs))
-    model = reference_models.create("dnc", spec, knobs=knobs, read_heads=4, embed_size=8, **SMALL)
+    model = models.create("dnc", spec, knobs=knobs, read_heads=4, embed_size=8, **SMALL)
     logits = model(batch)
     assert logits.shape == (*batch["inputs"].shape, model.io.output_size)
-    reference_models.loss(logits, batch).backward()
+    models.loss(logits, batch).backward()
     assert all(torch.isfinite(p.grad).all() for p in model.parameters())
 
 
@@ -312,7 +312,7 @@ def test_deep_controller_on_zero_input():
     assert model.out.in_features == 2 * 16 + 2 * 4
     batch = dict(batch, inputs=torch.zeros_like(batch["inputs"]))  # zero memory, zero input
     logits = model(batch)
-    reference_models.loss(logits, batch).backward()
+    models.loss(logits, batch).backward()
     assert torch.isfinite(logits).all()
     assert all(torch.isfinite(p.grad).all() for p in model.parameters())
 
@@ -370,14 +370,14 @@ def test_loss_decreases_on_a_tiny_copy_task():
     spec = get_spec("ntm/copy-v1")
     knobs = spec.make_knobs(None, max_length=3, width=4)
     torch.manual_seed(0)
-    model = reference_models.create(
+    model = models.create(
         "dnc", spec, knobs=knobs, controller_size=32, memory_size=8, memory_width=8
     )
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     losses = []
     for step in range(60):
         batch = collate(spec.generate(32, seed=step, split="train", knobs=knobs))
-        loss = reference_models.loss(model(batch), batch)
+        loss = models.loss(model(batch), batch)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

@@ -1,4 +1,4 @@
-"""reference_models.kvmemnn: the key/value views of bAbI stories, key addressing and value
+"""models.kvmemnn: the key/value views of bAbI stories, key addressing and value
 reading on hand-made memories, the whole forward pass (eq. 91, 93 and the R_j update) against a
 float64 loop over samples, slots and hops, masking and independence from padding, finite
 gradients, and learning babi/qa1-v1."""
@@ -13,11 +13,11 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import memtasks  # noqa: E402
-import reference_models  # noqa: E402
+from memtasks import models  # noqa: E402
 from memtasks.errors import KnobError  # noqa: E402
+from memtasks.models import IncompatibleError  # noqa: E402
+from memtasks.models import kvmemnn as kv  # noqa: E402
 from memtasks.registry import get_spec  # noqa: E402
-from reference_models import IncompatibleError  # noqa: E402
-from reference_models import kvmemnn as kv  # noqa: E402
 
 TASK = "babi/qa1-v1"
 VIEWS = ("sentence", "window", "triple")
@@ -34,7 +34,7 @@ def qa1_batch(model, n=4, seed=0, split="train"):
 
 def model_of(seed=0, **hp):
     torch.manual_seed(seed)
-    return reference_models.create("kv-memnn", TASK, **hp)
+    return models.create("kv-memnn", TASK, **hp)
 
 
 def pad_batch(batch, rows=3, cols=2, query_cols=2):
@@ -288,11 +288,11 @@ def test_hyperparameters_are_checked_and_vector_tasks_refused():
     assert model.optimizer.name == "sgd" and model.optimizer.clip_norm == 1.25
     assert model.R.shape == (2, 50, 50) and model.B.linear.bias is None
     with pytest.raises(KnobError):
-        reference_models.create("kv-memnn", TASK, kv="document")
+        models.create("kv-memnn", TASK, kv="document")
     with pytest.raises(KnobError):
-        reference_models.create("kv-memnn", TASK, hops=0)
+        models.create("kv-memnn", TASK, hops=0)
     with pytest.raises(IncompatibleError):
-        reference_models.create("kv-memnn", "ntm/copy-v1")
+        models.create("kv-memnn", "ntm/copy-v1")
     assert model_of(temporal=False).T_K is None
 
 

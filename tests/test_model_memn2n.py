@@ -14,10 +14,10 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import memtasks  # noqa: E402
-import reference_models  # noqa: E402
+from memtasks import models  # noqa: E402
 from memtasks.errors import KnobError  # noqa: E402
-from reference_models.gated_memn2n import gated_update  # noqa: E402
-from reference_models.memn2n import memory_ages  # noqa: E402
+from memtasks.models.gated_memn2n import gated_update  # noqa: E402
+from memtasks.models.memn2n import memory_ages  # noqa: E402
 
 TASK = "babi/qa1-v1"
 SMALL = dict(embed_size=8, hops=3)
@@ -25,7 +25,7 @@ SMALL = dict(embed_size=8, hops=3)
 
 def make(name="memn2n", seed=0, **hp):
     torch.manual_seed(seed)
-    return reference_models.create(name, TASK, **{**SMALL, **hp})
+    return models.create(name, TASK, **{**SMALL, **hp})
 
 
 @pytest.fixture(scope="module")
@@ -422,7 +422,7 @@ def test_gates_are_per_hop_or_global():
     hop, glob = make("gated-memn2n", hops=3), make("gated-memn2n", hops=3, gate_tying="global")
     assert hop.gate_weight.shape == (3, 8, 8) and glob.gate_weight.shape == (1, 8, 8)
     assert hop.H is None and glob.H is None
-    assert reference_models.get_model("gated-memn2n").Hparams().gate_tying == "hop"
+    assert models.get_model("gated-memn2n").Hparams().gate_tying == "hop"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -439,7 +439,7 @@ def test_memn2n_learns_babi_qa1():
     """The paper's model (3 hops, d = 20, PE, TE, LS, RN, adjacent tying) with the default
     optimiser, 1000 training questions; linear start ends on a held-out set of 100 others."""
     torch.manual_seed(0)
-    model = reference_models.create("memn2n", TASK)
+    model = models.create("memn2n", TASK)
     train = model.collate(memtasks.generate(TASK, 200, seed=0))
     held = model.collate(memtasks.generate(TASK, 20, seed=1))
     test = model.collate(memtasks.generate(TASK, 100, seed=0, split="test"))

@@ -11,9 +11,9 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import memtasks  # noqa: E402
-import reference_models  # noqa: E402
+from memtasks import models  # noqa: E402
+from memtasks.models.memnn import margin_ranking_loss  # noqa: E402
 from memtasks.registry import get_spec  # noqa: E402
-from reference_models.memnn import margin_ranking_loss  # noqa: E402
 
 TASK = "babi/qa1-v1"
 VOCAB = get_spec(TASK).layout(get_spec(TASK).make_knobs()).vocab
@@ -66,7 +66,7 @@ def make_batch(samples):
 
 def model(**hp):
     torch.manual_seed(hp.pop("seed", 0))
-    return reference_models.create("memnn", TASK, **hp)
+    return models.create("memnn", TASK, **hp)
 
 
 def sgd_steps(m, batch, steps, lr=0.1):
@@ -290,7 +290,7 @@ def test_hop_targets_follow_supports_then_nil():
     assert m.hop_targets(batch, nil).tolist() == expected
     assert model(hops=1).hop_targets(batch, nil).tolist() == [[2], [0], [-1]]
     # memory_size drops old sentences: a dropped support is -1 (no loss), not "no more facts"
-    m = reference_models.create("memnn", "babi/qa2-v1", memory_size=2, hops=3)
+    m = models.create("memnn", "babi/qa2-v1", memory_size=2, hops=3)
     batch = m.collate(memtasks.generate("babi/qa2-v1", 20, seed=0))
     targets = m.hop_targets(batch, batch["sentences"].shape[1])
     dropped = (batch["support"][:, :2] >= 0) & (batch["support_rows"][:, :2] < 0)
@@ -423,7 +423,7 @@ def test_padding_rows_are_never_chosen_and_never_scored():
 def test_answers_longer_than_the_output_are_refused():
     m = model(answer_words=1)
     batch = make_batch([STORIES[2]])
-    with pytest.raises(reference_models.IncompatibleError, match="answer_words"):
+    with pytest.raises(models.IncompatibleError, match="answer_words"):
         m.loss(m(batch), batch)
 
 
@@ -432,7 +432,7 @@ def test_answers_longer_than_the_output_are_refused():
 # ---------------------------------------------------------------------------------------------
 def train_and_score(task, preset, steps, batch_episodes=8, **hp):
     torch.manual_seed(0)
-    m = reference_models.create("memnn", task, preset=preset, **hp)
+    m = models.create("memnn", task, preset=preset, **hp)
     opt = m.optimizer.build(m.parameters())
     m.train()
     for step in range(steps):

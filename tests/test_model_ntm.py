@@ -1,4 +1,4 @@
-"""reference_models.ntm: the addressing of eq. 12-19 against a float64 NumPy transcription of
+"""models.ntm: the addressing of eq. 12-19 against a float64 NumPy transcription of
 the survey's equations, zero memory, every NTM task with both controllers and several heads,
 learning a tiny copy task, and the compiled step."""
 
@@ -9,11 +9,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import reference_models  # noqa: E402
+from memtasks import models  # noqa: E402
 from memtasks.errors import KnobError  # noqa: E402
+from memtasks.models import ntm  # noqa: E402
 from memtasks.registry import get_spec  # noqa: E402
 from memtasks.torch import collate  # noqa: E402
-from reference_models import ntm  # noqa: E402
 
 EPS = ntm.EPS
 
@@ -195,7 +195,7 @@ TASKS = {
 
 def make(task, knobs, **hp):
     torch.manual_seed(0)
-    return reference_models.create("ntm", task, knobs=knobs, **{**SMALL, **hp})
+    return models.create("ntm", task, knobs=knobs, **{**SMALL, **hp})
 
 
 def task_batch(task, n=4, seed=0, **knob_values):
@@ -243,7 +243,7 @@ def test_initial_state_and_memory_init_choices():
     assert "memory0" in dict(random.named_buffers()) and random.memory0.std() > 0.1
     learned = make(spec, knobs, memory_init="learned")
     assert "memory0" in dict(learned.named_parameters())
-    reference_models.loss(learned(batch), batch).backward()
+    models.loss(learned(batch), batch).backward()
     assert learned.memory0.grad.abs().sum() > 0
     assert learned.num_parameters() == constant.num_parameters() + 10 * 6
 
@@ -255,7 +255,7 @@ def test_zero_memory_gives_no_nan_in_forward_or_gradients():
             model = make(spec, knobs, controller=controller, write_heads=2)
             with torch.no_grad():
                 model.memory0.zero_()
-            loss = reference_models.loss(model(batch), batch)
+            loss = models.loss(model(batch), batch)
             loss.backward()
             assert torch.isfinite(loss)
             for name, p in model.named_parameters():
@@ -275,9 +275,9 @@ def test_outputs_do_not_depend_on_later_inputs():
 
 def test_hyperparameters_settings_and_parameter_count():
     with pytest.raises(KnobError, match="shift_range"):
-        reference_models.create("ntm", "ntm/copy-v1", memory_size=4, shift_range=2)
+        models.create("ntm", "ntm/copy-v1", memory_size=4, shift_range=2)
     with pytest.raises(KnobError):
-        reference_models.create("ntm", "ntm/copy-v1", memory_init="zeros")
+        models.create("ntm", "ntm/copy-v1", memory_init="zeros")
     opt = ntm.NTM.optimizer
     assert (opt.name, opt.lr, opt.momentum, opt.clip_value) == ("rmsprop", 1e-4, 0.9, 10.0)
     assert ntm.NTM.causal and not ntm.NTM.amp_safe
@@ -288,10 +288,10 @@ def test_hyperparameters_settings_and_parameter_count():
     params = (c + 1) * (heads * (m + 3 + 3) + 2 * m)  # k, beta, gamma, g, 3 shifts; e, a
     initial = heads * n + m  # initial weighting logits, initial read
     out = (c + m + 1) * d_out
-    model = reference_models.create("ntm", "ntm/copy-v1")
+    model = models.create("ntm", "ntm/copy-v1")
     assert model.num_parameters() == lstm + params + initial + out == 62_536
     ff = (d_in + m + 1) * c
-    assert reference_models.create("ntm", "ntm/copy-v1", controller="ff").num_parameters() == (
+    assert models.create("ntm", "ntm/copy-v1", controller="ff").num_parameters() == (
         ff + params + initial + out
     )
 
@@ -304,7 +304,7 @@ def test_loss_decreases_on_a_tiny_copy_task():
     losses = []
     for step in range(80):  # a fresh batch every step: it must learn the task, not a batch
         batch = collate(spec.generate(16, seed=1, start=16 * step, split="train", knobs=knobs))
-        loss = reference_models.loss(model(batch), batch)
+        loss = models.loss(model(batch), batch)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -319,7 +319,7 @@ def test_compile_step_traces_the_step_as_one_graph():
     with torch.no_grad():
         model.memory0.zero_()  # the compiled backward must be NaN-free on zero memory too
     want = model(batch)
-    want_grads = torch.autograd.grad(reference_models.loss(want, batch), model.parameters())
+    want_grads = torch.autograd.grad(models.loss(want, batch), model.parameters())
     # "aot_eager" traces the step with Dynamo (fullgraph: a graph break fails) and its
     # backward with AOTAutograd's decompositions, without Inductor's slow C++ compile (the
     # benchmark measures Inductor).
@@ -327,7 +327,7 @@ def test_compile_step_traces_the_step_as_one_graph():
     assert model.compile_step(backend="aot_eager", fullgraph=True) is True
     assert model._compiled and model._step != model.step
     got = model(batch)
-    got_grads = torch.autograd.grad(reference_models.loss(got, batch), model.parameters())
+    got_grads = torch.autograd.grad(models.loss(got, batch), model.parameters())
     torch.testing.assert_close(got, want)
     for g, w in zip(got_grads, want_grads, strict=True):
         assert torch.isfinite(g).all()

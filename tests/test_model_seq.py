@@ -13,10 +13,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import reference_models  # noqa: E402
+from memtasks import models  # noqa: E402
+from memtasks.models import TaskIO  # noqa: E402
 from memtasks.registry import get_spec  # noqa: E402
 from memtasks.torch import collate  # noqa: E402
-from reference_models import TaskIO  # noqa: E402
 
 SMALL = {
     "rnn": {"hidden_size": 16},
@@ -53,7 +53,7 @@ TOKEN_TASK = "babi/qa1-v1"
 
 def build(name: str, task: str, knobs, **overrides):
     torch.manual_seed(0)
-    model = reference_models.create(name, task, knobs=knobs, **{**SMALL[name], **overrides})
+    model = models.create(name, task, knobs=knobs, **{**SMALL[name], **overrides})
     return model.eval()
 
 
@@ -110,7 +110,7 @@ def test_shapes_and_padding_independence(name, task):
     else:
         assert out.shape == (*targets.shape, model.io.output_size)
     assert torch.isfinite(out).all()
-    assert reference_models.loss(out, batch).isfinite()
+    assert models.loss(out, batch).isfinite()
 
     # Each episode alone (no padding at all) gives the outputs it gets inside the batch.
     for b, single in enumerate(singles):
@@ -217,9 +217,9 @@ def test_pre_and_post_norm_both_run_and_differ(name):
 
 def test_transformer_hparams_are_checked():
     with pytest.raises(ValueError, match="heads must divide d_model"):
-        reference_models.make_hparams("transformer", {"d_model": 30, "heads": 4})
+        models.make_hparams("transformer", {"d_model": 30, "heads": 4})
     with pytest.raises(ValueError, match="even"):
-        reference_models.make_hparams("transformer-encdec", {"d_model": 33, "heads": 3})
+        models.make_hparams("transformer-encdec", {"d_model": 33, "heads": 3})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -248,7 +248,7 @@ def test_a_few_adam_steps_lower_the_loss(name):
     opt = settings.build(model.parameters())
     losses = []
     for _ in range(30):
-        loss = reference_models.loss(model(batch), batch)
+        loss = models.loss(model(batch), batch)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), settings.clip_norm)

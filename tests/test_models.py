@@ -11,7 +11,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import reference_models  # noqa: E402
+from memtasks import models  # noqa: E402
 from memtasks.registry import get_spec  # noqa: E402
 from memtasks.torch import collate  # noqa: E402
 
@@ -42,15 +42,13 @@ TASKS = {
 
 def test_every_sequence_model_is_covered_here():
     # the models that read the QA view are covered by test_qa_models.py
-    sequence = [
-        m for m in reference_models.list_models() if reference_models.get_model(m).view == "padded"
-    ]
+    sequence = [m for m in models.list_models() if models.get_model(m).view == "padded"]
     assert set(sequence) == set(SMALL)
 
 
 def _model(name, task, knobs, **extra):
     torch.manual_seed(0)
-    return reference_models.create(name, task, knobs=knobs, **{**SMALL[name], **extra})
+    return models.create(name, task, knobs=knobs, **{**SMALL[name], **extra})
 
 
 def _batch(task, n=6, start=0):
@@ -67,7 +65,7 @@ def test_shapes_padding_and_finite_gradients(name, task):
     batch = collate(episodes)
     logits = model(batch)
     assert logits.shape == batch["targets"].shape
-    loss = reference_models.loss(logits, batch)
+    loss = models.loss(logits, batch)
     loss.backward()
     assert torch.isfinite(loss)
     for pname, p in model.named_parameters():
@@ -82,11 +80,11 @@ def test_shapes_padding_and_finite_gradients(name, task):
             n = int(batch["lengths"][i])
             torch.testing.assert_close(together[i, :n], alone[0, :n], atol=2e-5, rtol=1e-4)
     # predictions come back in the episode batch's flat layout, which the metric reads
-    metrics = spec.metric.evaluate(episodes, reference_models.predictions(together, batch))
+    metrics = spec.metric.evaluate(episodes, models.predictions(together, batch))
     assert metrics["bits_per_sequence"] > 0
 
 
-@pytest.mark.parametrize("name", [n for n in SMALL if reference_models.get_model(n).causal])
+@pytest.mark.parametrize("name", [n for n in SMALL if models.get_model(n).causal])
 def test_causal_models_do_not_read_ahead(name):
     spec, knobs, episodes = _batch("ntm/dynamic-ngrams-v1", n=2)
     model = _model(name, spec, knobs).eval()
@@ -111,7 +109,7 @@ def test_zero_memory_gives_no_nan(name):
         if "memory" in pname:
             p.data.zero_()
     batch = collate(episodes)
-    loss = reference_models.loss(model(batch), batch)
+    loss = models.loss(model(batch), batch)
     loss.backward()
     assert torch.isfinite(loss)
     assert all(p.grad is None or torch.isfinite(p.grad).all() for p in model.parameters())
@@ -128,7 +126,7 @@ def test_loss_decreases_when_fitting_a_batch(name):
     batch = collate(spec.generate(8, seed=0, split="train", knobs=knobs))
     losses = []
     for _ in range(80):
-        loss = reference_models.loss(model(batch), batch)
+        loss = models.loss(model(batch), batch)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -145,7 +143,7 @@ def test_token_task_gives_vocabulary_logits(name):
     logits = model(batch)
     vocab = len(spec.layout(spec.make_knobs(None)).vocab)
     assert logits.shape == (*batch["targets"].shape, vocab)
-    loss = reference_models.loss(logits, batch)
+    loss = models.loss(logits, batch)
     assert torch.isfinite(loss)
-    right = spec.metric.evaluate(episodes, reference_models.predictions(logits, batch))
+    right = spec.metric.evaluate(episodes, models.predictions(logits, batch))
     assert 0 <= right["answer_accuracy"] <= 1

@@ -9,8 +9,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import memtasks  # noqa: E402
-import reference_models  # noqa: E402
-from reference_models import IncompatibleError  # noqa: E402
+from memtasks import models  # noqa: E402
+from memtasks.models import IncompatibleError  # noqa: E402
 
 SMALL = {
     "memnn": {"embed_size": 12},
@@ -23,15 +23,13 @@ TASKS = ("babi/qa1-v1", "babi/qa8-v1", "babi/qa19-v1", "world/qa-v1")  # lists, 
 
 
 def test_every_qa_model_is_covered_here():
-    qa_models = {
-        m for m in reference_models.list_models() if reference_models.get_model(m).view == "qa"
-    }
+    qa_models = {m for m in models.list_models() if models.get_model(m).view == "qa"}
     assert qa_models == set(SMALL)
 
 
 def _model(name, task):
     torch.manual_seed(0)
-    model = reference_models.create(name, task, **SMALL[name])
+    model = models.create(name, task, **SMALL[name])
     model.eval()  # no dropout or random noise: outputs must be comparable
     return model
 
@@ -91,14 +89,14 @@ def test_finite_gradients_and_flat_predictions(name):
 @pytest.mark.parametrize("name", list(SMALL))
 def test_vector_tasks_are_refused_in_one_line(name):
     with pytest.raises(IncompatibleError, match="bit vectors") as info:
-        reference_models.create(name, "ntm/copy-v1")
+        models.create(name, "ntm/copy-v1")
     assert "\n" not in str(info.value)
 
 
 @pytest.mark.parametrize("name", list(SMALL))
 def test_answers_longer_than_the_output_layer_are_refused(name):
     episodes = memtasks.generate("babi/qa19-v1", 3, seed=0)  # paths of two directions
-    model = reference_models.create(name, "babi/qa19-v1", **{**SMALL[name], "answer_words": 1})
+    model = models.create(name, "babi/qa19-v1", **{**SMALL[name], "answer_words": 1})
     batch = model.collate(episodes)
     with pytest.raises(IncompatibleError, match="answer_words"):
         model.loss(model(batch), batch)
@@ -106,7 +104,7 @@ def test_answers_longer_than_the_output_layer_are_refused(name):
 
 @pytest.mark.parametrize("name", list(SMALL))
 def test_runner_trains_each_qa_model_in_question_batches(name, tmp_path):
-    from reference_models.runner import RunConfig, run
+    from memtasks.models.runner import RunConfig, run
 
     results = run(
         RunConfig(
@@ -154,7 +152,7 @@ def test_sequence_models_read_the_qa_tasks_as_token_sequences(name):
     """The sequence view of a QA task: the story as tokens, answers at the answer positions."""
     episodes = memtasks.generate("babi/qa2-v1", 3, seed=0)
     torch.manual_seed(0)
-    model = reference_models.create(name, "babi/qa2-v1", **SEQUENCE_SMALL[name], embed_size=8)
+    model = models.create(name, "babi/qa2-v1", **SEQUENCE_SMALL[name], embed_size=8)
     batch = model.collate(episodes)
     logits = model(batch)
     vocab = len(memtasks.get_spec("babi/qa2-v1").layout(memtasks.get_spec("babi/qa2-v1")
@@ -174,7 +172,7 @@ def test_sequence_models_read_the_qa_tasks_as_token_sequences(name):
 
 def test_a_bidirectional_model_is_refused_on_stories_with_later_facts(tmp_path):
     from memtasks.errors import MemtasksError
-    from reference_models.runner import RunConfig, run
+    from memtasks.models.runner import RunConfig, run
 
     with pytest.raises(MemtasksError, match="reads each episode in both directions"):
         run(RunConfig(model="bilstm", task="babi/qa1-v1", device="cpu", train_questions=10,

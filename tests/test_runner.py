@@ -9,10 +9,10 @@ import torch
 
 pytest.importorskip("torch")
 
-import reference_models  # noqa: E402
+from memtasks import models  # noqa: E402
 from memtasks.cli import main  # noqa: E402
 from memtasks.errors import MemtasksError  # noqa: E402
-from reference_models.runner import RunConfig, run  # noqa: E402
+from memtasks.models.runner import RunConfig, run  # noqa: E402
 
 TINY = {"hidden_size": 16, "num_layers": 1}
 COPY = {"max_length": 4}
@@ -44,7 +44,7 @@ def test_results_file_names_the_whole_run(tmp_path):
     assert saved["task"] == "ntm/copy-v1" and saved["model"] == "lstm"
     assert saved["knobs"]["max_length"] == 4 and saved["hparams"]["hidden_size"] == 16
     assert saved["parameters"] == sum(
-        p.numel() for p in reference_models.create("lstm", "ntm/copy-v1", **TINY).parameters()
+        p.numel() for p in models.create("lstm", "ntm/copy-v1", **TINY).parameters()
     )
     assert saved["seed"] == 0 and saved["steps"] == 8 and saved["episodes_seen"] == 64
     assert saved["optimizer"]["name"] == "rmsprop" and saved["optimizer"]["lr"] == 1e-4
@@ -209,7 +209,7 @@ def test_cli_refusals_are_one_line(tmp_path, capsys, args, expected):
 def test_cli_list_models_names_every_model(capsys):
     main(["baseline", "--list-models"])
     text = capsys.readouterr().out
-    for name in reference_models.list_models():
+    for name in models.list_models():
         assert any(line.startswith(name + " ") for line in text.splitlines()), name
     assert "hyperparameters: embed_size=64, hidden_size=256, num_layers=3" in text
     assert "optimiser: rmsprop lr 0.0001, clip 10" in text

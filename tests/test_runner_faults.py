@@ -23,8 +23,8 @@ import memtasks  # noqa: E402
 from memtasks.cli import cli  # noqa: E402
 from memtasks.errors import MemtasksError  # noqa: E402
 from memtasks.loaders import babi as release  # noqa: E402
-from reference_models import get_model, runner  # noqa: E402
-from reference_models.runner import LR_RANGE, RunConfig, RunInterrupted, run  # noqa: E402
+from memtasks.models import get_model, runner  # noqa: E402
+from memtasks.models.runner import LR_RANGE, RunConfig, RunInterrupted, run  # noqa: E402
 
 TINY = {"hidden_size": 16, "num_layers": 1}
 STEPS = 8

@@ -14,8 +14,8 @@ torch = pytest.importorskip("torch")
 import memtasks  # noqa: E402
 from memtasks.errors import MemtasksError  # noqa: E402
 from memtasks.loaders import babi as release  # noqa: E402
-from reference_models import _base  # noqa: E402
-from reference_models.runner import (  # noqa: E402
+from memtasks.models import _base  # noqa: E402
+from memtasks.models.runner import (  # noqa: E402
     RunConfig,
     answer_spans,
     fixed_training_set,
@@ -81,7 +81,7 @@ def test_joint_fixed_set_has_the_questions_of_every_task():
 
 def test_model_training_defaults_fill_what_the_run_leaves_open(monkeypatch):
     lstm = _base.SequenceModel  # any model class: patch the defaults of the one we use
-    from reference_models import get_model
+    from memtasks.models import get_model
 
     cls = get_model("lstm")
     monkeypatch.setattr(cls, "training_defaults", {"batch_size": 32, "train_questions": 1000,
@@ -102,7 +102,7 @@ def test_model_training_defaults_fill_what_the_run_leaves_open(monkeypatch):
 
 
 def test_epochs_over_a_fixed_set_with_a_held_out_part_and_the_models_hook(tmp_path, monkeypatch):
-    from reference_models import get_model
+    from memtasks.models import get_model
 
     seen = []
 
@@ -227,7 +227,7 @@ def test_cli_fixed_set_flags(tmp_path, capsys):
 
 
 def test_patience_stops_and_ends_with_the_best_epochs_weights(tmp_path, monkeypatch):
-    from reference_models import runner
+    from memtasks.models import runner
 
     scripted = iter([3.0, 2.0, 2.5, 2.6, 2.7, 2.8])
     real = runner.evaluate

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 import memtasks
-from generators.babi._task import world_of
-from generators.babi.world_qa import WORLD_ACTORS, WORLD_OBJECTS, WORLD_ROOMS
 from memtasks.episode import EpisodeBatch
+from memtasks.generators.babi._task import world_of
+from memtasks.generators.babi.world_qa import WORLD_ACTORS, WORLD_OBJECTS, WORLD_ROOMS
 from memtasks.loaders.babi import story_lines
 
 TASK = "world/qa-v1"

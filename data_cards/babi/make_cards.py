@@ -170,7 +170,7 @@ CITATION = """```bibtex
 
 
 def stats_table(task: int) -> str:
-    from generators.babi import fidelity
+    from memtasks.generators.babi import fidelity
 
     lines, tags = fidelity.generated(task, 10_000)
     got = fidelity.measure_text(lines, tags)

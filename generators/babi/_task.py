@@ -156,7 +156,7 @@ def _source_digest(story) -> str:
                     if isinstance(value, types.ModuleType)
                     else getattr(value, "__module__", None)
                 )
-                if isinstance(name, str) and name.startswith("generators."):
+                if isinstance(name, str) and name.startswith("memtasks.generators."):
                     found.append(sys.modules[name])
         modules = found
     files.update(Path(m.__file__) for m in modules)

@@ -46,8 +46,8 @@ def unlisted_shapes(task: int, file: Path, listed: dict[str, dict[str, int]]) ->
     """Shapes of the released training file that the template list leaves out, with their
     counts in that file (found with the phrase tags of the generator's ``release`` world)."""
     import memtasks
-    from generators.babi import fidelity
-    from generators.babi._task import world_of
+    from memtasks.generators.babi import fidelity
+    from memtasks.generators.babi._task import world_of
 
     spec = memtasks.get_spec(f"babi/qa{task}")
     tags = world_of(spec.id, spec.make_knobs("release")).tags
