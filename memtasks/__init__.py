@@ -11,9 +11,10 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from . import _numba_setup  # noqa: F401  (threading layer must be chosen before any kernel runs)
+from .datasets import load
 from .episode import EpisodeBatch
 from .errors import KnobError, LoaderError, MemtasksError, StorageError, UnknownTaskError
-from .registry import generate, get_spec, list_tasks
+from .registry import generate, get_spec, list_datasets, list_tasks
 
 try:
     __version__ = version("memtasks")
@@ -30,5 +31,7 @@ __all__ = [
     "__version__",
     "generate",
     "get_spec",
+    "list_datasets",
     "list_tasks",
+    "load",
 ]

@@ -1,15 +1,23 @@
-"""The task registry: versioned ids -> specs and generators (DESIGN.md section 1).
+"""The registry: versioned ids -> task specs (generated) and dataset specs (real data).
 
 Ids look like Gymnasium's: ``family/name-vN``. ``vN`` changes whenever the same (knobs, seed,
 split, index) would give different bytes, so a dataset id always means the same data. Asking for
-``family/name`` without a version resolves to the newest version.
+``family/name`` without a version resolves to the newest version. Tasks (``TaskSpec``) and real
+datasets (``memtasks.datasets.DatasetSpec``) share one id space.
+
+Families register their specs when their module is imported. The modules are found through the
+entry point group ``memtasks.families`` (``pyproject.toml``), so another distribution can add its
+own families; the built-in ones are imported even without installed metadata (a source tree on
+``sys.path``).
 """
 
 from __future__ import annotations
 
 import functools
 import importlib
+import importlib.metadata
 import re
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,9 +33,18 @@ _ID = re.compile(r"^(?P<family>[a-z0-9_]+)/(?P<name>[a-z0-9_.-]+?)-v(?P<version>
 _SPLIT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_]*$")
 CARDS = Path(__file__).resolve().parent.parent / "data_cards"
 
-# The modules that register tasks when imported; loaded on first use of the registry so that
-# ``import memtasks`` stays cheap and generators can import ``memtasks`` without a cycle.
-_PROVIDERS = ("memtasks.generators",)
+# Entry point group naming the modules that register families when imported. They are loaded on
+# first use of the registry, so that ``import memtasks`` stays cheap and family modules can
+# import ``memtasks`` without a cycle.
+ENTRY_POINT_GROUP = "memtasks.families"
+# The built-in families, as pyproject.toml declares them: imported even where no metadata is
+# installed (a checkout on sys.path), so the registry never depends on how memtasks was installed.
+BUILTIN_FAMILIES = {
+    "ntm": "memtasks.generators.ntm",
+    "babi": "memtasks.generators.babi",
+    "babi-release": "memtasks.loaders.babi",
+    "ptb": "memtasks.loaders.ptb",
+}
 
 
 @dataclass(frozen=True)
@@ -58,18 +75,13 @@ class Layout:
         return out
 
 
-@dataclass(frozen=True)
-class TaskSpec:
-    """Everything about one versioned task."""
+class SpecBase:
+    """What task and dataset specs share: the parts of the id, the card, knob validation.
+    Subclasses are frozen dataclasses with ``id``, ``knobs`` and ``presets`` fields."""
 
     id: str
-    summary: str
     knobs: type[Knobs]
-    generator: Callable[[Knobs, np.uint64, int, int], Any]  # (knobs, key, start, count)
-    layout: Callable[[Knobs], Layout]
-    metric: Any  # memtasks.metrics.Metric
-    presets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    source: str = ""
+    presets: Mapping[str, Mapping[str, Any]]
 
     @property
     def family(self) -> str:
@@ -100,6 +112,20 @@ class TaskSpec:
             base.update(self.presets[preset])
         base.update(values)
         return self.knobs.from_values(base)
+
+
+@dataclass(frozen=True)
+class TaskSpec(SpecBase):
+    """Everything about one versioned task."""
+
+    id: str
+    summary: str
+    knobs: type[Knobs]
+    generator: Callable[[Knobs, np.uint64, int, int], Any]  # (knobs, key, start, count)
+    layout: Callable[[Knobs], Layout]
+    metric: Any  # memtasks.metrics.Metric
+    presets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    source: str = ""
 
     def key(self, knobs: Knobs, seed: int, split: str) -> np.uint64:
         """The random stream of (this task, knobs, seed, split)."""
@@ -200,55 +226,153 @@ def check_range(start: Any, n: Any) -> int:
 
 
 _TASKS: dict[str, TaskSpec] = {}
+_DATASETS: dict[str, Any] = {}  # id -> memtasks.datasets.DatasetSpec
 _loaded = False
 
 
-def register(spec: TaskSpec) -> TaskSpec:
-    """Add a task. Its knobs class learns its id, so that its messages name the task."""
+def _check_new(spec: SpecBase, what: str) -> None:
     if not _ID.match(spec.id):
-        raise ValueError(f"task id {spec.id!r} is not of the form family/name-vN")
-    if spec.id in _TASKS:
-        raise ValueError(f"task {spec.id!r} is registered twice")
+        raise ValueError(f"{what} id {spec.id!r} is not of the form family/name-vN")
+    if spec.id in _TASKS or spec.id in _DATASETS:
+        raise ValueError(f"{spec.id!r} is registered twice (tasks and datasets share one id space)")
     spec.knobs.task_id = spec.id
     for name, values in spec.presets.items():
         spec.knobs.from_values(dict(values))  # a preset that does not validate is a bug here
         if not re.match(r"^[a-z0-9-]+$", name):
             raise ValueError(f"preset name {name!r} of {spec.id} is not lowercase-with-dashes")
+
+
+def register(spec: TaskSpec) -> TaskSpec:
+    """Add a task. Its knobs class learns its id, so that its messages name the task."""
+    _check_new(spec, "task")
     _TASKS[spec.id] = spec
     return spec
 
 
+def register_dataset(spec):
+    """Add a real dataset (a ``memtasks.datasets.DatasetSpec``); same id space as tasks."""
+    from .datasets import DatasetSpec
+
+    if not isinstance(spec, DatasetSpec):
+        raise TypeError(f"register_dataset takes a DatasetSpec, got {type(spec).__name__}")
+    _check_new(spec, "dataset")
+    bad = [s for s in spec.splits if not _SPLIT.match(s)]
+    if bad or not spec.splits:
+        raise ValueError(f"{spec.id}: splits must be names like train, got {spec.splits!r}")
+    _DATASETS[spec.id] = spec
+    return spec
+
+
+def family_modules() -> dict[str, str]:
+    """Family name -> module, from the entry points installed and the built-in families."""
+    found = dict(BUILTIN_FAMILIES)
+    try:
+        points = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+    except Exception:  # broken metadata of some other distribution must not break memtasks
+        points = ()
+    for point in points:
+        found.setdefault(point.name, point.value.split(":")[0])
+        if found[point.name] != point.value.split(":")[0]:
+            found[f"{point.name} ({point.value})"] = point.value.split(":")[0]
+    return found
+
+
 def _ensure_loaded() -> None:
     global _loaded
-    if not _loaded:
-        _loaded = True
-        for module in _PROVIDERS:
+    if _loaded:
+        return
+    _loaded = True
+    builtin = set(BUILTIN_FAMILIES.values())
+    for family, module in family_modules().items():
+        try:
             importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if module in builtin and exc.name == module:
+                continue  # a built-in family not in this tree (yet): nothing to register
+            if module in builtin:
+                raise
+            _plugin_failed(family, module, exc)
+        except Exception as exc:
+            if module in builtin:
+                raise
+            _plugin_failed(family, module, exc)
 
 
-def list_tasks(family: str | None = None) -> list[str]:
-    """Registered task ids, sorted; only those of ``family`` when given."""
-    _ensure_loaded()
-    ids = sorted(_TASKS)
+def _plugin_failed(family: str, module: str, exc: BaseException) -> None:
+    # another distribution's broken family must not take down every memtasks command; say so
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    warnings.warn(
+        f"memtasks: family {family!r} ({module}, entry point group {ENTRY_POINT_GROUP}) failed "
+        f"to import and is skipped: {text}",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+
+
+def _by_family(ids, family: str | None) -> list[str]:
+    ids = sorted(ids)
     if family is not None:
         ids = [t for t in ids if t.split("/")[0] == family.rstrip("/")]
     return ids
 
 
-def get_spec(task: str) -> TaskSpec:
-    """The spec of ``task``; ``family/name`` without ``-vN`` means the newest version."""
+def list_tasks(family: str | None = None) -> list[str]:
+    """Registered task ids (generated tasks, not datasets), sorted; only ``family``'s when given."""
+    _ensure_loaded()
+    return _by_family(_TASKS, family)
+
+
+def list_datasets(family: str | None = None) -> list[str]:
+    """Registered dataset ids (real data), sorted; only ``family``'s when given."""
+    _ensure_loaded()
+    return _by_family(_DATASETS, family)
+
+
+def _newest(table: dict[str, Any], name: str) -> Any | None:
+    if name in table:
+        return table[name]
+    versions = [t for t in table if t.rsplit("-v", 1)[0] == name]
+    if versions:
+        return table[max(versions, key=lambda t: int(t.rsplit("-v", 1)[1]))]
+    return None
+
+
+def get_spec(task: str):
+    """The spec of a task (``TaskSpec``) or a dataset (``DatasetSpec``); ``family/name``
+    without ``-vN`` means the newest version."""
     _ensure_loaded()
     if not isinstance(task, str):
         raise UnknownTaskError(f"a task id is a string like 'ntm/copy-v1', got {task!r}")
-    if task in _TASKS:
-        return _TASKS[task]
-    versions = [t for t in _TASKS if t.rsplit("-v", 1)[0] == task]
-    if versions:
-        return _TASKS[max(versions, key=lambda t: int(t.rsplit("-v", 1)[1]))]
+    spec = _newest(_TASKS, task) or _newest(_DATASETS, task)
+    if spec is not None:
+        return spec
+    known = {**_TASKS, **_DATASETS}
     raise UnknownTaskError(
-        f"unknown task {task!r}{did_you_mean(task, _TASKS)}; `memtasks list` shows all "
-        f"{len(_TASKS)} tasks"
+        f"unknown task {task!r}{did_you_mean(task, known)}; `memtasks list` shows "
+        f"all {len(_TASKS)} tasks and {len(_DATASETS)} datasets"
     )
+
+
+def get_task(task: str) -> TaskSpec:
+    """The spec of a generated task; a dataset id is refused in one line saying what to do."""
+    spec = get_spec(task)
+    if not isinstance(spec, TaskSpec):
+        raise UnknownTaskError(
+            f"{spec.id} is a dataset of real data, not a generated task: load it with "
+            f"`memtasks load {spec.id} --path P --out DIR` or memtasks.load({spec.id!r}, ...)"
+        )
+    return spec
+
+
+def get_dataset(dataset: str):
+    """The spec of a real dataset; a task id is refused in one line saying what to do."""
+    spec = get_spec(dataset)
+    if isinstance(spec, TaskSpec):
+        raise UnknownTaskError(
+            f"{spec.id} is a generated task, not a dataset of real data: generate it with "
+            f"`memtasks generate {spec.id} ...` or memtasks.generate({spec.id!r}, ...)"
+        )
+    return spec
 
 
 def generate(
@@ -270,7 +394,7 @@ def generate(
     A batch estimated (from a sample) to need more memory than is available is refused, rather
     than waking the OOM killer; ``force_size=True`` generates it anyway.
     """
-    spec = get_spec(task)
+    spec = get_task(task)
     start = check_range(start, n)  # before the sample, so an error names the caller's n
     if not force_size and isinstance(n, (int, np.integer)) and n > 4096:
         # a sample of 64 episodes costs little next to the thousands asked for
