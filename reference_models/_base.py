@@ -85,7 +85,9 @@ class OptimizerSettings:
     the Transformer schedule of the survey's eq. 29: lr * min(step^-0.5, step * warmup^-1.5),
     normalised to peak at ``lr``. ``decay_every`` > 0 multiplies the rate by ``decay`` every
     that many epochs (MemN2N halves it every 25), when training passes over a fixed training
-    set; a stream has no epochs, so it is ignored there.
+    set; a stream has no epochs, so it is ignored there. ``decay_start`` > 0 keeps the rate for
+    that many epochs first and decays from the next one on (Zaremba et al. 2014 halve it every
+    epoch after the 4th).
     """
 
     name: str = "rmsprop"  # "rmsprop" (centred, as in Graves 2013/2014), "adam" or "sgd"
@@ -102,6 +104,7 @@ class OptimizerSettings:
     warmup: int = 0
     decay_every: int = 0  # epochs
     decay: float = 0.5
+    decay_start: int = 0  # epochs at the full rate before decaying (0: decay_every's rule)
     source: str = ""
 
     def replace(self, **changes: Any) -> OptimizerSettings:
@@ -140,6 +143,15 @@ class OptimizerSettings:
     ) -> torch.optim.lr_scheduler.LRScheduler:
         """The per-step learning-rate schedule; ``steps_per_epoch`` is the length of a pass
         over a fixed training set (None when training streams)."""
+        if self.decay_every > 0 and steps_per_epoch and self.decay_start > 0:
+            start, spe = self.decay_start, steps_per_epoch
+            every, decay = self.decay_every, self.decay
+
+            def after_start(step: int) -> float:
+                epoch = step // spe
+                return 1.0 if epoch < start else decay ** ((epoch - start) // every + 1)
+
+            return torch.optim.lr_scheduler.LambdaLR(optimizer, after_start)
         if self.decay_every > 0 and steps_per_epoch:
             every, decay = self.decay_every * steps_per_epoch, self.decay
             return torch.optim.lr_scheduler.LambdaLR(

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from . import register_model
 from ._base import Hparams, InputReader, OptimizerSettings, SequenceModel, TaskIO, knob
+from .registry import register_model
 
 
 @dataclass(frozen=True)

@@ -90,9 +90,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from . import register_model
 from ._base import OptimizerSettings, TaskIO, knob
 from ._qa import AnswerHead, QAHparams, QAModel, bag_of_words, memory_rows, position_encoding
+from .registry import Variant, register_model, register_variant
 
 __all__ = [
     "AttentionGRU",
@@ -425,3 +425,15 @@ class DMNPlus(QAModel):
         if self.training and self.hp.l2 > 0:
             loss = loss + self.l2_penalty()
         return loss
+
+
+register_variant(
+    Variant(
+        "dmn-plus.babi-10k",
+        summary="DMN+ on bAbI-10k: d=80, 3 passes, batch 128, up to 256 epochs, patience 20",
+        source="Xiong, Merity & Socher 2016, arXiv:1603.01417, sec. 6.2",
+        task="babi/joint-v1",
+        hparams={"embed_size": 80, "hidden_size": 80, "passes": 3},
+        training={"batch_size": 128, "train_questions": 10_000, "epochs": 256, "patience": 20},
+    )
+)

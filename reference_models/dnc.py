@@ -49,9 +49,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import register_model
 from ._base import Hparams, InputReader, OptimizerSettings, SequenceModel, TaskIO, knob
 from .ntm import content_weights, write  # eq. 13-16 are the NTM's, unchanged in the DNC
+from .registry import register_model
 
 # The slack that keeps the allocation's products finite (usage exactly 0 or 1); the cosine
 # similarity's epsilon is the NTM's (ntm.EPS).

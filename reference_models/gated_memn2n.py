@@ -25,9 +25,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from . import register_model
 from ._base import knob
 from .memn2n import MemN2N, MemN2NHparams
+from .registry import register_model
 
 __all__ = ["GatedMemN2N", "GatedMemN2NHparams", "gated_update"]
 

@@ -78,9 +78,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from . import register_model
 from ._base import OptimizerSettings, TaskIO, knob
 from ._qa import AnswerHead, QAHparams, QAModel, bag_of_words, memory_rows, position_encoding
+from .registry import register_model
 
 __all__ = [
     "FIRST_WORD_ID",

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from . import register_model
 from ._base import Hparams, InputReader, OptimizerSettings, SequenceModel, TaskIO, knob
+from .registry import Variant, register_model, register_variant
 
 
 @dataclass(frozen=True)
@@ -57,3 +57,53 @@ class LSTM(SequenceModel):
         # needs no packing.
         h, _ = self.lstm(self.reader(batch["inputs"]))
         return self.out(h)
+
+
+# -- paper configurations (``memtasks baseline lstm.copy ntm/copy-v1``) -------------------------
+register_variant(
+    Variant(
+        "lstm.copy",
+        summary="the NTM paper's LSTM baseline: 3 layers of 256 units, RMSProp 1e-4",
+        source="Graves et al. 2014, arXiv:1410.5401, sec. 4 (the LSTM baseline of every task)",
+        task="ntm/copy-v1",
+        hparams={"hidden_size": 256, "num_layers": 3},
+    )
+)
+register_variant(
+    Variant(
+        "lstm.ptb",
+        summary="Zaremba et al.'s small non-regularised LSTM on Penn Treebank: 2x200, 20 steps",
+        source="Zaremba, Sutskever & Vinyals 2014, arXiv:1409.2329, sec. 4.1 (small model: "
+        "2 layers of 200 units, unrolled 20 steps, batch 20, SGD rate 1 halved every epoch "
+        "after the 4th, 13 epochs, gradient norm clipped at 5)",
+        task="ptb/word-v1",
+        hparams={"hidden_size": 200, "num_layers": 2, "embed_size": 200, "dropout": 0.0},
+        training={"batch_size": 20, "epochs": 13},
+        optimizer={
+            "name": "sgd",
+            "lr": 1.0,
+            "momentum": 0.0,
+            "clip_value": None,
+            "clip_norm": 5.0,
+            "decay_every": 1,
+            "decay_start": 4,
+            "decay": 0.5,
+        },
+        knobs={"window": 20},
+        # each window here starts from a zero state (Zaremba et al. carry the state across
+        # windows), so expect a higher perplexity than theirs
+        reported="test perplexity 114.5, validation 120.7 (Zaremba et al. 2014, Table 1)",
+    )
+)
+register_variant(
+    Variant(
+        "lstm.table2",
+        summary="the LSTM of the survey's Table 2 (simulated world QA), 1x100, 100 epochs",
+        source="Weston, Chopra & Bordes 2014, arXiv:1410.3916, sec. 5.1 (survey Table 2)",
+        task="world/qa-v1",
+        hparams={"hidden_size": 100, "num_layers": 1},
+        training={"train_questions": 3000, "epochs": 100, "batch_size": 32},
+        reported="accuracy 64.8 / 49.1 / 35.2 / 29.0 % (actor d=1, actor+object d=1, actor "
+        "d=5, actor+object d=5; survey Table 2)",
+    )
+)

@@ -78,9 +78,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import register_model
 from ._base import OptimizerSettings, TaskIO, knob
 from ._qa import AnswerHead, QAHparams, QAModel, memory_rows, position_encoding
+from .registry import Variant, register_model, register_variant
 
 __all__ = ["MemN2N", "MemN2NHparams", "memory_ages"]
 
@@ -332,3 +332,39 @@ class MemN2N(QAModel):
 
     def forward(self, batch: dict) -> torch.Tensor:
         return self.run(batch)[0]
+
+
+# -- paper configurations (``memtasks baseline memn2n.babi-1k babi/qa1-v1``) ---------------------
+_BABI = dict(hops=3, encoding="pe", temporal=True, tying="adjacent", linear_start=True,
+             random_noise=0.1, embed_size=20, memory_size=50)  # fmt: skip
+register_variant(
+    Variant(
+        "memn2n.babi-1k",
+        summary="MemN2N of the bAbI-1k table: 3 hops, PE, LS, RN, d=20, 100 epochs of batch 32",
+        source="Sukhbaatar et al. 2015, arXiv:1503.08895, sec. 4.1-4.2 and Table 1 "
+        "(column PE LS RN); optimiser: this model's (Adam in place of SGD, see above)",
+        task="babi/qa1-v1",
+        hparams=_BABI,
+        training={"train_questions": 1000, "epochs": 100, "batch_size": 32},
+    )
+)
+register_variant(
+    Variant(
+        "memn2n.babi-1k-joint",
+        summary="MemN2N trained on all 20 bAbI-1k tasks at once: d=50, 60 epochs",
+        source="Sukhbaatar et al. 2015, arXiv:1503.08895, sec. 4.2 (joint training) and Table 1",
+        task="babi/joint-v1",
+        hparams={**_BABI, "embed_size": 50},
+        training={"train_questions": 1000, "epochs": 60, "batch_size": 32},
+    )
+)
+register_variant(
+    Variant(
+        "memn2n.babi-10k-joint",
+        summary="MemN2N trained jointly on bAbI-10k: d=50, 60 epochs",
+        source="Sukhbaatar et al. 2015, arXiv:1503.08895, sec. 4.2 and Table 1 (10k column)",
+        task="babi/joint-v1",
+        hparams={**_BABI, "embed_size": 50},
+        training={"train_questions": 10_000, "epochs": 60, "batch_size": 32},
+    )
+)

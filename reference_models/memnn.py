@@ -123,9 +123,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import register_model
 from ._base import OptimizerSettings, TaskIO, knob
 from ._qa import QAHparams, QAModel, memory_rows
+from .registry import Variant, register_model, register_variant
 
 __all__ = ["MemNN", "MemNNHparams", "margin_ranking_loss"]
 
@@ -336,3 +336,26 @@ class MemNN(QAModel):
             valid = out["memory_valid"].unsqueeze(1).expand_as(scores)
             total = total + margin_ranking_loss(scores, out["hop_targets"], valid, gamma).sum()
         return total / max(s, 1)
+
+
+# -- paper configurations: the rows of the survey's Table 2 -------------------------------------
+_TABLE2 = {  # name: (hops, time features, reported accuracy in % over the four world presets)
+    "table2-k1": (1, False, "31.0 / 24.0 / 21.9 / 18.5"),
+    "table2-k1-time": (1, True, "60.2 / 42.5 / 60.8 / 44.4"),
+    "table2-k2-time": (2, True, "100.0 / 100.0 / 100.0 / 99.9"),
+}
+for _config, (_hops, _time, _reported) in _TABLE2.items():
+    register_variant(
+        Variant(
+            f"memnn.{_config}",
+            summary=f"MemNN of the survey's Table 2: k={_hops}"
+            + (", with write-time features" if _time else ", no time features")
+            + ", strongly supervised, 3,000 questions",
+            source="Weston, Chopra & Bordes 2014, arXiv:1410.3916, sec. 5.1 (survey Table 2)",
+            task="world/qa-v1",
+            hparams={"hops": _hops, "time_features": _time},
+            training={"train_questions": 3000},
+            reported=f"accuracy {_reported} % (actor d=1, actor+object d=1, actor d=5, "
+            "actor+object d=5; survey Table 2)",
+        )
+    )

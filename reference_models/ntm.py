@@ -49,8 +49,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import register_model
 from ._base import Hparams, InputReader, OptimizerSettings, SequenceModel, TaskIO, knob
+from .registry import Variant, register_model, register_variant
 
 __all__ = [
     "EPS",
@@ -324,3 +324,26 @@ class NTM(SequenceModel):
             features.append(f)
         # The output layer runs once over all timesteps rather than once per step.
         return self.out(torch.stack(features, 1))
+
+
+# -- paper configurations ------------------------------------------------------------------------
+register_variant(
+    Variant(
+        "ntm.copy",
+        summary="the NTM of the copy experiment: LSTM controller of 100 units, N=128, M=20, "
+        "one read and one write head, RMSProp 1e-4 with momentum 0.9, clip 10",
+        source="Graves et al. 2014, arXiv:1410.5401, sec. 4.1 and Tables 1-3",
+        task="ntm/copy-v1",
+        hparams={
+            "controller": "lstm",
+            "controller_size": 100,
+            "controller_layers": 1,
+            "memory_size": 128,
+            "memory_width": 20,
+            "read_heads": 1,
+            "write_heads": 1,
+            "shift_range": 1,
+        },
+        reported="near-zero bit errors on lengths 1-20, generalising to 30 and 50 (Fig. 4-5)",
+    )
+)

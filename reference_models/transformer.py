@@ -42,8 +42,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import register_model
 from ._base import Hparams, InputReader, OptimizerSettings, SequenceModel, TaskIO, knob
+from .registry import register_model
 
 # Vaswani et al. train with Adam(0.9, 0.98, 1e-9) and 4000 warmup steps on WMT; these tasks
 # train for thousands rather than hundreds of thousands of steps, so warmup is shorter.
