@@ -71,7 +71,11 @@ def _batch(offsets, arrays, index_start: int, n: int, support=None, meta=None) -
 class CopyKnobs(Knobs):
     width: int = knob(8, lo=1, hi=1024, doc="bits per vector")
     min_length: int = knob(1, lo=1, hi=MAX_LEN, doc="shortest sequence (vectors)")
-    max_length: int = knob(20, lo=1, hi=MAX_LEN, doc="longest sequence (vectors)")
+    max_length: int = knob(
+        20, lo=1, hi=MAX_LEN, doc="longest sequence (vectors)",
+        harder="up", ladder=(5, 10, 20, 40, 80),
+        why="more vectors to hold before the delimiter asks for them back",
+    )  # fmt: skip
     lengths: tuple = knob(
         (), lo=1, hi=MAX_LEN, doc="if set, lengths are drawn uniformly from this set instead"
     )
@@ -164,9 +168,17 @@ register(
 class RepeatCopyKnobs(Knobs):
     width: int = knob(8, lo=1, hi=1024, doc="bits per vector")
     min_length: int = knob(1, lo=1, hi=MAX_LEN, doc="shortest sequence (vectors)")
-    max_length: int = knob(10, lo=1, hi=MAX_LEN, doc="longest sequence (vectors)")
+    max_length: int = knob(
+        10, lo=1, hi=MAX_LEN, doc="longest sequence (vectors)",
+        harder="up", ladder=(3, 5, 10, 20, 40),
+        why="more vectors to hold and replay on every repeat",
+    )  # fmt: skip
     min_repeats: int = knob(1, lo=1, hi=MAX_LEN, doc="fewest repeats")
-    max_repeats: int = knob(10, lo=1, hi=MAX_LEN, doc="most repeats")
+    max_repeats: int = knob(
+        10, lo=1, hi=MAX_LEN, doc="most repeats",
+        harder="up", ladder=(3, 5, 10, 20, 40),
+        why="longer outputs and a count to keep; past norm_max_repeats, counts never trained on",
+    )  # fmt: skip
     norm_min_repeats: int = knob(
         1,
         lo=1,
@@ -305,9 +317,17 @@ register(
 @dataclass(frozen=True)
 class AssociativeRecallKnobs(Knobs):
     item_width: int = knob(6, lo=1, hi=1024, doc="bits per vector")
-    item_length: int = knob(3, lo=1, hi=1000, doc="vectors per item")
+    item_length: int = knob(
+        3, lo=1, hi=1000, doc="vectors per item",
+        harder="up", ladder=(1, 2, 3, 5, 8),
+        why="longer items to store, and a longer query to match against them",
+    )  # fmt: skip
     min_items: int = knob(2, lo=2, hi=10_000, doc="fewest items in the list")
-    max_items: int = knob(6, lo=2, hi=10_000, doc="most items in the list")
+    max_items: int = knob(
+        6, lo=2, hi=10_000, doc="most items in the list",
+        harder="up", ladder=(3, 6, 12, 24, 48),
+        why="more key-value pairs to store and search by content",
+    )  # fmt: skip
 
     def check(self):
         self.require(self.min_items <= self.max_items, "min_items must be <= max_items")
@@ -462,7 +482,11 @@ register(
 @dataclass(frozen=True)
 class NGramKnobs(Knobs):
     length: int = knob(200, lo=3, hi=MAX_LEN, doc="bits in the sequence")
-    order: int = knob(6, lo=2, hi=11, doc="N of the N-gram: each bit depends on the N-1 before")
+    order: int = knob(
+        6, lo=2, hi=11, doc="N of the N-gram: each bit depends on the N-1 before",
+        harder="up", ladder=(2, 4, 6, 8, 10),
+        why="2**(N-1) probabilities to infer from as many bits: fewer sightings of each context",
+    )  # fmt: skip
     prior: float = knob(
         0.5, lo=0.01, hi=100.0, doc="each probability of the table is drawn from Beta(prior, prior)"
     )
@@ -549,8 +573,16 @@ register(
 @dataclass(frozen=True)
 class PrioritySortKnobs(Knobs):
     width: int = knob(8, lo=1, hi=1024, doc="bits per vector (not fixed by the paper; 8 is common)")
-    num_items: int = knob(20, lo=1, hi=MAX_LEN, doc="vectors in the input")
-    num_outputs: int = knob(16, lo=1, hi=MAX_LEN, doc="highest-priority vectors to output")
+    num_items: int = knob(
+        20, lo=1, hi=MAX_LEN, doc="vectors in the input",
+        harder="up", ladder=(16, 20, 40, 80, 160),
+        why="more vectors to store and rank by priority",
+    )  # fmt: skip
+    num_outputs: int = knob(
+        16, lo=1, hi=MAX_LEN, doc="highest-priority vectors to output",
+        harder="up", ladder=(2, 4, 8, 16, 20),
+        why="a longer sorted output to produce from memory",
+    )  # fmt: skip
 
     def check(self):
         self.require(self.num_outputs <= self.num_items, "num_outputs must be <= num_items")

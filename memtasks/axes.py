@@ -1,0 +1,61 @@
+"""Difficulty axes: the knobs of a task (or dataset) that make it harder, and how to sweep them.
+
+An axis is declared where the knob is (``knob(..., harder="up", ladder=(...), why="...")``, see
+``memtasks.knobs``), so every spec whose knobs have such fields lists them here without a
+second table to keep in step. ``axes(spec)`` gives them in the knobs' declaration order; the
+capacity profile sweeps each ladder from easiest to hardest with the other knobs at their
+defaults, and ``memtasks info`` prints them, e.g. for ``ntm/copy-v1``::
+
+    max_length (+) in [1, 100000], ladder 5, 10, 20, 40, 80: more vectors to hold ...
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .knobs import Knobs
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One difficulty axis of a spec."""
+
+    knob: str  # the knob's name
+    direction: str  # "up": larger values are harder; "down": smaller values are
+    range: tuple[Any, Any]  # the knob's allowed (lo, hi); None where unbounded
+    ladder: tuple  # default sweep, easiest value first
+    why: str  # one line: what a harder value demands of a model
+    default: Any  # the knob's default, where the task sits without a sweep
+
+    def describe(self) -> str:
+        """One line for ``memtasks info``."""
+        sign = "+" if self.direction == "up" else "-"
+        lo, hi = (_shown(v) for v in self.range)
+        ladder = ", ".join(_shown(v) for v in self.ladder)
+        return f"{self.knob} ({sign}) in [{lo}, {hi}], ladder {ladder}: {self.why}"
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, tuple):  # a tuple knob's ladder (joint tasks) is read by its size
+        return f"{len(value)} items" if len(value) > 4 else "(" + ",".join(map(str, value)) + ")"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def knob_axes(knobs: type[Knobs]) -> list[Axis]:
+    """The axes declared on a knobs class, in declaration order."""
+    out = []
+    for name, (default, info) in knobs.infos().items():
+        if info.harder is not None:
+            span = (False, True) if info.kind is bool else (info.lo, info.hi)
+            out.append(Axis(name, info.harder, span, info.ladder, info.why, default))
+    return out
+
+
+def axes(spec: Any) -> list[Axis]:
+    """The difficulty axes of a TaskSpec or DatasetSpec (its ``knobs`` class's declared ones)."""
+    return knob_axes(spec.knobs)
