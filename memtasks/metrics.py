@@ -111,3 +111,41 @@ class AnswerMetric:
         right = self.per_answer(batch, predictions)
         acc = float(right.mean()) if len(right) else float("nan")
         return {"answer_accuracy": acc, "answer_error": 1.0 - acc, "questions": float(len(right))}
+
+
+@dataclass(frozen=True)
+class Perplexity:
+    """Perplexity of a language model: ``exp`` of the mean negative log-likelihood (natural
+    log) of the scored targets.
+
+    It reads the model's log-probability of each scored target (``reads``), not a predicted
+    token: ``target_logprobs`` holds one value per position where ``batch.mask`` is true, in
+    ``batch.targets[batch.mask]`` order. Every token counts once, so the perplexity of a split
+    is the same however its stream is cut into episodes and batches.
+    """
+
+    reads = "target_logprobs"  # what the runner must hand to ``evaluate`` (others: predictions)
+    name: str = "perplexity"
+    description: str = (
+        "exp of the mean negative log-likelihood (natural log) of the scored target tokens"
+    )
+
+    def evaluate(self, batch: EpisodeBatch, target_logprobs: np.ndarray) -> dict[str, float]:
+        logp = np.asarray(target_logprobs, dtype=np.float64)
+        n = int(np.count_nonzero(batch.mask))
+        if logp.shape != (n,):
+            raise ValueError(
+                f"target_logprobs have shape {logp.shape}; the batch scores {n} positions "
+                f"(one log-probability each, in batch.targets[batch.mask] order)"
+            )
+        if np.isnan(logp).any() or (logp > _LOGP_SLACK).any():
+            bad = logp[np.isnan(logp) | (logp > _LOGP_SLACK)][0]
+            raise ValueError(f"a log-probability is a number <= 0 (or -inf), got {bad!r}")
+        if n == 0:
+            return {"perplexity": float("nan"), "nll": float("nan"), "tokens": 0}
+        nll = float(-np.minimum(logp, 0.0).sum() / n)
+        return {"perplexity": float(np.exp(nll)), "nll": nll, "tokens": n}
+
+
+# float32 log-softmax can round a certain token's log-probability a hair above 0
+_LOGP_SLACK = 1e-5

@@ -1,0 +1,278 @@
+"""Penn Treebank, word level: Mikolov's ``ptb.train.txt``, ``ptb.valid.txt``, ``ptb.test.txt``.
+
+The files are the ones in ``simple-examples/data/`` of ``simple-examples.tgz`` from Tomas
+Mikolov's RNNLM toolkit page (the language-modelling version of the Penn Treebank's Wall Street
+Journal text that Mikolov et al. 2010 introduced; survey Table 6). The format, as every line of
+the three release files has it::
+
+    ·pierre <unk> N years old will join the board as a nonexecutive director nov. N·⏎
+
+(``·`` a space): one sentence a line, its words between single spaces, one space before the
+first word and one after the last, then LF. Text is lower-cased, numbers are ``N``, words
+outside the 10,000 most frequent are ``<unk>``; ``<eos>`` is not in the files: like every
+standard setup, the loader appends it at the end of each line.
+
+Vocabulary (``vocabulary``): id 0 is ``<pad>`` (memtasks' padding id); the types of
+``ptb.train.txt`` plus ``<eos>`` (the release: 9,999 words and ``<eos>``) get ids 1, 2, ... in
+decreasing order of their count in the training file's token stream (``<eos>`` counted once per
+line), ties broken by code-point order of the word. It is built from the training split, so a
+word of ``ptb.valid.txt`` or ``ptb.test.txt`` that the training file never uses is refused.
+
+Episodes (``windows``): a split is one token stream (every line's words, then ``<eos>``, lines in
+file order). Episode ``k`` is the BPTT window of ``window`` positions starting at stream position
+``k * window``: ``inputs`` are tokens ``k * window ... k * window + window - 1`` and ``targets``
+the tokens one position later, every position scored, so the ``N - 1`` next-token predictions of
+a stream of ``N`` tokens are each scored exactly once; the last window holds what is left (it is
+shorter unless ``window`` divides ``N - 1``). ``role`` is 0 (context) everywhere and ``segment``
+numbers the sentences an episode's inputs belong to (0 for the sentence its first input is in;
+an ``<eos>`` belongs to the sentence it closes). No support, no meta. The metric is perplexity
+(``memtasks.metrics.Perplexity``).
+
+Refused, with ``file:line: what was expected``: bytes that are not UTF-8, control characters
+(TAB, CR, NUL, ...) and whitespace other than the space, a line that does not start or end with
+one space or has two spaces in a row, a line with no word, a last line without its LF, an empty
+file, and a word of the validation or test file that is not in the training file's vocabulary.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..episode import ROLE_CONTEXT, EpisodeBatch
+from ..errors import LoaderError
+
+PAD, EOS, UNK = "<pad>", "<eos>", "<unk>"
+
+# Split name (as the Hugging Face Hub names them) -> the release's file.
+FILES = {"train": "ptb.train.txt", "validation": "ptb.valid.txt", "test": "ptb.test.txt"}
+
+# The release's files: sha256 and size in bytes, measured (sha256sum, ls -l) on the files of
+# simple-examples.tgz, data/ folder. Their git blob ids (04d78dc9..., 7b3d9d9f..., 8079cdf3...)
+# are those of the copies most PTB language-modelling repositories commit, so these are the
+# files everyone calls "PTB".
+SHA256 = {
+    "ptb.train.txt": "fcea919f6cf83f35d4d00c6cbf08040d13d4155226340912e2fef9c9c4102cbf",
+    "ptb.valid.txt": "c9fe6985fe0d4ccb578183407d7668fc6066c20700cb4cf87d8ff1cc34df1bf2",
+    "ptb.test.txt": "dd65dff31e70846b2a6030a87482edcd5d199130cdcfa1f3dccbb033728deee0",
+}
+SIZES = {"ptb.train.txt": 5_101_618, "ptb.valid.txt": 399_782, "ptb.test.txt": 449_945}
+
+# What the release's files hold, as measured by ``statistics`` on them (the opt-in test checks
+# it): sentences (lines), words (tokens without <eos>), word types.
+RELEASE_STATS = {
+    "train": {"sentences": 42_068, "words": 887_521, "types": 9_999},
+    "validation": {"sentences": 3_370, "words": 70_390, "types": 6_021},
+    "test": {"sentences": 3_761, "words": 78_669, "types": 6_048},
+}
+VOCAB_SIZE = 10_000  # the release's 9,999 words and <eos>; ids 1..10,000, 0 is <pad>
+
+DEFAULT_WINDOW = 35  # the BPTT length of Zaremba et al. 2014's PTB models
+BATCH_EPISODES = 4096  # windows per EpisodeBatch that ``windows`` yields
+
+# Characters no line may hold: every C0/C1 control but LF (TAB and CR included: the release has
+# neither), and whitespace other than the space, which ``str.split`` would treat as a separator.
+_BAD_CHAR = re.compile(
+    r"[\x00-\x09\x0b-\x1f\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]"
+)
+
+
+def _fail(name: str, number: int, message: str):
+    raise LoaderError(f"{name}:{number}: {message}")
+
+
+def _line_of(text: str, pos: int) -> int:
+    return text.count("\n", 0, pos) + 1
+
+
+def _decode(name: str, data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        number = data[: exc.start].count(b"\n") + 1
+        _fail(name, number, f"expected UTF-8 text, got byte 0x{data[exc.start]:02x}")
+
+
+def _check_layout(name: str, text: str) -> None:
+    """Every line is ``' ' + words joined by ' ' + ' '`` and ends with LF.
+
+    Checked with whole-text ``str`` methods (C speed); only a file that fails one is scanned line
+    by line to name the first bad line."""
+    lines = text.count("\n")
+    if (
+        text.startswith(" ")
+        and text.endswith(" \n")
+        and text.count(" \n") == lines
+        and text.count("\n ") == lines - 1
+        and "  " not in text
+        and "\n \n" not in text
+        and not text.startswith(" \n")
+    ):
+        return
+    for number, line in enumerate(text.split("\n"), 1):
+        if number > lines:  # the text after the last LF
+            _fail(name, number, "expected a line end (LF) after the last line")
+        where = "expected ' word word ... word ' (one space before, between and after words)"
+        if not line.strip(" "):
+            _fail(name, number, f"{where}, got a line with no word")
+        if not line.startswith(" "):
+            _fail(name, number, f"{where}, got no space before the first word")
+        if not line.endswith(" "):
+            _fail(name, number, f"{where}, got no space after the last word")
+        if "  " in line:
+            column = line.index("  ") + 1
+            _fail(name, number, f"{where}, got two spaces in a row at column {column}")
+    raise AssertionError("unreachable: the whole-text check and the line scan disagree")
+
+
+def parse(name: str, data: bytes) -> tuple[list[str], int]:
+    """The token stream of one release file (each line's words, then ``<eos>``) and its number
+    of sentences (lines). ``name`` is how errors name the file."""
+    if not data:
+        raise LoaderError(f"{name}: the file is empty (expected one sentence a line)")
+    text = _decode(name, data)
+    bad = _BAD_CHAR.search(text)
+    if bad is not None:
+        _fail(
+            name,
+            _line_of(text, bad.start()),
+            f"expected words separated by spaces, got the character {bad.group()!r}",
+        )
+    _check_layout(name, text)
+    if EOS in text or PAD in text:
+        pos = text.find(EOS) if EOS in text else text.find(PAD)
+        token = EOS if text.startswith(EOS, pos) else PAD
+        _fail(name, _line_of(text, pos), f"expected words, got {token} (the loader adds <eos>)")
+    # " w1 w2 \n" -> " w1 w2 <eos> ": one split then gives the whole stream
+    return text.replace("\n", EOS + " ").split(), text.count("\n")
+
+
+def vocabulary(train_tokens: Sequence[str]) -> tuple[str, ...]:
+    """``<pad>`` and then the types of the training stream by decreasing count, ties by
+    code-point order (the module docstring): id -> word."""
+    counts = Counter(train_tokens)
+    return (PAD, *sorted(counts, key=lambda w: (-counts[w], w)))
+
+
+def encode(name: str, tokens: Sequence[str], vocab: Sequence[str]) -> np.ndarray:
+    """``int32`` ids of ``tokens`` under ``vocab``; a word outside it is a ``LoaderError``
+    naming the file and line."""
+    index = {w: i for i, w in enumerate(vocab)}
+    index.pop(PAD, None)
+    try:
+        return np.fromiter(map(index.__getitem__, tokens), dtype=np.int32, count=len(tokens))
+    except KeyError as exc:
+        word = exc.args[0]
+        position = tokens.index(word)
+        line = tokens[:position].count(EOS) + 1
+        raise LoaderError(
+            f"{name}:{line}: expected a word of ptb.train.txt's vocabulary "
+            f"({len(index):,} words with <eos>), got {word!r}"
+        ) from None
+
+
+@dataclass(frozen=True)
+class Split:
+    """One split read from its file: the token ids of its stream and what it holds."""
+
+    name: str  # the file's name
+    ids: np.ndarray  # int32[N]: every line's words, then <eos>
+    sentences: int
+
+    @property
+    def tokens(self) -> int:
+        return len(self.ids)
+
+
+def read_split(
+    name: str, data: bytes, vocab: Sequence[str] | None = None
+) -> tuple[Split, tuple[str, ...]]:
+    """Parse one file and encode it. With ``vocab`` None (the training file) the vocabulary is
+    built from this file; returns the split and the vocabulary used."""
+    tokens, sentences = parse(name, data)
+    vocab = vocabulary(tokens) if vocab is None else tuple(vocab)
+    return Split(name, encode(name, tokens, vocab), sentences), vocab
+
+
+def statistics(split: Split, vocab: Sequence[str]) -> dict[str, float]:
+    """The figures of the survey's Table 6 for one split: sentences, words (without <eos>),
+    mean words per sentence, word types used (without <eos>) and the vocabulary size (words of
+    the vocabulary without <pad> and <eos>)."""
+    eos = vocab.index(EOS)
+    words = split.tokens - split.sentences
+    used = np.unique(split.ids)
+    return {
+        "sentences": split.sentences,
+        "words": words,
+        "tokens": split.tokens,
+        "words_per_sentence": words / split.sentences,
+        "types": int(len(used) - (eos in used)),
+        "vocabulary": len(vocab) - 2,
+    }
+
+
+def windows(
+    ids: np.ndarray,
+    window: int = DEFAULT_WINDOW,
+    *,
+    eos: int,
+    task: str = "",
+    batch_episodes: int = BATCH_EPISODES,
+) -> Iterator[EpisodeBatch]:
+    """The BPTT windows of a token stream (module docstring), ``batch_episodes`` episodes per
+    batch, indices 0, 1, 2, ... across batches."""
+    if window < 1:
+        raise ValueError(f"window must be >= 1, got {window}")
+    ids = np.asarray(ids, dtype=np.int32)
+    predictions = max(len(ids) - 1, 0)
+    inputs, targets = ids[:predictions], ids[1 : predictions + 1]
+    # sentence number of each input position: the <eos> tokens before it
+    closed = np.zeros(predictions + 1, dtype=np.int32)
+    np.cumsum(inputs == eos, out=closed[1:])
+    episodes = -(-predictions // window)
+    for first in range(0, episodes, batch_episodes):
+        last = min(first + batch_episodes, episodes)
+        bounds = np.minimum(np.arange(first, last + 1, dtype=np.int64) * window, predictions)
+        lo, hi = int(bounds[0]), int(bounds[-1])
+        lengths = np.diff(bounds)
+        segment = closed[lo:hi] - np.repeat(closed[bounds[:-1]], lengths)
+        n = hi - lo
+        yield EpisodeBatch.from_lengths(
+            lengths,
+            inputs=inputs[lo:hi],
+            targets=targets[lo:hi],
+            mask=np.ones(n, dtype=np.bool_),
+            role=np.full(n, ROLE_CONTEXT, dtype=np.int8),
+            segment=segment,
+            index=np.arange(first, last, dtype=np.int64),
+            task=task,
+        )
+
+
+# -- fixtures -----------------------------------------------------------------------------------
+# Sentences in the release's conventions (lower case, N for numbers, <unk>), made up for the
+# tests: the training file uses every word that the other two use.
+_FIXTURE = {
+    "ptb.train.txt": (
+        "the company said N shares of <unk> were sold",
+        "mr. <unk> is chairman of the board",
+        "the board said the shares rose N N",
+        "it was n't sold",
+    ),
+    "ptb.valid.txt": ("the shares were sold", "mr. <unk> said it rose"),
+    "ptb.test.txt": ("the company was sold N", "the chairman said", "it rose"),
+}
+
+
+def fixture(folder: Path) -> None:
+    """Write tiny ``ptb.train.txt``, ``ptb.valid.txt`` and ``ptb.test.txt`` in the release's
+    exact format under ``folder`` (which is created)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, lines in _FIXTURE.items():
+        (folder / name).write_bytes("".join(f" {line} \n" for line in lines).encode())
