@@ -324,142 +324,53 @@ def bench(tasks, episodes, batch_size, measure_compile) -> None:
     click.echo(format_results(results))
 
 
-def _model_values(model: str, settings: tuple[str, ...]) -> dict:
-    """``--hp k=v`` pairs parsed to the model's hyperparameter types."""
-    from memtasks.models import get_model
+class _LazyCommand(click.Command):
+    """A command defined in a module loaded on first use (so that ``memtasks --help`` and the
+    data commands never import torch): parsing, help and invocation go to the real command."""
 
-    return _pairs(get_model(model).Hparams, settings, "--hp", "memory_size=256")
+    def __init__(self, name: str, target: str, short_help: str, needs: str) -> None:
+        super().__init__(name, short_help=short_help)
+        self._target, self._needs, self._real = target, needs, None
 
+    def real(self) -> click.Command:
+        if self._real is None:
+            import importlib
 
-def _list_models() -> str:
-    from memtasks.models import get_model, list_models
+            module, _, attr = self._target.partition(":")
+            try:
+                self._real = getattr(importlib.import_module(module), attr)
+            except ModuleNotFoundError as exc:
+                if exc.name != self._needs:
+                    raise
+                raise MemtasksError(
+                    f"memtasks {self.name} needs {self._needs}: pip install -e '.[{self._needs}]'"
+                ) from None
+        return self._real
 
-    lines = []
-    for name in list_models():
-        cls = get_model(name)
-        opt = cls.optimizer
-        lines.append(f"{name:<20} {cls.summary}")
-        hps = ", ".join(f"{k}={v!r}" for k, (v, _) in cls.Hparams.infos().items())
-        lines.append(f"{'':<20} hyperparameters: {hps}")
-        clip = f", clip {opt.clip_value:g}" if opt.clip_value else ""
-        clip += f", clip norm {opt.clip_norm:g}" if opt.clip_norm else ""
-        lines.append(f"{'':<20} optimiser: {opt.name} lr {opt.lr:g}{clip}")
-    return "\n".join(lines)
+    @property
+    def params(self):  # click reads them for completion and help; the real command's
+        return self.real().params
 
+    @params.setter
+    def params(self, value) -> None:  # set empty by click.Command.__init__
+        pass
 
-@cli.command()
-@click.argument("model", required=False)
-@click.argument("task", required=False)
-@click.option("--list-models", is_flag=True, help="the models, their hyperparameters, and exit")
-@_preset
-@_set
-@click.option("--hp", "hparams", multiple=True, metavar="NAME=VALUE",
-              help="set a model hyperparameter (repeatable; see --list-models)")  # fmt: skip
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N")
-@click.option("--threads", type=click.IntRange(1), default=None,
-              help="CPU threads for torch (default: all cores)")  # fmt: skip
-@click.option("--steps", type=click.IntRange(0), default=None,
-              help="training steps, on a stream unless --train-questions is given "
-              "(default: the model's, else 10,000)")  # fmt: skip
-@click.option("--train-questions", type=click.IntRange(0), default=None, metavar="N",
-              help="train on a fixed set: the first N questions of the train split (N per task "
-              "for babi/joint-v1; bAbI-1k is 1000), in epochs; 0 streams fresh episodes "
-              "(default: the model's)")  # fmt: skip
-@click.option("--epochs", type=click.IntRange(1), default=None,
-              help="passes over the fixed training set (default: the model's)")  # fmt: skip
-@click.option("--patience", type=click.IntRange(0), default=None,
-              help="with a fixed set: stop after this many epochs without a better held-out "
-              "loss and keep the best epoch's weights; 0: never (default: the model's)",
-              )  # fmt: skip
-@click.option("--valid-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.1,
-              show_default=True, help="stories of the fixed training set held out")  # fmt: skip
-@click.option("--release-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="the bAbI release folder (default: $MEMTASKS_BABI_DIR): also evaluate on its "
-              "files; bAbI tasks only (the variable is ignored for other tasks)")  # fmt: skip
-@click.option("--time-limit", type=click.FloatRange(0, min_open=True), default=None,
-              metavar="SECONDS",
-              help="stop training after SECONDS; the steps reached are recorded")  # fmt: skip
-@click.option("--batch-size", type=click.IntRange(1), default=None,
-              help="stories per step, or questions for memory networks (default: the "
-              "model's, else 64)")  # fmt: skip
-@_seed
-@click.option("--lr", type=click.FloatRange(0, 10, min_open=True, max_open=True), default=None,
-              help="learning rate (default: the model's, from its paper where known)")  # fmt: skip
-@click.option("--eval-every", type=click.IntRange(0), default=0, show_default=True,
-              help="evaluate every N steps (0: at the end only)")  # fmt: skip
-@click.option("--eval-episodes", type=click.IntRange(1), default=1000, show_default=True,
-              help="episodes in the test set and in the extrapolation set")  # fmt: skip
-@click.option("--extrapolate/--no-extrapolate", default=True, show_default=True,
-              help="also evaluate on the task's extrapolate preset")  # fmt: skip
-@click.option("--amp/--no-amp", default=None,
-              help="bfloat16 autocast (default: on a GPU where the model allows it)")  # fmt: skip
-@click.option("--compile/--no-compile", "compile_step", default=None,
-              help="torch.compile the per-step function (default: on a GPU)")  # fmt: skip
-@click.option("--checkpoint", type=click.Path(path_type=Path), default=None,
-              help="checkpoint file (default: <out>.ckpt)")  # fmt: skip
-@click.option("--checkpoint-every", type=click.IntRange(0), default=1000, show_default=True)
-@click.option("--resume", is_flag=True, help="continue from the checkpoint if there is one")
-@click.option("--out", type=click.Path(path_type=Path), default=None, help="results JSON")
-@click.option("--quiet", "-q", is_flag=True, help="no progress bar")
-def baseline(model, task, list_models, preset, settings, hparams, device, threads, steps,
-             train_questions, epochs, patience, valid_fraction, release_dir, time_limit,
-             batch_size, seed, lr, eval_every, eval_episodes, extrapolate, amp,
-             compile_step, checkpoint, checkpoint_every, resume, out, quiet) -> None:  # fmt: skip
-    """Train reference MODEL on TASK (streaming episodes, or in epochs over a fixed training
-    set); evaluate; write a results JSON."""
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        raise MemtasksError("memtasks baseline needs torch: pip install -e '.[torch]'") from None
-    if list_models:
-        click.echo(_list_models())
-        return
-    if model is None or task is None:
-        raise click.UsageError("baseline takes MODEL and TASK (or --list-models)")
-    from memtasks.models.runner import RunConfig, RunInterrupted, run
+    def make_context(self, info_name, args, parent=None, **extra):
+        return self.real().make_context(info_name, args, parent=parent, **extra)
 
-    # the runner reads $MEMTASKS_BABI_DIR itself, for bAbI tasks only: the option has no envvar,
-    # so that only an explicit --release-dir is refused on a task the release does not have
-    spec, _ = _spec_and_knobs(task, preset, settings)
-    if out is not None and out.exists() and not resume:
-        raise MemtasksError(f"{out} exists; choose another --out, or --resume that run")
-    cfg = RunConfig(
-        model=model, task=spec.id, preset=preset, knobs=_knob_values(spec, settings),
-        hparams=_model_values(model, hparams), device=device, threads=threads, steps=steps,
-        train_questions=train_questions, epochs=epochs, patience=patience,
-        valid_fraction=valid_fraction,
-        release_dir=release_dir, time_limit=time_limit, batch_size=batch_size, seed=seed, lr=lr,
-        eval_every=eval_every, eval_episodes=eval_episodes, extrapolate=extrapolate,
-        amp=amp, compile=compile_step,
-        checkpoint=checkpoint, checkpoint_every=checkpoint_every, resume=resume, out=out,
-        progress=not quiet,
-    )  # fmt: skip
-    try:
-        results = run(cfg)
-    except RunInterrupted as exc:  # the checkpoint is saved: say how to resume, exit as a signal
-        click.echo(f"memtasks: {exc}", err=True)
-        sys.exit(130)
-    click.echo(_summary(results, out))
+    def get_help(self, ctx) -> str:
+        return self.real().get_help(ctx)
 
 
-_UNITS = {"story": "episodes", "question": "questions"}
-
-
-def _summary(results: dict, out: Path | None) -> str:
-    lines = [
-        f"{results['model']} on {results['task']}: {results['steps']:,} steps x "
-        f"{results['batch_size']} {_UNITS[results['training_set'].get('batch_unit', 'story')]}, "
-        f"{results['parameters']:,} parameters, "
-        f"{results['train_time_s']:.1f} s training on {results['device']}"
-    ]
-    for name, metrics in results["metrics"].items():
-        shown = ", ".join(
-            f"{k} {v:.4g}" for k, v in metrics.items() if isinstance(v, float) and k != "loss"
-        )
-        lines.append(f"  {name}: {shown}")
-    if out is not None:
-        lines.append(f"results: {out}")
-    return "\n".join(lines)
+# `memtasks baseline` lives with the models (memtasks.models.training.command), which need torch
+cli.add_command(
+    _LazyCommand(
+        "baseline",
+        "memtasks.models.training.command:baseline",
+        "Train a reference model (or a paper's variant of it) on a task or dataset.",
+        needs="torch",
+    )
+)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -237,6 +237,24 @@ class SequenceModel(nn.Module):
         """``out`` in the episode batch's flat layout, for ``spec.metric.evaluate``."""
         return predictions(out, batch)
 
+    def target_logprobs(self, out, batch: Mapping[str, Any]) -> np.ndarray:
+        """The log-probability (nats) ``out`` gives each scored target, in the flat order of
+        ``batch.targets[batch.mask]``: what a metric with ``reads = "target_logprobs"``
+        (perplexity) reads. Per position: the target token's log-softmax (token tasks), or the
+        sum over target bits of their Bernoulli log-likelihoods (vector tasks)."""
+        if self.view != "padded":
+            raise IncompatibleError(
+                f"{self.name} reads questions, not positions: it gives no per-position "
+                f"log-probabilities (perplexity); use a sequence model"
+            )
+        mask, targets = batch["mask"], batch["targets"]
+        scored = out.detach()[mask].float()
+        if targets.dim() == 3:  # vector task: bits
+            per = F.binary_cross_entropy_with_logits(scored, targets[mask], reduction="none")
+            return (-per.sum(-1)).cpu().numpy()
+        logp = torch.log_softmax(scored, dim=-1)
+        return logp.gather(1, targets[mask][:, None])[:, 0].cpu().numpy()
+
     def end_of_epoch(self, epoch: int, valid_loss: float) -> str | None:
         """Called by the runner after each pass over a fixed training set, with the loss on
         its held-out part; a model that changes its training schedule here (MemN2N's linear

@@ -89,7 +89,8 @@ def test_every_qa_baseline_command_is_one_the_cli_accepts(quick, tmp_path):
 
     import click
 
-    from memtasks.cli import _model_values, cli
+    from memtasks.cli import cli
+    from memtasks.models.training.command import model_values
     from memtasks.registry import get_spec
 
     script = _qa_script()
@@ -104,7 +105,7 @@ def test_every_qa_baseline_command_is_one_the_cli_accepts(quick, tmp_path):
             assert argv[1:5] == ["-m", "memtasks.cli", "baseline", run.model]
             ctx = cli.commands["baseline"].make_context("baseline", argv[4:])
             assert ctx.params["model"] == run.model and ctx.params["task"] == run.task
-            _model_values(run.model, ctx.params["hparams"])  # raises on a bad --hp
+            model_values(run.model, ctx.params["hp_items"])  # raises on a bad --hp
             if run.preset:
                 get_spec(run.task).make_knobs(run.preset)
             assert ("--time-limit" in argv) == run.timed, (set_name, run.file)

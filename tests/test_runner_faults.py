@@ -23,8 +23,15 @@ import memtasks  # noqa: E402
 from memtasks.cli import cli  # noqa: E402
 from memtasks.errors import MemtasksError  # noqa: E402
 from memtasks.loaders import babi as release  # noqa: E402
-from memtasks.models import get_model, runner  # noqa: E402
-from memtasks.models.runner import LR_RANGE, RunConfig, RunInterrupted, run  # noqa: E402
+from memtasks.models import get_model  # noqa: E402
+from memtasks.models.training import (  # noqa: E402
+    CHECKPOINT_FORMAT,
+    LR_RANGE,
+    RunInterrupted,
+    run,
+)
+from memtasks.models.training import RunSettings as RunConfig  # noqa: E402
+from memtasks.models.training import data as training_data  # noqa: E402
 
 TINY = {"hidden_size": 16, "num_layers": 1}
 STEPS = 8
@@ -99,7 +106,7 @@ class Payload:
 def test_a_crafted_checkpoint_runs_no_code(tmp_path, capsys, where):
     marker = tmp_path / "code-ran"
     ckpt = tmp_path / "r.json.ckpt"
-    crafted = {"format": runner.CHECKPOINT_FORMAT, "identity": "{}", "progress": "{}"}
+    crafted = {"format": CHECKPOINT_FORMAT, "identity": "{}", "progress": "{}"}
     crafted[where] = Payload(marker)
     torch.save(crafted, ckpt)
     with pytest.raises(MemtasksError, match="holds objects other than tensors") as info:
@@ -116,7 +123,7 @@ def test_a_crafted_checkpoint_runs_no_code(tmp_path, capsys, where):
 def test_a_checkpoint_holds_tensors_and_plain_data_only(tmp_path):
     run(tiny(tmp_path, steps=4))
     state = torch.load(tmp_path / "r.json.ckpt", weights_only=True)  # raises on anything else
-    assert state["format"] == runner.CHECKPOINT_FORMAT and state["step"] == 4
+    assert state["format"] == CHECKPOINT_FORMAT and state["step"] == 4
     progress = json.loads(state["progress"])
     assert progress["step"] == 4 and [h["step"] for h in progress["history"]] == [2, 4]
     assert json.loads(state["identity"])["knobs"]["max_length"] == 4
@@ -136,7 +143,7 @@ def _no_training(monkeypatch):
     def stream(*args, **kwargs):
         raise AssertionError("training started before the refusal")
 
-    monkeypatch.setattr(runner, "EpisodeStream", stream)
+    monkeypatch.setattr(training_data, "EpisodeStream", stream)
 
 
 @pytest.mark.parametrize(
@@ -439,8 +446,8 @@ def test_release_dir_is_refused_for_a_task_without_a_release(tmp_path, capsys, m
     code, _, err = cli_run(capsys, *args)
     assert code == 1
     assert err == (
-        "memtasks: error: --release-dir: ntm/copy-v1 is not a task of the bAbI release "
-        "(babi/qa1-v1 .. babi/qa20-v1, babi/joint-v1), so there is nothing to score there; "
+        "memtasks: error: --release-dir: ntm/copy-v1 has no release files to score (the family "
+        "ntm declares no evaluation hook), so there is nothing to score there; "
         "drop --release-dir\n"
     )
     assert not out.exists() and not (tmp_path / "r.json.ckpt").exists()

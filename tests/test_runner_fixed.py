@@ -15,8 +15,8 @@ import memtasks  # noqa: E402
 from memtasks.errors import MemtasksError  # noqa: E402
 from memtasks.loaders import babi as release  # noqa: E402
 from memtasks.models import _base  # noqa: E402
-from memtasks.models.runner import (  # noqa: E402
-    RunConfig,
+from memtasks.models.training import RunSettings as RunConfig  # noqa: E402
+from memtasks.models.training import (  # noqa: E402
     answer_spans,
     fixed_training_set,
     resolve,
@@ -196,8 +196,8 @@ def test_joint_runs_report_each_task(tmp_path):
     "changes, message",
     [
         ({"epochs": 2, "train_questions": 0}, "--epochs needs --train-questions"),
-        ({"valid_fraction": 1.0}, "valid_fraction must be in [0, 1)"),
-        ({"train_questions": -3}, "train_questions must be an integer >= 1"),
+        ({"valid_fraction": 1.0}, "valid_fraction must be a number in [0, 1)"),
+        ({"train_questions": -3}, "train_questions must be an integer >= 0"),
     ],
 )
 def test_bad_fixed_set_settings_are_one_line_errors(tmp_path, changes, message):
@@ -227,10 +227,10 @@ def test_cli_fixed_set_flags(tmp_path, capsys):
 
 
 def test_patience_stops_and_ends_with_the_best_epochs_weights(tmp_path, monkeypatch):
-    from memtasks.models import runner
+    from memtasks.models.training import evaluation
 
     scripted = iter([3.0, 2.0, 2.5, 2.6, 2.7, 2.8])
-    real = runner.evaluate
+    real = evaluation.evaluate
 
     def evaluate(model, spec, batch, *args, **kwargs):
         out = real(model, spec, batch, *args, **kwargs)
@@ -238,12 +238,12 @@ def test_patience_stops_and_ends_with_the_best_epochs_weights(tmp_path, monkeypa
             out["loss"] = next(scripted)
         return out
 
-    monkeypatch.setattr(runner, "evaluate", evaluate)
+    monkeypatch.setattr(evaluation, "evaluate", evaluate)
     results = run(babi(tmp_path / "a", out=tmp_path / "a" / "r.json", epochs=6, patience=2))
     per_epoch = math.ceil(11 / 4)
     assert results["stopped_by"] == "patience" and results["best_epoch"] == 2
     assert results["steps"] == 4 * per_epoch  # epochs 3 and 4 did not beat epoch 2
-    monkeypatch.setattr(runner, "evaluate", real)
+    monkeypatch.setattr(evaluation, "evaluate", real)
     two = run(babi(tmp_path / "b", out=tmp_path / "b" / "r.json", epochs=2))
     assert results["metrics"]["test"] == two["metrics"]["test"]  # epoch 2's weights
     ended = torch.load(tmp_path / "a" / "r.json.ckpt", weights_only=False)["model"]
