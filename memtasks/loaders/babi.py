@@ -47,6 +47,7 @@ from __future__ import annotations
 import itertools
 import re
 import string
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -479,7 +480,263 @@ def read_file(
         _fail(path, number, f"expected text, spaces and TABs, got {what}")
     final_newline = text.endswith(newline) or not text
     body = text[: -len(newline)] if text.endswith(newline) else text
-    stories = _parse(path, body.split(newline) if text else [])
+    if task is None:
+        match = _FILE_TASK.match(path.name)
+        task = int(match.group(1)) if match else 0
+    # the fast reader takes every file in the release's own spelling; anything else (and every
+    # malformed file, whose error names the line) goes through the line-by-line reader
+    parts = _read_fast(body.replace("\r\n", "\n") if newline == "\r\n" else body, vocab)
+    if parts is None:
+        parts = _read_lines(path, body.split(newline) if text else [], vocab)
+    batch, words_out, gaps = _episodes(parts, task)
+    uniform = all(gaps) if gaps and gaps[0] else not any(gaps)
+    return BabiFile(
+        batch=batch,
+        vocab=tuple(words_out),
+        path=str(path),
+        space_before_tab=(bool(gaps and gaps[0]) if uniform else tuple(gaps)),
+        newline=newline,
+        final_newline=final_newline,
+        memtasks_cipher=memtasks_cipher,
+        bom=bom,
+    )
+
+
+@dataclass
+class _Parts:
+    """What both readers produce: the episodes' arrays before they become a batch."""
+
+    lengths: np.ndarray  # positions per story
+    inputs: np.ndarray
+    targets: np.ndarray
+    role: np.ndarray
+    segment: np.ndarray
+    support: np.ndarray
+    support_answer: np.ndarray
+    support_lengths: np.ndarray
+    statements: np.ndarray  # per story
+    questions: np.ndarray  # per story
+    distance: np.ndarray  # [stories, most questions], -1 past a story's questions
+    vocab: list[str]
+    gaps: list[bool]  # per question line: a space before its TAB
+
+
+def _episodes(parts: _Parts, task: int) -> tuple[EpisodeBatch, list[str], list[bool]]:
+    stories = len(parts.lengths)
+    batch = EpisodeBatch.from_lengths(
+        parts.lengths,
+        inputs=parts.inputs,
+        targets=parts.targets,
+        mask=parts.role == ROLE_ANSWER,
+        role=parts.role,
+        segment=parts.segment,
+        index=np.arange(stories, dtype=np.int64),
+        meta={
+            "task": np.full(stories, task, np.int8),
+            "statements": parts.statements,
+            "questions": parts.questions,
+            "question_template": np.full(parts.distance.shape, -1, np.int32),
+            "support_distance": parts.distance,
+        },
+        support_lengths=parts.support_lengths,
+        support=parts.support,
+        support_answer=parts.support_answer,
+    )
+    return batch, parts.vocab, parts.gaps
+
+
+# -- the fast reader --------------------------------------------------------------------------
+# bAbI text repeats itself: "Mary moved to the bathroom." comes back hundreds of times in a file,
+# and a question line with its answer and ids tens of times. The fast reader parses each
+# distinct line text once, with the same checks as the line reader, and lays the file's lines
+# out with NumPy (line ids, story bounds, supports, positions). What depends on a line's place
+# (its id, what its ids point to) is checked with NumPy; where any check fails, it returns None
+# and the line reader reads the file (and names the line at fault).
+_LINE_START = re.compile(rf"\n(?![0-9]{{1,{MAX_ID_DIGITS}}} [^ \t\n])")  # a line not 'ID text'
+
+
+def _excl_cumsum(counts: np.ndarray) -> np.ndarray:
+    out = np.zeros(len(counts) + 1, np.int64)
+    np.cumsum(counts, out=out[1:])
+    return out
+
+
+def _gather(offsets: np.ndarray, lengths: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Indices of rows ``rows`` of a CSR array (``offsets``, ``lengths``), one after another."""
+    counts = lengths[rows]
+    starts = _excl_cumsum(counts)
+    return np.repeat(offsets[rows] - starts[:-1], counts) + np.arange(starts[-1])
+
+
+def _split_ids(body: str) -> tuple[list[str], np.ndarray]:
+    """The text of every line without its id, and the ids (every line starts with 1 to
+    MAX_ID_DIGITS ASCII digits and a space: checked before), from the UTF-8 bytes at once."""
+    data = np.frombuffer(("\n" + body).encode("utf-8"), np.uint8)
+    at = np.flatnonzero(data == 10) + 1  # first byte of each line
+    spaces = np.flatnonzero(data == 32)
+    digits = spaces[np.searchsorted(spaces, at)] - at
+    line_id = np.zeros(len(at), np.int64)
+    for k in range(int(digits.max())):  # the longest id's digits, not always MAX_ID_DIGITS
+        more = digits > k
+        line_id[more] = line_id[more] * 10 + data[at[more] + k] - 48
+    keep = np.ones(len(data), bool)
+    keep[0] = False  # the newline put in front
+    keep[_gather(at, digits + 1, np.arange(len(at)))] = False  # each id and its space
+    return data[keep].tobytes().decode("utf-8").split("\n"), line_id
+
+
+def _read_fast(body: str, vocab: Sequence[str] | None) -> _Parts | None:
+    """``_Parts`` of a LF text (without its last newline), or None where the line reader must
+    decide (the text is unusual or malformed)."""
+    # (the first line is checked with a newline before it: "\n(?!" scans at C speed for the
+    # newlines, "(?:^|\n)(?!" would try every character)
+    if not body or _LINE_START.match("\n" + body[:32]) or _LINE_START.search(body):
+        return None
+    texts, line_id = _split_ids(body)
+    n_lines = len(texts)
+    # each line -> its kind: distinct texts numbered in order of first appearance
+    numbering = defaultdict(itertools.count().__next__)
+    kind = np.fromiter(map(numbering.__getitem__, texts), np.int64, n_lines)
+    kinds = list(numbering)
+
+    # each distinct text parsed once, checked as _parse checks a line; its words (the line's,
+    # then the answer's) go to ``flat``
+    flat: list[str] = list(SPECIAL)  # the first ids of every vocabulary, in their order
+    shape = []  # per kind: (words, answer words or -1 for a statement, space before TAB, ids)
+    k_support: list[int] = []
+    mid: set[str] = set()  # words seen after a line's first
+    for rest in kinds:
+        if "\t" not in rest:  # a statement
+            tokens = rest.replace(".", " . ").replace("?", " ? ").replace(",", " , ").split()
+            if not tokens or "?" in tokens:
+                return None
+            flat += tokens
+            mid.update(tokens[1:])
+            shape.append((len(tokens), -1, False, 0))
+            continue
+        fields = rest.split("\t")
+        if len(fields) != 3:
+            return None
+        question, answer, support_text = fields
+        tokens = words(question)
+        if not tokens or not answer or answer.split() != [answer]:
+            return None
+        answers = answer.split(",")
+        supports = support_text.split()
+        digits = "".join(supports)
+        if not all(answers) or not (digits.isdigit() and digits.isascii() or not supports):
+            return None
+        if max(map(len, supports), default=0) > MAX_ID_DIGITS:
+            return None
+        flat += tokens
+        flat += answers
+        mid.update(tokens[1:])
+        shape.append((len(tokens), len(answers), question.endswith(" "), len(supports)))
+        k_support += map(int, supports)
+    n_words, n_answers, k_gap, k_supports = zip(*shape, strict=True)
+
+    # a line's first word as the line reader spells it (see read_file)
+    n_tokens = np.asarray(n_words, np.int64)
+    n_answer = np.asarray(n_answers, np.int64)
+    is_question_kind = n_answer >= 0
+    k_length = n_tokens + np.maximum(n_answer, 0)
+    k_offset = _excl_cumsum(k_length) + len(SPECIAL)
+    if vocab is None:
+
+        def spelled(w: str) -> str:
+            return w if w in mid else w[:1].lower() + w[1:]
+    else:
+        ids = {w: i for i, w in enumerate(vocab)}
+
+        def spelled(w: str) -> str:
+            lowered = w[:1].lower() + w[1:]
+            return lowered if w not in ids and lowered in ids else w
+
+    for at in k_offset[:-1].tolist():
+        flat[at] = spelled(flat[at])
+    # word ids in order of first appearance: the first line with a text comes before its
+    # repeats, so the distinct texts in order meet every word where the file first has it
+    if vocab is None:
+        seen = defaultdict(itertools.count().__next__)
+        word_ids = np.fromiter(map(seen.__getitem__, flat), np.int64, len(flat))
+        words_out = list(seen)
+    else:
+        word_ids = np.fromiter(map(ids.get, flat, itertools.repeat(-1)), np.int64, len(flat))
+        if (word_ids < 0).any():
+            return None  # a word outside the given vocabulary: the line reader names it
+        words_out = list(vocab)
+    word_ids = word_ids[len(SPECIAL) :].astype(np.int32)
+    within = np.arange(len(word_ids)) - np.repeat(k_offset[:-1] - len(SPECIAL), k_length)
+    is_answer = within >= np.repeat(n_tokens, k_length)
+    k_inputs = np.where(is_answer, ANSWER_TOKEN, word_ids).astype(np.int32)
+    k_targets = np.where(is_answer, word_ids, 0).astype(np.int32)
+    k_role = np.where(
+        is_answer, ROLE_ANSWER, np.where(np.repeat(is_question_kind, k_length), ROLE_QUERY,
+                                         ROLE_CONTEXT)
+    ).astype(np.int8)  # fmt: skip
+
+    # lines -> stories: ids 1, 2, ... in each
+    starts = line_id == 1
+    if not starts[0]:
+        return None
+    story_of = np.cumsum(starts) - 1
+    story_line0 = np.flatnonzero(starts)
+    if not np.array_equal(line_id, np.arange(n_lines) - story_line0[story_of] + 1):
+        return None
+    n_stories = len(story_line0)
+    question = is_question_kind[kind]
+    statement = ~question
+
+    # positions of every line: its kind's tokens (and answer positions)
+    length = k_length
+    rows = _gather(k_offset - len(SPECIAL), length, kind)
+    inputs = k_inputs[rows]
+    targets = k_targets[rows]
+    role = k_role[rows]
+    before = np.cumsum(statement) - statement  # statements before each line (whole file)
+    seg_of_line = np.where(statement, before - before[story_line0][story_of], -1)
+    line_length = length[kind]
+    segment = np.repeat(seg_of_line, line_length).astype(np.int32)
+    lengths = np.bincount(story_of, weights=line_length, minlength=n_stories).astype(np.int64)
+
+    # supporting ids: earlier statements of the same story
+    n_support = np.asarray(k_supports, np.int64)
+    sid = np.asarray(k_support, np.int64)[_gather(_excl_cumsum(n_support), n_support, kind)]
+    sup_line = np.repeat(np.arange(n_lines), n_support[kind])
+    if (sid < 1).any() or (sid >= line_id[sup_line]).any():
+        return None
+    target = story_line0[story_of[sup_line]] + sid - 1
+    if question[target].any():
+        return None
+    q_before = np.cumsum(question) - question
+    q_in_story = q_before - q_before[story_line0][story_of]
+    q_lines = np.flatnonzero(question)
+    earliest = q_lines.copy()
+    np.minimum.at(earliest, q_before[sup_line], target)
+    questions = np.bincount(story_of[q_lines], minlength=n_stories).astype(np.int32)
+    distance = np.full((n_stories, int(questions.max(initial=0))), -1, np.int32)
+    distance[story_of[q_lines], q_in_story[q_lines]] = before[q_lines] - before[earliest]
+    return _Parts(
+        lengths=lengths,
+        inputs=inputs,
+        targets=targets,
+        role=role,
+        segment=segment,
+        support=seg_of_line[target].astype(np.int32),
+        support_answer=q_in_story[sup_line].astype(np.int32),
+        support_lengths=np.bincount(story_of[sup_line], minlength=n_stories).astype(np.int64),
+        statements=np.bincount(story_of, weights=statement, minlength=n_stories).astype(np.int32),
+        questions=questions,
+        distance=distance,
+        vocab=words_out,
+        gaps=np.asarray(k_gap, bool)[kind[q_lines]].tolist(),
+    )
+
+
+# -- the line reader --------------------------------------------------------------------------
+def _read_lines(path: Path, lines: list[str], vocab: Sequence[str] | None) -> _Parts:
+    """``_Parts`` of a text's lines, checked one by one (any text; errors name the line)."""
+    stories = _parse(path, lines)
     if not stories:
         # an empty file (a failed download, a truncated copy) is not an empty dataset
         raise LoaderError(f"{path}: holds no stories (the file is empty)")
@@ -564,43 +821,24 @@ def read_file(
         n_questions.append(len(story_distances))
         distances.append(story_distances)
 
-    if task is None:
-        match = _FILE_TASK.match(path.name)
-        task = int(match.group(1)) if match else 0
     width = max(n_questions, default=0)
     distance = np.full((len(stories), width), -1, np.int32)
     for b, row in enumerate(distances):
         distance[b, : len(row)] = row
-    role_arr = np.asarray(role, np.int8)
-    batch = EpisodeBatch.from_lengths(
-        np.asarray(lengths, np.int64),
+    return _Parts(
+        lengths=np.asarray(lengths, np.int64),
         inputs=np.asarray(inputs, np.int32),
         targets=np.asarray(targets, np.int32),
-        mask=role_arr == ROLE_ANSWER,
-        role=role_arr,
+        role=np.asarray(role, np.int8),
         segment=np.asarray(segment, np.int32),
-        index=np.arange(len(stories), dtype=np.int64),
-        meta={
-            "task": np.full(len(stories), task, np.int8),
-            "statements": np.asarray(n_statements, np.int32),
-            "questions": np.asarray(n_questions, np.int32),
-            "question_template": np.full((len(stories), width), -1, np.int32),
-            "support_distance": distance,
-        },
-        support_lengths=np.asarray(support_lengths, np.int64),
         support=np.asarray(support, np.int32),
         support_answer=np.asarray(support_answer, np.int32),
-    )
-    uniform = all(gaps) if gaps and gaps[0] else not any(gaps)
-    return BabiFile(
-        batch=batch,
-        vocab=tuple(words_out),
-        path=str(path),
-        space_before_tab=(bool(gaps and gaps[0]) if uniform else tuple(gaps)),
-        newline=newline,
-        final_newline=final_newline,
-        memtasks_cipher=memtasks_cipher,
-        bom=bom,
+        support_lengths=np.asarray(support_lengths, np.int64),
+        statements=np.asarray(n_statements, np.int32),
+        questions=np.asarray(n_questions, np.int32),
+        distance=distance,
+        vocab=words_out,
+        gaps=gaps,
     )
 
 
