@@ -22,7 +22,7 @@ from torch import nn
 
 from memtasks.errors import MemtasksError
 from memtasks.knobs import Knobs, knob
-from memtasks.registry import TaskSpec
+from memtasks.registry import Layout, TaskSpec
 
 __all__ = [
     "Hparams",
@@ -51,8 +51,10 @@ class TaskIO:
     output_size: int  # D_out bits (vector) or vocabulary size (token)
 
     @classmethod
-    def of(cls, spec: TaskSpec, knobs: Knobs) -> TaskIO:
-        layout = spec.layout(knobs)
+    def of(cls, spec: TaskSpec, knobs: Knobs, layout: Layout | None = None) -> TaskIO:
+        """``layout``: where the spec's own lacks what its files give (a dataset's vocabulary,
+        ``DatasetSpec.layout_of``)."""
+        layout = layout if layout is not None else spec.layout(knobs)
         if layout.vocab:
             return cls(spec.id, "token", len(layout.vocab), len(layout.vocab))
         if not layout.input_width or not layout.target_width:

@@ -39,8 +39,8 @@ __all__ = [
     "eval_sets",
     "extrapolate_knobs",
     "fixed_training_set",
+    "DatasetSplits",
     "is_dataset",
-    "load_split",
     "probe",
     "training_data",
 ]
@@ -54,17 +54,28 @@ def is_dataset(spec: Any) -> bool:
     return not hasattr(spec, "generate") and hasattr(spec, "read")
 
 
-def load_split(spec: Any, knobs: Knobs, split: str, path) -> EpisodeBatch:
-    """A dataset's split, read from its source files (``memtasks.load``), in memory."""
-    import memtasks
+class DatasetSplits:
+    """A dataset's splits, each read from its source files once (``memtasks.datasets.read``:
+    episodes, layout with the vocabulary of the files, and the files' names and hashes)."""
 
-    return memtasks.load(spec.id, split=split, path=path, **knobs.to_dict())
+    def __init__(self, spec: Any, knobs: Knobs, cfg: RunSettings) -> None:
+        self.spec, self.knobs, self.cfg = spec, knobs, cfg
+        self._loaded: dict[str, Any] = {}
+
+    def __call__(self, split: str):
+        if split not in self._loaded:
+            from memtasks.datasets import read
+
+            self._loaded[split] = read(self.spec.id, split, self.cfg.path,
+                                       checksums=self.cfg.checksums,
+                                       **self.knobs.to_dict())  # fmt: skip
+        return self._loaded[split]
 
 
-def probe(spec: Any, knobs: Knobs, cfg: RunSettings) -> EpisodeBatch:
+def probe(spec: Any, knobs: Knobs, cfg: RunSettings, splits=None) -> EpisodeBatch:
     """A first batch of training episodes: for checks before training (a non-causal model)."""
-    if is_dataset(spec):
-        return load_split(spec, knobs, "train", cfg.path)[: min(cfg.batch_size, 256)]
+    if splits is not None:
+        return splits("train").batch[: min(cfg.batch_size, 256)]
     return spec.generate(min(cfg.batch_size, 256), cfg.seed, "train", knobs=knobs)
 
 
@@ -123,15 +134,17 @@ class TrainingData:
         return self.steps_per_epoch is not None
 
 
-def training_data(spec, knobs: Knobs, cfg: RunSettings, model, device) -> TrainingData:
+def training_data(
+    spec, knobs: Knobs, cfg: RunSettings, model, device, splits: DatasetSplits | None = None
+) -> TrainingData:
     """The run's training data: a stream, a fixed set of a task, or a dataset's train split."""
-    if is_dataset(spec):
-        train = load_split(spec, knobs, "train", cfg.path)
-        valid = (
-            load_split(spec, knobs, VALID_SPLIT, cfg.path) if VALID_SPLIT in spec.splits else None
-        )
+    if splits is not None:
+        loaded = splits("train")
+        train = loaded.batch
+        valid = splits(VALID_SPLIT).batch if VALID_SPLIT in spec.splits else None
         info = {"split": "train", "dataset": spec.id, "episodes": len(train),
-                "scored": int(train.mask.sum())}  # fmt: skip
+                "scored": int(train.mask.sum()), "sources": loaded.sources,
+                "path": None if cfg.path is None else str(cfg.path)}  # fmt: skip
         return _epochs(train, valid, info, cfg, model, device)
     if cfg.train_questions is None:
 
@@ -191,11 +204,13 @@ def extrapolate_knobs(spec, knobs: Knobs) -> dict[str, Knobs]:
     }
 
 
-def eval_sets(spec, knobs: Knobs, cfg: RunSettings) -> tuple[dict[str, EpisodeBatch], dict]:
+def eval_sets(
+    spec, knobs: Knobs, cfg: RunSettings, splits: DatasetSplits | None = None
+) -> tuple[dict[str, EpisodeBatch], dict]:
     """The evaluation sets by name, and the knobs of the extrapolation sets by name."""
-    if is_dataset(spec):
-        splits = [s for s in (VALID_SPLIT, EVAL_SPLIT) if s in spec.splits]
-        return {s: load_split(spec, knobs, s, cfg.path) for s in splits}, {}
+    if splits is not None:
+        names = [s for s in (VALID_SPLIT, EVAL_SPLIT) if s in spec.splits]
+        return {s: splits(s).batch for s in names}, {}
     extra = extrapolate_knobs(spec, knobs) if cfg.extrapolate else {}
     sets = {"test": spec.generate(cfg.eval_episodes, cfg.seed, EVAL_SPLIT, knobs=knobs)}
     for name, values in extra.items():

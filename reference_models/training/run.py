@@ -87,14 +87,18 @@ def prepare(cfg: RunSettings):
     device = _device(cfg.device)
     if cfg.threads is not None:
         torch.set_num_threads(cfg.threads)
-    check_readable(model_cls, spec, data_module.probe(spec, knobs, cfg))
+    splits = data_module.DatasetSplits(spec, knobs, cfg) if dataset else None
+    check_readable(model_cls, spec, data_module.probe(spec, knobs, cfg, splits))
 
     torch.manual_seed(cfg.seed)
-    model = model_cls(_base.TaskIO.of(spec, knobs), hp).to(device)
-    training = data_module.training_data(spec, knobs, cfg, model, device)
+    layout = splits("train").layout if splits is not None else None  # the files' vocabulary
+    model = model_cls(_base.TaskIO.of(spec, knobs, layout), hp).to(device)
+    training = data_module.training_data(spec, knobs, cfg, model, device, splits)
     total_steps = cfg.epochs * training.steps_per_epoch if cfg.epochs is not None else cfg.steps
     changes = dict(variant.optimizer) if variant is not None else {}
-    settings = model_cls.optimizer.replace(**changes)
+    settings = model_cls.optimizer
+    if changes:  # a variant's optimiser: say where it comes from
+        settings = settings.replace(**changes, source=f"{variant.name}: {variant.source}")
     settings = settings if cfg.lr is None else settings.replace(lr=cfg.lr)
     optimizer = settings.build(model.parameters())
     scheduler = settings.schedule(optimizer, training.steps_per_epoch)
@@ -129,7 +133,7 @@ def prepare(cfg: RunSettings):
                 f"{total_steps} steps asked"
             )
 
-    trainer.eval_sets, trainer.eval_knobs = data_module.eval_sets(spec, knobs, cfg)
+    trainer.eval_sets, trainer.eval_knobs = data_module.eval_sets(spec, knobs, cfg, splits)
     folder = cfg.release_dir
     if folder is None and hooked and hook.envvar:
         folder = os.environ.get(hook.envvar) or None

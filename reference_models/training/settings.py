@@ -114,6 +114,11 @@ class RunSettings:
         help="a dataset's source files (a folder or archive; default: $MEMTASKS_DATA/...); "
         "datasets only",
     )  # fmt: skip
+    checksums: bool = setting(
+        True, bool,
+        help="check a dataset's source files against the release's SHA-256 (--no-checksums: "
+        "a modified copy)",
+    )  # fmt: skip
     device: str = setting("auto", str, help="auto, cpu, cuda or cuda:N")
     threads: int | None = setting(
         None, int, lo=1, optional=True, help="CPU threads for torch (default: all cores)"
