@@ -5,20 +5,23 @@
 
 Every number in a table comes from a results JSON written by ``memtasks baseline`` (through
 ``baselines/run_baselines.py`` for the NTM tasks, ``baselines/run_qa_baselines.py`` for the
-question-answering ones); the section names the device, the training budget and the command, so
-a reader can rerun it. Cards: the five NTM tasks, the simulated world (the survey's Table 2),
-each bAbI task (every result on it: per task, and its share of joint runs) and the joint bAbI
-card (mean error and failed tasks, beside the papers').
+question-answering ones) and read through the results schema (``load_results`` of
+``memtasks.models.training.results``, which migrates older files); the section names the device,
+the training budget and the command, so a reader can rerun it. Cards: the five NTM tasks, the
+simulated world (the survey's Table 2), each bAbI task (every result on it: per task, and its share
+of joint runs) and the joint bAbI card (mean error and failed tasks, beside the papers').
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 import textwrap
 from pathlib import Path
+
+# every results file is read through the versioned schema (older files are migrated)
+from memtasks.models.training.results import Results, load_results
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "baselines" / "results"
@@ -85,9 +88,9 @@ def _cell(metrics: dict, ngrams: bool) -> list[str]:
     ]
 
 
-def table(name: str, runs: list[dict]) -> str:
+def table(name: str, runs: list[Results]) -> str:
     ngrams = name == "dynamic-ngrams"
-    sets = [s for s in runs[0]["metrics"]]
+    sets = [s for s in runs[0].metrics]
     head = ["model", "parameters", "steps x batch", "training"]
     sub = ["excess bits/seq", "optimum bits/seq"] if ngrams else ["bits/seq", "bit errors/seq",
                                                                    "exact"]  # fmt: skip
@@ -96,27 +99,27 @@ def table(name: str, runs: list[dict]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in runs:
         row = [
-            MODEL_NAMES.get(r["model"], r["model"]),
-            f"{r['parameters']:,}",
-            f"{r['steps']:,} x {r['batch_size']}",
-            f"{r['train_time_s'] / 60:.1f} min",
+            MODEL_NAMES.get(r.model, r.model),
+            f"{r.parameters:,}",
+            f"{r.steps:,} x {r.batch_size}",
+            f"{r.train_time_s / 60:.1f} min",
         ]
         for s in sets:
-            row += _cell(r["metrics"][s], ngrams)
+            row += _cell(r.metrics[s], ngrams)
         lines.append("| " + " | ".join(row) + " |")
     out = "\n".join(lines)
     if name in BREAKDOWN:
         eval_set, field, label = BREAKDOWN[name]
-        keys = sorted(runs[0]["metrics"][eval_set].get(field, {}), key=int)
+        keys = sorted(runs[0].metrics[eval_set].get(field, {}), key=int)
         if keys:
             head = ["model"] + [f"{label} {k}" for k in keys]
             rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
             for r in runs:
-                groups = r["metrics"][eval_set][field]
+                groups = r.metrics[eval_set][field]
                 rows.append(
                     "| "
                     + " | ".join(
-                        [MODEL_NAMES.get(r["model"], r["model"])]
+                        [MODEL_NAMES.get(r.model, r.model)]
                         + [_fmt(groups[k]["bit_errors_per_sequence"]) for k in keys]
                     )
                     + " |"
@@ -149,23 +152,23 @@ def section(task_name: str, task_id: str) -> str:
         for model in MODELS:
             path = tag_dir / f"{task_name}-v1__{model}.json"
             if path.exists():
-                runs.append(json.loads(path.read_text()))
+                runs.append(load_results(path))
         if not runs:
             continue
         found = True
         r0 = runs[0]
         budget = (
-            f"each run stopped after {r0['time_limit_s'] / 60:.0f} minutes of training"
-            if r0.get("stopped_by") == "time_limit" or r0.get("time_limit_s")
-            else f"{r0['steps']:,} steps each"
+            f"each run stopped after {r0.time_limit_s / 60:.0f} minutes of training"
+            if r0.stopped_by == "time_limit" or r0.time_limit_s
+            else f"{r0.steps:,} steps each"
         )
         parts += [""] + _folder_head(tag_dir, runs)
         parts += [
             _wrap(
-                f"Seed {r0['seed']}, batch {r0['batch_size']}, {budget}; each model with its "
+                f"Seed {r0.seed}, batch {r0.batch_size}, {budget}; each model with its "
                 f"paper's optimiser (`memtasks baseline --list-models`); memtasks "
-                f"{r0['memtasks_version']}, commit `{(r0.get('git_commit') or 'unknown')[:10]}`, "
-                f"torch {r0['torch_version']}."
+                f"{r0.memtasks_version}, commit `{(r0.git_commit or 'unknown')[:10]}`, "
+                f"torch {r0.torch_version}."
             ),
             "",
             table(task_name, runs),
@@ -224,7 +227,7 @@ def _runs_in(tag_dir: Path) -> list[tuple[str, str | None, str, dict]]:
         m = RUN.match(path.name)
         if not m or not (m["task"].startswith(("qa", "joint"))):
             continue
-        out.append((m["task"], m["preset"], m["run"], json.loads(path.read_text())))
+        out.append((m["task"], m["preset"], m["run"], load_results(path)))
     return out
 
 
@@ -236,15 +239,15 @@ def _release(metrics: dict) -> dict | None:
     return metrics.get("release-test") or metrics.get("release-train")
 
 
-def _release_name(results: dict) -> str:
-    info = results.get("release") or {}
+def _release_name(results: Results) -> str:
+    info = results.release or {}
     return {"test": "release test file", "train": "release training file (unseen)"}.get(
         info.get("split", ""), "release file"
     )
 
 
-def _size(results: dict) -> str:
-    info = results.get("training_set") or {}
+def _size(results: Results) -> str:
+    info = results.training_set or {}
     if info.get("stream"):
         return f"stream, {results['episodes_seen']:,} stories"
     per = info.get("questions_per_task", {})
@@ -253,21 +256,21 @@ def _size(results: dict) -> str:
     return f"{info.get('questions', 0):,} questions"
 
 
-def _training(results: dict) -> str:
-    epochs = results.get("epochs") or []
+def _training(results: Results) -> str:
+    epochs = results.epochs or []
     budget = f"{len(epochs)} epochs" if epochs else f"{results['steps']:,} steps"
-    if results.get("stopped_by") == "time_limit":
+    if results.stopped_by == "time_limit":
         budget += f" (time limit {results['time_limit_s'] / 60:.0f} min)"
     return f"{budget}, {results['train_time_s'] / 60:.1f} min"
 
 
-def _provenance(runs: list[dict]) -> str:
+def _provenance(runs: list[Results]) -> str:
     r0 = runs[0]
-    commits = sorted({(r.get("git_commit") or "unknown")[:10] for r in runs})
+    commits = sorted({(r.git_commit or "unknown")[:10] for r in runs})
     return (
-        f"Seed {r0['seed']}; memtasks {r0['memtasks_version']}, commit "
-        f"{', '.join(f'`{c}`' for c in commits)}, torch {r0['torch_version']}; "
-        f"{sum(r['train_time_s'] for r in runs) / 60:.0f} min of training in all."
+        f"Seed {r0.seed}; memtasks {r0.memtasks_version}, commit "
+        f"{', '.join(f'`{c}`' for c in commits)}, torch {r0.torch_version}; "
+        f"{sum(r.train_time_s for r in runs) / 60:.0f} min of training in all."
     )
 
 
@@ -277,9 +280,9 @@ def _about(tag_dir: Path) -> str | None:
     return " ".join(about.read_text().split()) if about.exists() else None
 
 
-def _folder_head(tag_dir: Path, runs: list[dict]) -> list[str]:
+def _folder_head(tag_dir: Path, runs: list[Results]) -> list[str]:
     """A results folder's heading (its name and devices) and what its README says."""
-    devices = sorted({r["device"] for r in runs})
+    devices = sorted({r.device for r in runs})
     parts = [f"### `{tag_dir.name}`: {', '.join(devices)}", ""]
     about = _about(tag_dir)
     return parts + ([_wrap(about), ""] if about else [])
@@ -314,7 +317,7 @@ def world_section() -> str:
             cells = [label]
             for preset, published in zip(WORLD_PRESETS, paper, strict=True):
                 res = mine.get(preset)
-                acc = res["metrics"]["test"]["answer_accuracy"] if res else None
+                acc = res.metrics["test"]["answer_accuracy"] if res else None
                 cells.append(f"{_pct(acc)} ({published:g})")
             any_run = mine.get("actor-object-d5") or next(iter(mine.values()))
             cells += [f"{any_run['parameters']:,}", _training(any_run)]
@@ -331,7 +334,7 @@ def _babi_sets() -> list[tuple[Path, str, str, str, dict]]:
     for tag_dir in sorted(RESULTS.iterdir()) if RESULTS.exists() else []:
         groups: dict[tuple[str, str], dict[int, dict]] = {}
         for task, _, run_name, res in _runs_in(tag_dir):
-            info = res.get("training_set") or {}
+            info = res.training_set or {}
             per = info.get("questions_per_task") or {}
             size = "10k" if min(per.values() or [0]) >= 10_000 else "1k"
             if re.fullmatch(r"qa\d+-v1", task):
@@ -343,10 +346,10 @@ def _babi_sets() -> list[tuple[Path, str, str, str, dict]]:
     return out
 
 
-def _held_out(results: dict) -> float:
+def _held_out(results: Results) -> float:
     """The accuracy on the held-out questions after the last epoch (how a run is chosen among
     seeds: the test set never chooses)."""
-    epochs = results.get("epochs") or [{}]
+    epochs = results.epochs or [{}]
     return epochs[-1].get("valid_answer_accuracy") or 0.0
 
 
@@ -355,15 +358,15 @@ def _task_errors(how: str, by_task: dict[int, dict]) -> dict[int, tuple[float, f
     errors = {}
     if how == "joint":
         res = by_task[0]
-        test = res["metrics"]["test"]["by_task"]
-        release = (_release(res["metrics"]) or {}).get("by_task", {})
+        test = res.metrics["test"]["by_task"]
+        release = (_release(res.metrics) or {}).get("by_task", {})
         for t, m in test.items():
             rel = release.get(t)
             errors[int(t)] = (m["answer_error"], rel["answer_error"] if rel else None)
         return errors
     for t, res in by_task.items():
-        rel = _release(res["metrics"])
-        errors[t] = (res["metrics"]["test"]["answer_error"], rel["answer_error"] if rel else None)
+        rel = _release(res.metrics)
+        errors[t] = (res.metrics["test"]["answer_error"], rel["answer_error"] if rel else None)
     return errors
 
 
@@ -399,7 +402,7 @@ def babi_task_section(number: int) -> str:
                 _training(res),
                 _pct(test),
                 _pct(release),
-                res["device"],
+                res.device,
             ]
         )
     if not rows:
@@ -448,14 +451,14 @@ def joint_section() -> str:
                 BABI_PAPER.get((size, run_name, how), "-"),
                 _training(res)
                 if how == "joint"
-                else f"{sum(r['train_time_s'] for r in by_task.values()) / 60:.0f} min in all",
-                res["device"],
+                else f"{sum(r.train_time_s for r in by_task.values()) / 60:.0f} min in all",
+                res.device,
             ]
         )
         base = re.sub(r"-seed\d+$", "", tag_dir.name)  # folders of one set run with other seeds
         if how == "per task":  # each task's run is chosen on its own held-out questions
             held = {t: _held_out(r) for t, r in by_task.items()}
-            seeds.setdefault((base, size, run_name, how, res["device"]), []).append((errors, held))
+            seeds.setdefault((base, size, run_name, how, res.device), []).append((errors, held))
     # the papers report the best of 10 runs per task: the same over the seeds run here
     for (base, size, run_name, how, device), runs in seeds.items():
         if len(runs) < 2 or any(r[0].keys() != runs[0][0].keys() for r in runs):
@@ -480,7 +483,7 @@ def joint_section() -> str:
     for tag_dir, *_, by_task in _babi_sets():
         folders.setdefault(tag_dir, []).extend(by_task.values())
     for tag_dir, results in sorted(folders.items()):  # how each folder was run, and with what
-        tasks = sorted({r["task"] for r in results}, key=lambda t: (len(t), t))
+        tasks = sorted({r.task for r in results}, key=lambda t: (len(t), t))
         data = (
             f"generators {tasks[0]} ... {tasks[-1]}" if len(tasks) > 1 else f"generator {tasks[0]}"
         )
