@@ -16,7 +16,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from memtasks.errors import LoaderError
+import memtasks
+from memtasks.datasets import DatasetSpec, open_source
+from memtasks.episode import EpisodeBatch
+from memtasks.errors import KnobError, LoaderError
 from memtasks.loaders import ptb
 from memtasks.metrics import Perplexity
 
@@ -153,8 +156,6 @@ def test_windows_cover_the_stream_exactly_once(stream, window, per_batch):
     assert len(batches) == -(-n_episodes // per_batch)
     if not batches:
         return
-    from memtasks.episode import EpisodeBatch
-
     joined = EpisodeBatch.concat(batches)
     assert np.array_equal(joined.index, np.arange(n_episodes))
     assert np.array_equal(joined.inputs, ids[:-1])
@@ -174,6 +175,83 @@ def test_fixture_windows_of_the_default_length(folder: Path):
     assert len(batch) == 1 and batch.num_positions == train.tokens - 1  # 31 < 35
     assert batch.task == "ptb/word-v1"
     assert batch.inputs.dtype == np.int32 and batch.targets.dtype == np.int32
+
+
+# -- the registered dataset ------------------------------------------------------------------------
+def test_ptb_is_a_registered_dataset():
+    spec = memtasks.get_spec("ptb/word-v1")
+    assert isinstance(spec, DatasetSpec) and "ptb/word-v1" in memtasks.list_datasets("ptb")
+    assert spec.splits == ("train", "validation", "test")
+    assert spec.make_knobs().window == 35
+    assert isinstance(spec.metric, Perplexity)
+    layout = spec.layout(spec.make_knobs())
+    assert (layout.input_dtype, layout.target_dtype) == ("int32", "int32")
+    names = {s: [f.name for f in spec.files(spec.make_knobs(), s)] for s in spec.splits}
+    assert names == {
+        "train": ["ptb.train.txt"],
+        "validation": ["ptb.train.txt", "ptb.valid.txt"],  # the vocabulary is train's
+        "test": ["ptb.train.txt", "ptb.test.txt"],
+    }
+    assert all(f.sha256 == ptb.SHA256[f.name] for fs in [spec.files(spec.make_knobs(), "test")]
+               for f in fs)  # fmt: skip
+
+
+@pytest.mark.parametrize("window", [0, -1, 2.5, "35", True, 1_000_001])
+def test_window_out_of_range_is_refused(window):
+    with pytest.raises(KnobError, match="ptb/word-v1: knob 'window' must be an integer in"):
+        memtasks.get_spec("ptb/word-v1").make_knobs(window=window)
+
+
+def test_load_reads_the_fixture_into_windows_with_the_train_vocabulary(folder: Path):
+    train, vocab = _read(folder, "train")
+    test, _ = _read(folder, "test", vocab)
+    batch = memtasks.load("ptb/word-v1", "test", path=folder, checksums=False, window=4)
+    assert batch.task == "ptb/word-v1"
+    assert np.array_equal(batch.inputs, test.ids[:-1])
+    assert np.array_equal(batch.targets, test.ids[1:])
+    assert list(batch.lengths) == [4] * ((test.tokens - 1) // 4) + [(test.tokens - 1) % 4] * (
+        (test.tokens - 1) % 4 > 0
+    )
+    spec = memtasks.get_spec("ptb/word-v1")
+    with open_source(spec, folder, checksums=False) as source:
+        assert spec.layout_of(spec.make_knobs(), source).vocab == vocab
+
+
+def test_load_reads_the_release_archive_layout(folder: Path, tmp_path_factory):
+    import tarfile
+
+    archive = tmp_path_factory.mktemp("tgz") / "simple-examples.tgz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for name in ptb.FILES.values():
+            tar.add(folder / name, arcname=f"./simple-examples/data/{name}")
+    a = memtasks.load("ptb/word-v1", "validation", path=archive, checksums=False)
+    b = memtasks.load("ptb/word-v1", "validation", path=folder, checksums=False)
+    assert a.equals(b)
+
+
+def test_wrong_checksums_are_refused_in_one_line(folder: Path):
+    with pytest.raises(LoaderError) as err:
+        memtasks.load("ptb/word-v1", "train", path=folder)
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.startswith(f"{folder}/ptb.train.txt: sha256 ")
+    assert f"is not the release's {ptb.SHA256['ptb.train.txt']}" in message
+
+
+def test_a_malformed_line_is_named_by_its_path_and_line_through_load(folder: Path):
+    (folder / "ptb.test.txt").write_bytes(b" the company \n it\trose \n")
+    with pytest.raises(LoaderError) as err:
+        memtasks.load("ptb/word-v1", "test", path=folder, checksums=False)
+    assert str(err.value).startswith(f"{folder}/ptb.test.txt:2: {CHAR} '\\t'")
+
+
+def test_without_files_the_error_says_what_to_download(monkeypatch):
+    monkeypatch.delenv("MEMTASKS_DATA", raising=False)
+    with pytest.raises(LoaderError) as err:
+        memtasks.load("ptb/word-v1", "train")
+    message = str(err.value)
+    assert "\n" not in message and message.startswith("ptb/word-v1: no source files;")
+    assert "simple-examples.tgz" in message and "--path" in message
 
 
 # -- perplexity ----------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ file, and a word of the validation or test file that is not in the training file
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -44,8 +45,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..datasets import DatasetSpec, Source, SourceFile
 from ..episode import ROLE_CONTEXT, EpisodeBatch
 from ..errors import LoaderError
+from ..knobs import Knobs, knob
+from ..metrics import Perplexity
+from ..registry import Layout, register_dataset
 
 PAD, EOS, UNK = "<pad>", "<eos>", "<unk>"
 
@@ -276,3 +281,90 @@ def fixture(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for name, lines in _FIXTURE.items():
         (folder / name).write_bytes("".join(f" {line} \n" for line in lines).encode())
+
+
+# -- the dataset ---------------------------------------------------------------------------------
+DATASET_ID = "ptb/word-v1"
+
+
+@dataclass(frozen=True)
+class PtbKnobs(Knobs):
+    window: int = knob(
+        DEFAULT_WINDOW,
+        lo=1,
+        hi=1_000_000,
+        doc="BPTT length: stream positions (next-token predictions) per episode",
+        harder="down",
+        ladder=(70, 35, 20, 10, 5),
+        why="a shorter window gives each prediction fewer earlier words in its episode",
+    )
+
+
+def _files(knobs: PtbKnobs, split: str) -> tuple[SourceFile, ...]:
+    # every split reads the training file too: the vocabulary is built from it
+    names = dict.fromkeys((FILES["train"], FILES[split]))
+    return tuple(SourceFile(name, SHA256[name]) for name in names)
+
+
+# The training file's parse, by the SHA-256 of its bytes: reading the three splits of one
+# source parses it once (a few tenths of a second each time otherwise).
+_TRAIN_CACHE: dict[str, tuple[Split, tuple[str, ...]]] = {}
+
+
+def _train(source: Source) -> tuple[Split, tuple[str, ...]]:
+    file = _files(PtbKnobs(), "train")[0]
+    data = source.read_bytes(file)
+    key = hashlib.sha256(data).hexdigest()
+    if key not in _TRAIN_CACHE:
+        _TRAIN_CACHE.clear()  # one training file at a time is what any run reads
+        _TRAIN_CACHE[key] = read_split(source.where(file), data)
+    return _TRAIN_CACHE[key]
+
+
+def _vocab(source: Source, knobs: PtbKnobs) -> tuple[str, ...]:
+    return _train(source)[1]
+
+
+def _read(source: Source, knobs: PtbKnobs, split: str) -> Iterator[EpisodeBatch]:
+    train, vocab = _train(source)
+    if split == "train":
+        stream = train
+    else:
+        file = _files(knobs, split)[-1]
+        stream, _ = read_split(source.where(file), source.read_bytes(file), vocab)
+    yield from windows(stream.ids, knobs.window, eos=vocab.index(EOS), task=DATASET_ID)
+
+
+def _layout(knobs: PtbKnobs) -> Layout:
+    # the vocabulary comes from ptb.train.txt: DatasetSpec.layout_of(knobs, source) adds it
+    return Layout(input_dtype="int32", target_dtype="int32")
+
+
+SPEC = register_dataset(
+    DatasetSpec(
+        id=DATASET_ID,
+        summary=(
+            "Penn Treebank word-level language modelling (Mikolov's ptb.*.txt, 10k vocabulary): "
+            "next-token prediction over BPTT windows of the token stream; perplexity"
+        ),
+        knobs=PtbKnobs,
+        splits=tuple(FILES),
+        files=_files,
+        read=_read,
+        layout=_layout,
+        metric=Perplexity(),
+        acquire=(
+            "download simple-examples.tgz from Tomas Mikolov's RNNLM page "
+            "(http://www.fit.vutbr.cz/~imikolov/rnnlm/); its folder simple-examples/data/ holds "
+            "ptb.train.txt, ptb.valid.txt and ptb.test.txt (pass the archive or that folder)"
+        ),
+        fixture=fixture,
+        env_subdir="ptb",
+        vocab=_vocab,
+        source=(
+            "Mikolov, Karafiat, Burget, Cernocky, Khudanpur 2010, Recurrent neural network based "
+            "language model (Interspeech), the text of Marcus, Santorini, Marcinkiewicz 1993, "
+            "Building a large annotated corpus of English: the Penn Treebank; survey Tables 6-7"
+        ),
+    )
+)
