@@ -322,3 +322,20 @@ def _one_figure(n: int) -> int:
     """``n`` rounded to one significant figure, as the survey's 40K/3K/4K are."""
     scale = 10 ** (len(str(n)) - 1)
     return round(n / scale) * scale
+
+
+# -- the card --------------------------------------------------------------------------------------
+def test_card_states_what_the_code_says():
+    from huggingface_hub import DatasetCard
+
+    spec = memtasks.get_spec("ptb/word-v1")
+    text = spec.card.read_text(encoding="utf-8")
+    assert DatasetCard(text).data.to_dict()["dataset_id"] == "ptb/word-v1"
+    assert "| `window` | int | `35` | 1..1000000 |" in text
+    for name, digest in ptb.SHA256.items():
+        assert f"| `{name}` | `{digest}` | {ptb.SIZES[name]:,} |" in text
+    stats = ptb.RELEASE_STATS
+    for split, row in (("train", "training"), ("validation", "validation"), ("test", "test")):
+        assert f"| {row} sentences | " in text
+        assert f" | {stats[split]['sentences']:,} |" in text
+    assert f"train: {stats['train']['words']:,} words" in text
