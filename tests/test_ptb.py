@@ -339,3 +339,30 @@ def test_card_states_what_the_code_says():
         assert f"| {row} sentences | " in text
         assert f" | {stats[split]['sentences']:,} |" in text
     assert f"train: {stats['train']['words']:,} words" in text
+
+
+# -- the fast path agrees with the plain definitions -----------------------------------------------
+WORDS = st.text(alphabet="abNé<>k.'-$", min_size=1, max_size=4)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(WORDS, min_size=1, max_size=6), min_size=1, max_size=12), st.data())
+def test_read_split_equals_vocabulary_and_encode_of_the_parsed_tokens(lines, data):
+    text = "".join(" " + " ".join(words) + " \n" for words in lines)
+    split, vocab = ptb.read_split("f.txt", text.encode())
+    tokens, sentences = ptb.parse("f.txt", text.encode())
+    assert tokens == [t for words in lines for t in [*words, "<eos>"]]
+    assert vocab == ptb.vocabulary(tokens)
+    assert np.array_equal(split.ids, ptb.encode("f.txt", tokens, vocab))
+    assert split.sentences == sentences == len(lines)
+    # another file under this vocabulary: known words encode, the first unknown one is named
+    other = data.draw(st.lists(st.lists(WORDS, min_size=1, max_size=4), min_size=1, max_size=5))
+    other_text = "".join(" " + " ".join(words) + " \n" for words in other)
+    unknown = [(n, w) for n, ws in enumerate(other, 1) for w in ws if w not in vocab]
+    if unknown:
+        with pytest.raises(LoaderError, match=f"^g.txt:{unknown[0][0]}: expected a word"):
+            ptb.read_split("g.txt", other_text.encode(), vocab)
+    else:
+        got, _ = ptb.read_split("g.txt", other_text.encode(), vocab)
+        expected = [vocab.index(t) for ws in other for t in [*ws, "<eos>"]]
+        assert got.ids.tolist() == expected

@@ -44,6 +44,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..datasets import DatasetSpec, Source, SourceFile
 from ..episode import ROLE_CONTEXT, EpisodeBatch
@@ -81,44 +83,62 @@ DEFAULT_WINDOW = 35  # the BPTT length of Zaremba et al. 2014's PTB models
 BATCH_EPISODES = 4096  # windows per EpisodeBatch that ``windows`` yields
 
 # Characters no line may hold: every C0/C1 control but LF (TAB and CR included: the release has
-# neither), and whitespace other than the space, which ``str.split`` would treat as a separator.
+# neither), and whitespace other than the space, which ``split`` would treat as a separator.
 _BAD_CHAR = re.compile(
     r"[\x00-\x09\x0b-\x1f\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]"
 )
+_SPACE, _LF = 32, 10
 
 
 def _fail(name: str, number: int, message: str):
     raise LoaderError(f"{name}:{number}: {message}")
 
 
-def _line_of(text: str, pos: int) -> int:
-    return text.count("\n", 0, pos) + 1
-
-
-def _decode(name: str, data: bytes) -> str:
+def _check_characters(name: str, data: bytes) -> None:
+    """UTF-8, and none of ``_BAD_CHAR``. The release is ASCII: that case is one NumPy pass."""
+    if data.isascii():
+        a = np.frombuffer(data, dtype=np.uint8)
+        bad = np.flatnonzero(((a < _SPACE) & (a != _LF)) | (a == 127))
+        if bad.size:
+            pos = int(bad[0])
+            _fail(
+                name,
+                data.count(b"\n", 0, pos) + 1,
+                f"expected words separated by spaces, got the character {chr(a[pos])!r}",
+            )
+        return
     try:
-        return data.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         number = data[: exc.start].count(b"\n") + 1
         _fail(name, number, f"expected UTF-8 text, got byte 0x{data[exc.start]:02x}")
+    found = _BAD_CHAR.search(text)
+    if found is not None:
+        _fail(
+            name,
+            text.count("\n", 0, found.start()) + 1,
+            f"expected words separated by spaces, got the character {found.group()!r}",
+        )
 
 
-def _check_layout(name: str, text: str) -> None:
-    """Every line is ``' ' + words joined by ' ' + ' '`` and ends with LF.
-
-    Checked with whole-text ``str`` methods (C speed); only a file that fails one is scanned line
-    by line to name the first bad line."""
-    lines = text.count("\n")
+def _check_layout(name: str, data: bytes) -> None:
+    """Every line is ``' ' + words joined by ' ' + ' '`` and ends with LF. Checked over the
+    whole file at once (NumPy); only a file that fails is scanned line by line to name the first
+    bad line."""
+    a = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(a == _LF)
     if (
-        text.startswith(" ")
-        and text.endswith(" \n")
-        and text.count(" \n") == lines
-        and text.count("\n ") == lines - 1
-        and "  " not in text
-        and "\n \n" not in text
-        and not text.startswith(" \n")
+        a[0] == _SPACE
+        and a[-1] == _LF
+        and (a[ends - 1] == _SPACE).all()  # a space after the last word
+        and (a[ends[:-1] + 1] == _SPACE).all()  # a space before the first word
+        and (a[ends[:-1] + 2] != _LF).all()  # a word on every line (" \n" is empty)
+        and a[1] != _LF
+        and b"  " not in data
     ):
         return
+    text = data.decode("utf-8")  # _check_characters has checked it
+    lines = text.count("\n")
     for number, line in enumerate(text.split("\n"), 1):
         if number > lines:  # the text after the last LF
             _fail(name, number, "expected a line end (LF) after the last line")
@@ -132,29 +152,37 @@ def _check_layout(name: str, text: str) -> None:
         if "  " in line:
             column = line.index("  ") + 1
             _fail(name, number, f"{where}, got two spaces in a row at column {column}")
-    raise AssertionError("unreachable: the whole-text check and the line scan disagree")
+    raise AssertionError("unreachable: the whole-file check and the line scan disagree")
+
+
+def _stream(name: str, data: bytes) -> pa.DictionaryArray:
+    """The checked file's token stream, dictionary-encoded by Arrow (C++: half the time
+    of a Python loop over the words). Split on spaces, a file in the release's layout gives
+    ``"", w1, w2, "\\n", w3, "\\n"...``: each LF is a token of its own, the line's ``<eos>``."""
+    if not data:
+        raise LoaderError(f"{name}: the file is empty (expected one sentence a line)")
+    _check_characters(name, data)
+    _check_layout(name, data)
+    for token in (EOS, PAD):
+        pos = data.find(token.encode())
+        if pos >= 0:
+            line = data.count(b"\n", 0, pos) + 1
+            _fail(name, line, f"expected words, got {token} (the loader adds <eos>)")
+    tokens = pc.split_pattern(pa.array([data], pa.large_binary()), b" ").flatten()
+    return pc.dictionary_encode(tokens.slice(1))  # the "" before the first space
+
+
+def _types(stream: pa.DictionaryArray) -> list[bytes]:
+    return [EOS.encode() if t == b"\n" else t for t in stream.dictionary.to_pylist()]
 
 
 def parse(name: str, data: bytes) -> tuple[list[str], int]:
     """The token stream of one release file (each line's words, then ``<eos>``) and its number
     of sentences (lines). ``name`` is how errors name the file."""
-    if not data:
-        raise LoaderError(f"{name}: the file is empty (expected one sentence a line)")
-    text = _decode(name, data)
-    bad = _BAD_CHAR.search(text)
-    if bad is not None:
-        _fail(
-            name,
-            _line_of(text, bad.start()),
-            f"expected words separated by spaces, got the character {bad.group()!r}",
-        )
-    _check_layout(name, text)
-    if EOS in text or PAD in text:
-        pos = text.find(EOS) if EOS in text else text.find(PAD)
-        token = EOS if text.startswith(EOS, pos) else PAD
-        _fail(name, _line_of(text, pos), f"expected words, got {token} (the loader adds <eos>)")
-    # " w1 w2 \n" -> " w1 w2 <eos> ": one split then gives the whole stream
-    return text.replace("\n", EOS + " ").split(), text.count("\n")
+    stream = _stream(name, data)
+    types = [t.decode() for t in _types(stream)]
+    tokens = [types[i] for i in stream.indices.to_numpy()]
+    return tokens, data.count(b"\n")
 
 
 def vocabulary(train_tokens: Sequence[str]) -> tuple[str, ...]:
@@ -167,18 +195,47 @@ def vocabulary(train_tokens: Sequence[str]) -> tuple[str, ...]:
 def encode(name: str, tokens: Sequence[str], vocab: Sequence[str]) -> np.ndarray:
     """``int32`` ids of ``tokens`` under ``vocab``; a word outside it is a ``LoaderError``
     naming the file and line."""
-    index = {w: i for i, w in enumerate(vocab)}
-    index.pop(PAD, None)
+    index = {w: i for i, w in enumerate(vocab) if w != PAD}
     try:
         return np.fromiter(map(index.__getitem__, tokens), dtype=np.int32, count=len(tokens))
     except KeyError as exc:
-        word = exc.args[0]
-        position = tokens.index(word)
-        line = tokens[:position].count(EOS) + 1
+        line = tokens[: tokens.index(exc.args[0])].count(EOS) + 1
         raise LoaderError(
             f"{name}:{line}: expected a word of ptb.train.txt's vocabulary "
-            f"({len(index):,} words with <eos>), got {word!r}"
+            f"({len(index):,} words with <eos>), got {exc.args[0]!r}"
         ) from None
+
+
+def _encode(name: str, stream: pa.DictionaryArray, vocab: Sequence[str]) -> np.ndarray:
+    """The stream's ids under ``vocab``; a word outside it names its file and line."""
+    index = {w: i for i, w in enumerate(vocab) if w != PAD}
+    types = _types(stream)
+    indices = stream.indices.to_numpy()
+    unknown = [k for k, t in enumerate(types) if t.decode() not in index]
+    if unknown:
+        at = np.flatnonzero(np.isin(indices, unknown))[0]
+        line = int(np.count_nonzero(indices[:at] == types.index(EOS.encode()))) + 1
+        raise LoaderError(
+            f"{name}:{line}: expected a word of ptb.train.txt's vocabulary "
+            f"({len(index):,} words with <eos>), got {types[indices[at]].decode()!r}"
+        )
+    ids = np.asarray([index[t.decode()] for t in types], dtype=np.int32)
+    return ids[indices]
+
+
+def _build(stream: pa.DictionaryArray) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Ids and vocabulary of the training stream (what ``vocabulary`` and ``encode`` give):
+    types renumbered from Arrow's first-appearance order by count, then code point (UTF-8 bytes
+    sort in code-point order)."""
+    types = _types(stream)
+    indices = stream.indices.to_numpy()
+    counts = np.bincount(indices, minlength=len(types))
+    alphabetical = np.empty(len(types), dtype=np.int64)
+    alphabetical[sorted(range(len(types)), key=types.__getitem__)] = np.arange(len(types))
+    order = np.lexsort((alphabetical, -counts))
+    renumber = np.empty(len(types), dtype=np.int32)
+    renumber[order] = np.arange(1, len(types) + 1, dtype=np.int32)
+    return renumber[indices], (PAD, *(types[i].decode() for i in order))
 
 
 @dataclass(frozen=True)
@@ -199,9 +256,13 @@ def read_split(
 ) -> tuple[Split, tuple[str, ...]]:
     """Parse one file and encode it. With ``vocab`` None (the training file) the vocabulary is
     built from this file; returns the split and the vocabulary used."""
-    tokens, sentences = parse(name, data)
-    vocab = vocabulary(tokens) if vocab is None else tuple(vocab)
-    return Split(name, encode(name, tokens, vocab), sentences), vocab
+    stream = _stream(name, data)
+    if vocab is None:
+        ids, vocab = _build(stream)
+    else:
+        vocab = tuple(vocab)
+        ids = _encode(name, stream, vocab)
+    return Split(name, ids, data.count(b"\n")), vocab
 
 
 def statistics(split: Split, vocab: Sequence[str]) -> dict[str, float]:
