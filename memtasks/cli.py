@@ -39,9 +39,9 @@ def _knob_values(spec, settings: tuple[str, ...]) -> dict:
 
 
 def _spec_and_knobs(task: str, preset: str | None, settings: tuple[str, ...]):
-    from .registry import get_spec
+    from .registry import get_task
 
-    spec = get_spec(task)
+    spec = get_task(task)
     return spec, spec.make_knobs(preset, **_knob_values(spec, settings))
 
 
@@ -63,27 +63,35 @@ def cli() -> None:
 @cli.command("list")
 @click.argument("family", required=False)
 def list_command(family: str | None) -> None:
-    """Tasks, one per line (only FAMILY's when given)."""
-    from .registry import get_spec, list_tasks
+    """Tasks and datasets, one per line (only FAMILY's when given); datasets of real data are
+    marked [dataset]."""
+    from .registry import get_spec, list_datasets, list_tasks
 
-    ids = list_tasks(family)
+    tasks, datasets = list_tasks(family), list_datasets(family)
+    ids = sorted(tasks + datasets)
     if family and not ids:
-        families = sorted({t.split("/")[0] for t in list_tasks()})
+        families = sorted({t.split("/")[0] for t in list_tasks() + list_datasets()})
         raise MemtasksError(
             f"no family {family!r}{did_you_mean(family, families)}; families: {', '.join(families)}"
         )
     width = max(len(t) for t in ids)
     for task in ids:
-        click.echo(f"{task:<{width}}  {get_spec(task).summary}")
+        mark = "[dataset] " if task in datasets else ""
+        click.echo(f"{task:<{width}}  {mark}{get_spec(task).summary}")
 
 
 @cli.command()
 @_task
 def info(task: str) -> None:
-    """A task's knobs, presets, layout, metric and card."""
+    """A task's or dataset's knobs, presets, layout, metric and card (a dataset's: its splits,
+    source files and how to get them)."""
+    from .datasets import DatasetSpec
     from .registry import get_spec
 
     spec = get_spec(task)
+    if isinstance(spec, DatasetSpec):
+        _dataset_info(spec)
+        return
     knobs = spec.knobs()
     layout = spec.layout(knobs)
     click.echo(f"{spec.id}: {spec.summary}")
@@ -109,6 +117,48 @@ def info(task: str) -> None:
     else:
         click.echo(f"  tokens, vocabulary of {len(layout.vocab)}")
     click.echo(f"\nmetric: {spec.metric.name}: {spec.metric.description}")
+
+
+def _dataset_info(spec) -> None:
+    """``memtasks info`` of a dataset of real data."""
+    knobs = spec.knobs()
+    click.echo(f"{spec.id}: {spec.summary}  [dataset of real data]")
+    click.echo(f"source: {spec.source}")
+    card = spec.card.relative_to(spec.card.parents[2])  # data_cards/<family>/<name>.md
+    click.echo(f"card:   {card}{'' if spec.card.is_file() else ' (in the source repository)'}")
+    click.echo(f"\nsplits: {', '.join(spec.splits)}")
+    click.echo("\nsource files (with the default knobs; sha256 of the original release):")
+    for split in spec.splits:
+        for file in spec.files(knobs, split)[:1]:  # the split's own file first
+            digest = file.sha256 or "not known"
+            click.echo(f"  {split:<10}  {file.name}  sha256 {digest}")
+    click.echo("\nhow to get them:")
+    click.echo(f"  {spec.acquire_line()}")
+    if spec.env_subdir:
+        click.echo(f"  or put them under $MEMTASKS_DATA/{spec.env_subdir}")
+    if spec.hub_id:
+        click.echo(f"  or pass --hub (Hugging Face Hub: {spec.hub_id}; needs the network)")
+    click.echo(f"  then: memtasks load {spec.id} --path PATH --out DIR [--split SPLIT]")
+    click.echo("\nknobs:")
+    rows = [(name, repr(default), info.allowed(), info.doc) for name, (default, info) in
+            spec.knobs.infos().items()]  # fmt: skip
+    if rows:
+        widths = [max(len(r[i]) for r in rows) for i in range(3)]
+        for name, default, allowed, doc in rows:
+            click.echo(
+                f"  {name:<{widths[0]}}  {default:<{widths[1]}}  {allowed:<{widths[2]}}  {doc}"
+            )
+    layout = spec.layout(knobs)
+    click.echo("\nlayout:")
+    if layout.input_channels:
+        click.echo(f"  inputs {layout.input_dtype}[T, {layout.input_width}], targets "
+                   f"{layout.target_dtype}[T, {layout.target_width}]")  # fmt: skip
+    elif spec.vocab is not None:
+        click.echo("  tokens, vocabulary read from the source files")
+    else:
+        click.echo(f"  tokens, vocabulary of {len(layout.vocab)}")
+    metric = spec.metric
+    click.echo(f"\nmetric: {metric.name}: {getattr(metric, 'description', '')}")
 
 
 @cli.command()
@@ -147,12 +197,19 @@ def show(task, count, seed, split, start, max_chars, preset, settings) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["parquet", "jsonl", "babi"]),
     default="parquet",
     show_default=True,
-    help="babi: one text file in the released bAbI format (story tasks only)",
+    callback=lambda ctx, param, value: _format_name(value),
+    help="parquet, jsonl, or a format a family registers (its own text format); `memtasks "
+    "formats` lists them with their options",
 )
-@click.option("--shuffled", is_flag=True, help="--format babi: text under memtasks' cipher")
+@click.option(
+    "--format-option",
+    "format_options",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="an option of the format (repeatable; `memtasks formats` lists them)",
+)
 @click.option(
     "--dedup-against",
     "dedup_against",
@@ -176,14 +233,16 @@ def show(task, count, seed, split, start, max_chars, preset, settings) -> None:
 @click.option("--force-size", is_flag=True,
               help="write even if the estimated size exceeds the free disk space")  # fmt: skip
 @click.option("--quiet", "-q", is_flag=True, help="no progress bar")
-def generate(task, count, seed, split, out, fmt, shuffled, dedup_against, shards, workers, start,
-             preset, settings, overwrite, force_size, quiet) -> None:  # fmt: skip
-    """Generate a dataset folder of Parquet (or JSONL, or bAbI text) files and memtasks.json."""
+def generate(task, count, seed, split, out, fmt, format_options, dedup_against, shards, workers,
+             start, preset, settings, overwrite, force_size, quiet) -> None:  # fmt: skip
+    """Generate a dataset folder of Parquet (or JSONL, or a family's text) files and
+    memtasks.json."""
     from tqdm import tqdm
 
     from .storage import write_dataset
 
     spec, _ = _spec_and_knobs(task, preset, settings)  # refuse bad knobs before any output
+    options = _format_options(format_options)
     began = time.perf_counter()
     bar = planning_bar = None
 
@@ -215,7 +274,7 @@ def generate(task, count, seed, split, out, fmt, shuffled, dedup_against, shards
                 out, spec.id, count, seed, split, start=start, preset=preset,
                 knobs=_knob_values(spec, settings), shards=shards, workers=workers, format=fmt,
                 overwrite=overwrite, progress=progress, dedup_against=dedup_against,
-                shuffled=shuffled, force_size=force_size, planning=planning, notice=notice,
+                force_size=force_size, planning=planning, notice=notice, **options,
             )  # fmt: skip
     finally:
         for shown in (planning_bar, bar):
@@ -233,6 +292,112 @@ def generate(task, count, seed, split, out, fmt, shuffled, dedup_against, shards
         f"wrote {manifest['num_episodes']:,} episodes of {spec.id} (seed {seed}, split {split}) "
         f"to {out} in {len(manifest['files'])} {fmt} file(s), {size / 1e6:,.1f} MB, "
         f"{seconds:.1f} s; content hash {manifest['content_hash'][:16]}{dropped}"
+    )
+
+
+def _format_name(value: str) -> str:
+    """``--format``: a registered format (a malformed command line otherwise: exit 2)."""
+    from .formats import get_format
+
+    try:
+        return get_format(value).name
+    except MemtasksError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _format_options(items: tuple[str, ...]) -> dict:
+    """``--format-option name=value`` pairs (the format parses and checks the values)."""
+    values = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or not name.strip():
+            raise MemtasksError(
+                f"--format-option takes name=value (e.g. --format-option shuffled=true), got "
+                f"{item!r}"
+            )
+        values[name.strip()] = text
+    return values
+
+
+@cli.command()
+def formats() -> None:
+    """The formats datasets are written in, and their options (--format, --format-option)."""
+    from .formats import get_format, names
+
+    for name in names():
+        fmt = get_format(name)
+        click.echo(f"{name:<8}  {fmt.describe()}")
+        for option in fmt.options.values():
+            kind = {bool: "true/false", int: "integer", str: "text"}[option.kind]
+            click.echo(f"  --format-option {option.name}=({kind}, default {option.default!r}): "
+                       f"{option.doc}")  # fmt: skip
+
+
+@cli.command()
+@click.argument("dataset")
+@click.option(
+    "--path",
+    type=click.Path(path_type=Path),
+    help="the original files: a folder or the downloaded archive (.tar.gz, .tgz, .zip); "
+    "default: $MEMTASKS_DATA/<the dataset's folder>",
+)
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="dataset folder")
+@click.option("--split", default="train", show_default=True, help="which split to write")
+@_preset
+@_set
+@click.option("--format", "fmt", default="parquet", show_default=True,
+              callback=lambda ctx, param, value: _format_name(value),
+              help="parquet or jsonl")  # fmt: skip
+@click.option("--shards", type=click.IntRange(1), default=1, show_default=True,
+              help="files to split into")  # fmt: skip
+@click.option("--overwrite", is_flag=True, help="replace an existing dataset at --out")
+@click.option("--hub", is_flag=True,
+              help="fetch the files from the Hugging Face Hub (needs the network; only where "
+              "the dataset has a Hub copy)")  # fmt: skip
+@click.option("--checksums/--no-checksums", default=True, show_default=True,
+              help="refuse source files whose SHA-256 is not the release's")  # fmt: skip
+@click.option("--quiet", "-q", is_flag=True, help="no progress bar")
+def load(dataset, path, out, split, preset, settings, fmt, shards, overwrite, hub, checksums,
+         quiet) -> None:  # fmt: skip
+    """Read a dataset of real data from its original files and write the same dataset folder
+    as `generate` (Parquet shards and memtasks.json naming the source files and their hashes)."""
+    from tqdm import tqdm
+
+    from .registry import get_dataset
+    from .storage import load_dataset
+
+    spec = get_dataset(dataset)
+    knobs = _pairs(spec.knobs, settings, "--set", "task=3")
+    began = time.perf_counter()
+    bar = None
+
+    def progress(episodes: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(unit="ep", unit_scale=True, disable=quiet, file=sys.stderr,
+                       desc=spec.id, dynamic_ncols=True)  # fmt: skip
+        bar.update(episodes)
+
+    def notice(line: str) -> None:
+        click.echo(f"memtasks: {line}", err=True)
+
+    try:
+        with _sigterm_as_interrupt():
+            manifest = load_dataset(
+                out, spec.id, split, path, knobs, preset=preset, format=fmt, shards=shards,
+                overwrite=overwrite, hub=hub, checksums=checksums, progress=progress,
+                notice=notice,
+            )  # fmt: skip
+    finally:
+        if bar is not None:
+            bar.close()
+    seconds = time.perf_counter() - began
+    sources = manifest["sources"]
+    checked = "" if checksums else " (checksums not checked: --no-checksums)"
+    click.echo(
+        f"wrote {manifest['num_episodes']:,} episodes of {spec.id} (split {split}) to {out} in "
+        f"{len(manifest['files'])} {fmt} file(s), {seconds:.1f} s, from {len(sources)} source "
+        f"file(s){checked}; content hash {manifest['content_hash'][:16]}"
     )
 
 
@@ -273,11 +438,24 @@ def verify(path: Path, regenerate: bool) -> None:
     result = check_dataset(path, regenerate=regenerate)
     manifest, digest = result.manifest, result.digest
     what = f"content hash {digest[:16]}"
-    if manifest["format"] == "babi":  # text does not record question templates: see storage
+    if digest != manifest["content_hash"]:  # a format that does not keep every field (text)
+        from .formats import get_format
+
+        title = get_format(manifest["format"]).title or manifest["format"]
+        made = "generated" if "task" in manifest else "written"
         what = (
-            f"bAbI text read back to hash {digest[:16]} (content hash when generated "
+            f"{title} read back to hash {digest[:16]} (content hash when {made} "
             f"{manifest['content_hash'][:16]})"
         )
+    if "dataset" in manifest and "task" not in manifest:  # written by `memtasks load`
+        files = ", ".join(f"{s['name']} ({s['sha256'][:12]})" for s in manifest["sources"])
+        click.echo(
+            f"ok: {manifest['num_episodes']:,} episodes of {manifest['dataset']} (split "
+            f"{manifest['split']!r}), {what}; stored indices match the files' episode ranges; "
+            f"loaded from source files, so nothing is regenerated: the manifest records them "
+            f"and their sha256 ({files}); `memtasks load` again to compare with the originals"
+        )
+        return
     if regenerate:
         made = (
             f"{result.regenerated:,} episodes (the first, the last and others at random) "

@@ -145,6 +145,7 @@ class Source:
         self._archive: Any = None
         self._cache: dict[str, bytes] = {}
         self.read_log: list[dict[str, Any]] = []
+        self.memo: dict[Any, Any] = {}  # what a dataset's reader keeps across reads of one source
 
     def __repr__(self) -> str:
         return f"Source({str(self.root)!r}, {self.kind})"

@@ -1,14 +1,35 @@
 """Episodes as readable text: bit grids for vector tasks (time runs left to right, one row per
-channel, as in the NTM paper's figures), tokens for token tasks, and stories (bAbI) as the
-numbered lines of the released text format."""
+channel, as in the NTM paper's figures), tokens for token tasks, and whatever a family renders
+its own way (``register_renderer``: stories as the numbered lines of their text format)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 
 from .episode import ROLE_NAMES, EpisodeBatch
 
 ON, OFF, SCORED, SKIPPED = "█", "·", "^", " "
+
+# family -> renderer(batch, i, layout) -> the episode's lines below its heading, or None to
+# fall back to the generic rendering; registered by family modules when imported
+Renderer = Callable[[EpisodeBatch, int, object], "list[str] | None"]
+_RENDERERS: dict[str, Renderer] = {}
+
+
+def register_renderer(family: str, renderer: Renderer) -> None:
+    """Render episodes of ``family``'s tasks and datasets with ``renderer`` (see above)."""
+    _RENDERERS[family] = renderer
+
+
+def _renderer(task: str) -> Renderer | None:
+    family = task.split("/")[0] if task else ""
+    if family and family not in _RENDERERS:
+        from .registry import _ensure_loaded
+
+        _ensure_loaded()  # the family's module registers its renderer
+    return _RENDERERS.get(family)
 
 
 def _layout(batch: EpisodeBatch, layout=None):
@@ -91,13 +112,10 @@ def render_episode(batch: EpisodeBatch, i: int, layout=None) -> str:
         def word(x: int) -> str:
             return vocab[x] if 0 <= x < len(vocab) else str(x)
 
-        if vocab and _is_story(ep):
-            # stories (bAbI and the like) read best as the released text: numbered sentences,
-            # questions with their answer and supporting line numbers
-            from .loaders.babi import story_lines
-
-            lines += ["  " + s.replace("\t", "   ") for s in story_lines(batch, i, vocab)]
-            return "\n".join(lines)
+        renderer = _renderer(batch.task)
+        own = renderer(batch, i, layout) if renderer is not None else None
+        if own is not None:  # the family's own rendering (stories as their text...)
+            return "\n".join(lines + own)
         lines.append("  inputs : " + " ".join(word(int(x)) for x in ep["inputs"]))
         scored = [word(int(x)) for x, m in zip(ep["targets"], ep["mask"], strict=True) if m]
         lines.append("  targets: " + " ".join(scored) + "   (scored positions only)")
@@ -110,7 +128,7 @@ def render_episode(batch: EpisodeBatch, i: int, layout=None) -> str:
     return "\n".join(lines)
 
 
-def _is_story(ep: dict) -> bool:
+def is_story(ep: dict) -> bool:
     """Sentences (context with segments), questions and answers only, every answer scored."""
     role = ep["role"]
     context = role == 0

@@ -1,10 +1,13 @@
-"""Datasets on disk: a folder of Parquet (or JSONL, or bAbI text) files plus ``memtasks.json``.
+"""Datasets on disk: a folder of Parquet (or JSONL, or a family's text) files plus
+``memtasks.json``.
 
 ::
 
     DIR/
       memtasks.json                          what the data is (task, knobs, seed, split, layout,
-                                             counts, package version, content hash, files)
+                                             counts, package version, content hash, files; a
+                                             loaded dataset: its id and source files instead of
+                                             task and seed)
       data/train-00000-of-00008.parquet      episodes, one row each, in index order
       ...
 
@@ -19,12 +22,14 @@ is moved aside before the new one moves in and deleted only after.
 The content hash (``memtasks.hashing``) covers the episodes and their indices and nothing else:
 the same episodes written in 1 shard or 8, by 1 worker or 4, have the same hash.
 
-``format="babi"`` writes the story tasks (babi, world families) as one text file in the
-released bAbI format, named as the release names it (``qa1_single-supporting-fact_train.txt``),
-next to ``memtasks.json``; ``shuffled=True`` writes it under memtasks' letter cipher. The
-manifest's ``babi`` entry says how to read it back: ``read_dataset`` re-reads the text with the
-task's vocabulary and gives the same episodes except ``meta.question_template``, which text does
-not record (-1); ``verify`` checks the re-read episodes against ``babi.read_back_hash``.
+Formats are plug-ins (``memtasks.formats``): Parquet and JSONL in the core; a family registers
+its own text format (a single file next to ``memtasks.json``, whose manifest entry under the
+format's name says how to read it back) and its options (``write_dataset(..., option=value)``).
+
+One writer, ``write_batches``, makes every folder: ``write_dataset`` feeds it generated episodes
+(in worker processes when asked), ``load_dataset`` the episodes a real dataset's reader makes of
+its original files (``memtasks.datasets``); the manifest of a loaded dataset names the dataset
+and the source files with their SHA-256 instead of a task and seed.
 
 ``dedup_against=N`` (``memtasks.dedup``) leaves out held-out episodes whose story is one of
 training episodes ``0 .. N-1``; the kept ones keep their stream indices.
@@ -42,25 +47,34 @@ import re
 import shutil
 import signal
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from . import _fs
 from .episode import POSITION_FIELDS, EpisodeBatch
-from .errors import LoaderError, MemtasksError, StorageError
+from .errors import MemtasksError, StorageError
+from .formats import JSON_TYPES as _JSON_TYPES
+from .formats import Format, WriteContext, check_options, get_format
+from .formats import reason as _reason
+from .formats.parquet import source_id
 from .hashing import ContentHasher, episode_hashes
-from .registry import TaskSpec, check_count, check_range, check_seed, check_split, get_spec
+from .registry import (
+    TaskSpec,
+    check_count,
+    check_range,
+    check_seed,
+    check_split,
+    get_spec,
+    get_task,
+)
 
 MANIFEST = "memtasks.json"
 FORMAT_VERSION = 1
-FORMATS = ("parquet", "jsonl", "babi")
 _CHUNK_BYTES = 64 << 20  # episodes are generated and written in pieces of about this size
 
 
@@ -78,7 +92,7 @@ class _ShardJob:
     path: str
     fmt: str
     skip: np.ndarray | None = None  # stream indices in [start, stop) left out (dedup)
-    shuffled: bool = False  # babi text under memtasks' cipher
+    options: tuple = ()  # the format's options, (name, value) pairs
 
 
 def _package_version() -> str:
@@ -126,68 +140,6 @@ def _chunks(job: _ShardJob) -> Iterator[EpisodeBatch]:
             yield batch
 
 
-def _write_parquet(job: _ShardJob, on_chunk: Callable[[EpisodeBatch], None]) -> None:
-    writer = None
-    try:
-        for batch in _chunks(job):
-            table = batch.to_arrow()
-            if writer is None:
-                writer = pq.ParquetWriter(
-                    job.path, table.schema, compression="zstd", compression_level=1,
-                    use_dictionary=False, write_statistics=["index"],
-                )  # fmt: skip
-            writer.write_table(table, row_group_size=len(batch))
-            on_chunk(batch)
-    finally:
-        if writer is not None:
-            writer.close()
-
-
-def _json_value(v: Any) -> Any:
-    return v.tolist() if isinstance(v, np.ndarray) else v
-
-
-def episode_records(batch: EpisodeBatch) -> Iterator[dict[str, Any]]:
-    """Episodes as plain Python dicts (lists of numbers), as the JSONL export writes them."""
-    off = batch.offsets.tolist()
-    soff = batch.support_offsets.tolist()
-    fields = {f: getattr(batch, f).tolist() for f in POSITION_FIELDS}
-    support, support_answer = batch.support.tolist(), batch.support_answer.tolist()
-    meta = {k: v.tolist() for k, v in batch.meta.items()}
-    for b, index in enumerate(batch.index.tolist()):
-        lo, hi = off[b], off[b + 1]
-        record = {"index": index}
-        record.update({f: values[lo:hi] for f, values in fields.items()})
-        record["support"] = support[soff[b] : soff[b + 1]]
-        record["support_answer"] = support_answer[soff[b] : soff[b + 1]]
-        record["meta"] = {k: v[b] for k, v in meta.items()}
-        yield record
-
-
-def _write_jsonl(job: _ShardJob, on_chunk: Callable[[EpisodeBatch], None]) -> None:
-    with open(job.path, "w", encoding="utf-8") as out:
-        for batch in _chunks(job):
-            for record in episode_records(batch):
-                out.write(json.dumps(record, separators=(",", ":")))
-                out.write("\n")
-            on_chunk(batch)
-
-
-def _write_babi(job: _ShardJob, on_chunk: Callable[[EpisodeBatch], None]) -> None:
-    from .loaders.babi import task_space_before_tab, to_text
-
-    spec = get_spec(job.task)
-    vocab = spec.layout(spec.knobs.from_values(job.knobs)).vocab
-    gap = task_space_before_tab(job.task)
-    with open(job.path, "w", encoding="utf-8", newline="\n") as out:
-        for batch in _chunks(job):
-            out.write(to_text(batch, vocab, space_before_tab=gap, shuffled=job.shuffled))
-            on_chunk(batch)
-
-
-_WRITERS = {"parquet": _write_parquet, "jsonl": _write_jsonl, "babi": _write_babi}
-
-
 def _run_job(job: _ShardJob, on_chunk: Callable[[EpisodeBatch], None]) -> int:
     positions = 0
 
@@ -196,22 +148,18 @@ def _run_job(job: _ShardJob, on_chunk: Callable[[EpisodeBatch], None]) -> int:
         positions += batch.num_positions
         on_chunk(batch)
 
-    _WRITERS[job.fmt](job, seen)
+    spec = get_task(job.task)
+    layout = spec.layout(spec.knobs.from_values(job.knobs))
+    context = WriteContext(job.task, layout, job.split, dict(job.options))
+    get_format(job.fmt).write(job.path, _chunks(job), context, seen)
     return positions
 
 
-def as_read_back(batch: EpisodeBatch) -> EpisodeBatch:
-    """The episodes as bAbI text gives them back: every ``question_template`` unknown (-1)."""
-    if "question_template" not in batch.meta:
-        return batch
-    meta = dict(batch.meta)
-    meta["question_template"] = np.full_like(meta["question_template"], -1)
-    return EpisodeBatch.trusted(**{**batch.__dict__, "meta": meta})
-
-
 def _hashes(batch: EpisodeBatch, fmt: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """(indices, episode hashes, hashes of the episodes as read back from babi text)."""
-    read_back = episode_hashes(as_read_back(batch)) if fmt == "babi" else None
+    """(indices, episode hashes, hashes of the episodes as the format reads them back: None
+    where it stores them exactly)."""
+    form = get_format(fmt)
+    read_back = episode_hashes(form.read_back(batch)) if form.lossy else None
     return batch.index, episode_hashes(batch), read_back
 
 
@@ -261,10 +209,10 @@ def write_dataset(
     overwrite: bool = False,
     progress: Callable[[int], None] | None = None,
     dedup_against: int = 0,
-    shuffled: bool = False,
     force_size: bool = False,
     planning: Callable[[int, int], None] | None = None,
     notice: Callable[[str], None] | None = None,
+    **format_options: Any,
 ) -> dict[str, Any]:
     """Generate episodes ``start .. start + n - 1`` of a task into the folder ``out``.
 
@@ -281,42 +229,149 @@ def write_dataset(
     ``planning(episodes, total)`` reports dedup planning's progress (episodes hashed since its
     last call, of about ``total``).
 
-    ``format="babi"``: one release-format text file (story tasks only; ``shards`` must be 1,
-    ``workers`` write pieces of it in parallel); ``shuffled`` ciphers it (``loaders.babi``).
+    ``format``: a registered format (``memtasks.formats``); ``format_options`` are its options
+    (``Format.options``). A single-file format (a family's text format) takes ``shards`` 1;
+    ``workers`` then write pieces of the file in parallel, joined after.
     ``dedup_against=N``: leave out episodes whose story is one of training episodes
     ``0 .. N-1`` (same task, knobs and seed) and draw on until ``n`` are kept; not for split
     train (``memtasks.dedup``).
     """
     from . import dedup
 
-    spec = get_spec(task)
+    spec = get_task(task)
     knob_values = spec.make_knobs(preset, **(knobs or {}))
     seed, split = check_seed(seed), check_split(split)
     n, start = check_count("n", n), check_range(start, n)
     if n == 0:
         raise MemtasksError("n must be at least 1")
-    if format not in FORMATS:
-        raise MemtasksError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
+    fmt = get_format(format)
+    options = check_options(fmt, format_options)
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise MemtasksError(f"workers must be an integer >= 1, got {workers!r}")
     layout = spec.layout(knob_values)
-    if format == "babi":
-        from .loaders.babi import check_text_task
-
-        check_text_task(spec, layout)
-        if shards not in (None, 1):
-            raise MemtasksError(
-                f"format 'babi' writes one text file, as the release does; shards must be 1, "
-                f"got {shards!r}"
-            )
-    elif shuffled:
-        raise MemtasksError(f"shuffled applies to format 'babi' only, not {format!r}")
+    fmt.check(spec, layout, options)
+    if fmt.single_file and shards not in (None, 1):
+        raise MemtasksError(fmt.shards_error(shards))
     against = dedup.check_dedup(dedup_against, split)
+    context = WriteContext(spec.id, layout, split, options)
+
+    def fill(make_tmp: Callable[[], Path], shown: Any, out: Path) -> dict[str, Any]:
+        nonlocal shards
+        chunk, bytes_per_episode, feature_types = _plan(spec, knob_values, seed, split, start, n)
+        if fmt.single_file:
+            shards = min(workers, n)  # pieces written in parallel, then joined
+        elif shards is None:
+            shards = max(1, min(n, -(-n * bytes_per_episode // (500 << 20))))
+        if isinstance(shards, bool) or not isinstance(shards, int) or not 1 <= shards <= n:
+            raise MemtasksError(f"shards must be an integer in [1, n={n}], got {shards!r}")
+        if not force_size:
+            _check_disk(out.parent, n * bytes_per_episode * fmt.size_factor, n, shown)
+        # which stream indices each shard holds: start .. start + n - 1, or with dedup the
+        # first n whose story is not a training story (this may raise: still nothing written)
+        kept = None
+        if against:
+            counted = _Counting(spec, planning, against + n)
+            kept = dedup.plan(counted, knob_values, seed, split, start, n, against, chunk)
+        cut = [(s * n) // shards for s in range(shards + 1)]
+        if kept is None:
+            spans = [(start + cut[s], start + cut[s + 1], None) for s in range(shards)]
+        else:
+            spans = []
+            for s in range(shards):
+                lo, hi = int(kept.kept[cut[s]]), int(kept.kept[cut[s + 1] - 1]) + 1
+                spans.append((lo, hi, kept.skipped_in(lo, hi)))
+
+        tmp = make_tmp()
+        if progress:
+            progress(0)  # every check has passed: a progress display may start now
+        paths = _data_paths(tmp, fmt, split, shards)
+        jobs = [
+            _ShardJob(spec.id, knob_values.to_dict(), seed, split, lo, hi, chunk,
+                      str(tmp / paths[s]), fmt.name, skip, tuple(sorted(options.items())))
+            for s, (lo, hi, skip) in enumerate(spans)
+        ]  # fmt: skip
+        hasher = ContentHasher()
+        read_back = ContentHasher() if fmt.lossy else None
+        positions = _write_all(jobs, workers, hasher, read_back, progress)
+        files = [
+            {"path": paths[s], "episodes": [j.start, j.stop], "positions": int(p)}
+            for s, (j, p) in enumerate(zip(jobs, positions, strict=True))
+        ]
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "memtasks_version": _package_version(),
+            "task": spec.id,
+            "task_version": spec.version,
+            "preset": preset,
+            "knobs": knob_values.to_dict(),
+            "seed": seed,
+            "split": split,
+            "start": start,
+            "num_episodes": n,
+            "num_positions": int(sum(positions)),
+            "format": fmt.name,
+            "layout": layout.to_dict(),
+            "features": feature_types,
+            "metric": spec.metric.name,
+            "dedup_against": against,
+            "dedup_dropped": kept.dropped if kept is not None else 0,
+            "files": files,
+            "content_hash": hasher.hexdigest(),
+        }
+        indices = kept.ranges() if kept is not None else [[start, start + n]]
+        _finish_format(tmp, fmt, context, manifest, indices, read_back)
+        return manifest
+
+    return _into_folder(out, overwrite=overwrite, notice=notice, fill=fill)
+
+
+def _data_paths(tmp: Path, fmt: Format, split: str, shards: int) -> list[str]:
+    """The files the shards are written to, relative to the temporary folder."""
+    if fmt.single_file:  # pieces, joined into the one file at the end (_finish_format)
+        return [f".piece-{s:05d}.{fmt.suffix}" for s in range(shards)]
+    (tmp / "data").mkdir()
+    return [shard_name(split, s, shards, fmt.suffix) for s in range(shards)]
+
+
+def _finish_format(tmp: Path, fmt: Format, context: WriteContext, manifest: dict[str, Any],
+                   indices: list[list[int]], read_back: ContentHasher | None) -> None:  # fmt: skip
+    """A single-file format's pieces joined into its file; the format's manifest entry."""
+    files = manifest["files"]
+    if fmt.single_file:
+        name = fmt.file_name(context.task, context.split)
+        _join(tmp, [f["path"] for f in files], name)
+        manifest["files"] = [
+            {"path": name, "episodes": [files[0]["episodes"][0], files[-1]["episodes"][1]],
+             "positions": manifest["num_positions"]}
+        ]  # fmt: skip
+    entry = fmt.manifest_entry(
+        context, indices, read_back.hexdigest() if read_back is not None else None
+    )
+    if entry is not None:
+        manifest[fmt.name] = entry
+
+
+def _into_folder(out: str | os.PathLike, *, overwrite: bool,
+                 notice: Callable[[str], None] | None, fill) -> dict[str, Any]:  # fmt: skip
+    """The one way a dataset folder is made (DESIGN.md section 10): ``out`` checked, its parent
+    folders made, the output lock taken, what killed runs left cleaned up, an existing ``out``
+    refused unless ``overwrite``; then ``fill(make_tmp, shown, out)`` writes the data files into
+    the temporary folder ``make_tmp()`` makes and returns the manifest, which is written last
+    before the folder is moved into place. Any failure removes the temporary folder, the lock
+    and the parent folders this call made, and leaves ``out`` as it was."""
     shown = out  # as the caller wrote it, for messages
     out = _target(Path(out))
     created = _make_parents(out.parent)
     lock = _fs.OutputLock(out)
     tmp = None
+
+    def make_tmp() -> Path:
+        nonlocal tmp
+        tmp = out.parent / f".{out.name}.{_TMP}-{uuid.uuid4().hex[:12]}"
+        tmp.mkdir()
+        _fs.write_owner(tmp)  # a later run deletes it only once this process is gone
+        return tmp
+
     try:
         try:
             lock.acquire()
@@ -335,84 +390,7 @@ def write_dataset(
                 raise StorageError(
                     f"{shown} already exists; use --overwrite (overwrite=True) to replace it"
                 )
-
-        chunk, bytes_per_episode, feature_types = _plan(spec, knob_values, seed, split, start, n)
-        if format == "babi":
-            shards = min(workers, n)  # pieces written in parallel, then joined
-        elif shards is None:
-            shards = max(1, min(n, -(-n * bytes_per_episode // (500 << 20))))
-        if isinstance(shards, bool) or not isinstance(shards, int) or not 1 <= shards <= n:
-            raise MemtasksError(f"shards must be an integer in [1, n={n}], got {shards!r}")
-        if not force_size:
-            _check_disk(out.parent, n * bytes_per_episode * _SIZE_FACTOR[format], n, shown)
-        # which stream indices each shard holds: start .. start + n - 1, or with dedup the
-        # first n whose story is not a training story (this may raise: still nothing written)
-        kept = None
-        if against:
-            counted = _Counting(spec, planning, against + n)
-            kept = dedup.plan(counted, knob_values, seed, split, start, n, against, chunk)
-        cut = [(s * n) // shards for s in range(shards + 1)]
-        if kept is None:
-            spans = [(start + cut[s], start + cut[s + 1], None) for s in range(shards)]
-        else:
-            spans = []
-            for s in range(shards):
-                lo, hi = int(kept.kept[cut[s]]), int(kept.kept[cut[s + 1] - 1]) + 1
-                spans.append((lo, hi, kept.skipped_in(lo, hi)))
-
-        tmp = out.parent / f".{out.name}.{_TMP}-{uuid.uuid4().hex[:12]}"
-        tmp.mkdir()
-        _fs.write_owner(tmp)  # a later run deletes it only once this process is gone
-        if progress:
-            progress(0)  # every check has passed: a progress display may start now
-        if format == "babi":
-            from .loaders.babi import text_file_name
-
-            paths = [f".piece-{s:05d}.txt" for s in range(shards)]
-        else:
-            (tmp / "data").mkdir()
-            paths = [shard_name(split, s, shards, format) for s in range(shards)]
-        jobs = [
-            _ShardJob(spec.id, knob_values.to_dict(), seed, split, lo, hi, chunk,
-                      str(tmp / paths[s]), format, skip, shuffled)
-            for s, (lo, hi, skip) in enumerate(spans)
-        ]  # fmt: skip
-        hasher = ContentHasher()
-        read_back = ContentHasher() if format == "babi" else None
-        positions = _write_all(jobs, workers, hasher, read_back, progress)
-        files = [
-            {"path": paths[s], "episodes": [j.start, j.stop], "positions": int(p)}
-            for s, (j, p) in enumerate(zip(jobs, positions, strict=True))
-        ]
-        manifest = {
-            "format_version": FORMAT_VERSION,
-            "memtasks_version": _package_version(),
-            "task": spec.id,
-            "task_version": spec.version,
-            "preset": preset,
-            "knobs": knob_values.to_dict(),
-            "seed": seed,
-            "split": split,
-            "start": start,
-            "num_episodes": n,
-            "num_positions": int(sum(positions)),
-            "format": format,
-            "layout": layout.to_dict(),
-            "features": feature_types,
-            "metric": spec.metric.name,
-            "dedup_against": against,
-            "dedup_dropped": kept.dropped if kept is not None else 0,
-            "files": files,
-            "content_hash": hasher.hexdigest(),
-        }
-        if format == "babi":
-            name = text_file_name(spec.id, split)
-            _join(tmp, [f["path"] for f in files], name)
-            manifest["files"] = [
-                {"path": name, "episodes": [spans[0][0], spans[-1][1]],
-                 "positions": manifest["num_positions"]}
-            ]  # fmt: skip
-            manifest["babi"] = _babi_entry(spec.id, shuffled, start, n, kept, read_back)
+        manifest = fill(make_tmp, shown, out)
         # the manifest is written last: a folder without it is never a finished dataset;
         # the owner file goes first, so the dataset moved into place holds only its own files
         (tmp / _fs.OWNER).unlink()
@@ -433,11 +411,194 @@ def write_dataset(
     return manifest
 
 
-_log = logging.getLogger(__name__)
+def write_batches(
+    out: str | os.PathLike,
+    batches: Iterable[EpisodeBatch],
+    *,
+    manifest: dict[str, Any],
+    fmt: str = "parquet",
+    shards: int = 1,
+    overwrite: bool = False,
+    progress: Callable[[int], None] | None = None,
+    notice: Callable[[str], None] | None = None,
+    **format_options: Any,
+) -> dict[str, Any]:
+    """Write episodes made elsewhere (a real dataset's reader, your own code) as a dataset
+    folder at ``out``: the same layout, atomicity, locking and hashes as ``write_dataset``.
 
-# bytes on disk per byte of episodes in memory, to estimate a dataset's size before writing:
-# Parquet (zstd) and bAbI text are smaller than the arrays, JSONL spells each number out
-_SIZE_FACTOR = {"parquet": 1.0, "babi": 1.0, "jsonl": 3.0}
+    ``batches`` yield the episodes in index order, indices rising by one from the first.
+    ``manifest`` describes them: ``task`` or ``dataset`` (an id), ``knobs``, ``split``,
+    ``layout`` (a ``Layout.to_dict()``) and anything else to record (``sources``, ``metric``);
+    it may still change while the batches are read (a reader records the files it read), and
+    the counts, features, files and content hash are added. ``shards > 1`` holds the episodes
+    in memory to cut them into equal files. Returns the manifest written."""
+    from .registry import Layout
+
+    described = source_id(manifest)
+    if not isinstance(described, str) or not described:
+        raise MemtasksError("write_batches: manifest must name its 'task' or 'dataset' id")
+    split = check_split(manifest.get("split"))
+    form = get_format(fmt)
+    options = check_options(form, format_options)
+    if isinstance(shards, bool) or not isinstance(shards, int) or shards < 1:
+        raise MemtasksError(f"shards must be an integer >= 1, got {shards!r}")
+    if form.single_file and shards != 1:
+        raise MemtasksError(form.shards_error(shards))
+    spec_layout = manifest.get("layout") or {}
+    layout = Layout(**{k: tuple(v) if isinstance(v, list) else v for k, v in spec_layout.items()})
+    context = WriteContext(described, layout, split, options)
+
+    def fill(make_tmp: Callable[[], Path], shown: Any, out: Path) -> dict[str, Any]:
+        stream: Iterable[EpisodeBatch] = batches
+        if shards > 1:  # the count is needed to cut the files: hold them
+            held = [b for b in batches if len(b)]
+            stream = held
+            total = sum(len(b) for b in held)
+            if total < shards:
+                raise MemtasksError(f"shards must be at most the {total} episodes, got {shards}")
+        tmp = make_tmp()
+        if progress:
+            progress(0)
+        paths = _data_paths(tmp, form, split, shards)
+        hasher = ContentHasher()
+        read_back = ContentHasher() if form.lossy else None
+        state = {"types": None, "next": None, "first": None, "n": 0}
+        files: list[dict[str, Any]] = []
+
+        def checked(pieces: Iterable[EpisodeBatch]) -> Iterator[EpisodeBatch]:
+            for batch in pieces:
+                if not len(batch):
+                    continue
+                types = features(batch)
+                if state["types"] is None:
+                    state["types"], state["first"] = types, int(batch.index[0])
+                    state["next"] = state["first"]
+                elif _canonical(types) != _canonical(state["types"]):
+                    raise MemtasksError(
+                        f"{described}: a batch's dtypes or meta fields differ from the first's "
+                        "(every batch of a dataset has the same features)"
+                    )
+                expected = np.arange(state["next"], state["next"] + len(batch))
+                if not np.array_equal(batch.index, expected):
+                    raise MemtasksError(
+                        f"{described}: episode indices must rise by one from the first "
+                        f"({state['first']}); a batch holds {_show(batch.index[:5].tolist())} "
+                        f"where {state['next']} was next"
+                    )
+                state["next"] += len(batch)
+                state["n"] += len(batch)
+                yield batch
+
+        def record(batch: EpisodeBatch) -> None:
+            index, hashes, back = _hashes(batch, form.name)
+            hasher.update_hashes(index, hashes)
+            if read_back is not None:
+                read_back.update_hashes(index, back)
+            if progress:
+                progress(len(batch))
+
+        if shards == 1:
+            groups: list[Iterable[EpisodeBatch]] = [checked(stream)]
+        else:
+            every = EpisodeBatch.concat(list(checked(stream)))
+            cut = [(s * len(every)) // shards for s in range(shards + 1)]
+            groups = [[every[cut[s] : cut[s + 1]]] for s in range(shards)]
+        for s, group in enumerate(groups):
+            positions = 0
+            lo = state["next"]
+
+            def counted(pieces: Iterable[EpisodeBatch]) -> Iterator[EpisodeBatch]:
+                nonlocal positions, lo
+                for batch in pieces:
+                    if lo is None:
+                        lo = int(batch.index[0])
+                    positions += batch.num_positions
+                    yield batch
+
+            if shards > 1:
+                lo = int(group[0].index[0])
+            form.write(str(tmp / paths[s]), counted(group), context, record)
+            if state["n"] == 0:
+                raise MemtasksError(f"{described}: no episodes to write")
+            hi = int(group[0].index[-1]) + 1 if shards > 1 else state["next"]
+            files.append({"path": paths[s], "episodes": [lo, hi], "positions": positions})
+        # read now: the caller's manifest may have changed while the batches were read
+        final = {"format_version": FORMAT_VERSION, "memtasks_version": _package_version()}
+        final.update(manifest)
+        final.update(
+            {
+                "start": state["first"],
+                "num_episodes": state["n"],
+                "num_positions": int(sum(f["positions"] for f in files)),
+                "format": form.name,
+                "layout": layout.to_dict(),
+                "features": state["types"],
+                "files": files,
+                "content_hash": hasher.hexdigest(),
+            }
+        )
+        _finish_format(tmp, form, context, final, [[state["first"], state["next"]]], read_back)
+        return final
+
+    return _into_folder(out, overwrite=overwrite, notice=notice, fill=fill)
+
+
+def load_dataset(
+    out: str | os.PathLike,
+    dataset: str,
+    split: str = "train",
+    path: str | os.PathLike | None = None,
+    knobs: dict[str, Any] | None = None,
+    *,
+    preset: str | None = None,
+    format: str = "parquet",
+    shards: int = 1,
+    overwrite: bool = False,
+    hub: bool = False,
+    checksums: bool = True,
+    progress: Callable[[int], None] | None = None,
+    notice: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Read a split of a real dataset from its original files (``path``, a folder or archive;
+    else ``$MEMTASKS_DATA``; the Hub only with ``hub=True``) and write it as a dataset folder at
+    ``out`` (``write_batches``). The manifest names the dataset, its knobs and split, and the
+    source files read with their SHA-256 and sizes. A missing or malformed source file, or one
+    whose SHA-256 is not the release's (unless ``checksums=False``), is one ``LoaderError`` line
+    naming the file (and line), and nothing is written."""
+    from .datasets import open_source
+    from .registry import get_dataset
+
+    spec = get_dataset(dataset)
+    values = spec.make_knobs(preset, **(knobs or {}))
+    split = spec.check_split(split)
+    form = get_format(format)
+    with open_source(spec, path, hub=hub, checksums=checksums) as source:
+        layout = spec.layout_of(values, source)  # may read files: errors come before writing
+        form.check(spec, layout, {})
+        manifest: dict[str, Any] = {
+            "dataset": spec.id,
+            "dataset_version": spec.version,
+            "preset": preset,
+            "knobs": values.to_dict(),
+            "split": split,
+            "layout": layout.to_dict(),
+            "metric": getattr(spec.metric, "name", str(spec.metric)),
+            "sources": [],
+        }
+
+        def batches() -> Iterator[EpisodeBatch]:
+            for batch in spec.read(source, values, split):
+                batch.task = spec.id
+                yield batch
+            manifest["sources"] = source.sources()  # every file read, in order
+
+        return write_batches(
+            out, batches(), manifest=manifest, fmt=form.name, shards=shards,
+            overwrite=overwrite, progress=progress, notice=notice,
+        )  # fmt: skip
+
+
+_log = logging.getLogger(__name__)
 
 
 def _check_disk(folder: Path, estimate: float, n: int, shown) -> None:
@@ -478,29 +639,10 @@ def _join(folder: Path, parts: list[str], name: str) -> None:
             (folder / part).unlink()
 
 
-def _babi_entry(task: str, shuffled: bool, start: int, n: int, kept, read_back) -> dict:
-    """The manifest's account of a babi text folder: what reading it back needs."""
-    from .loaders.babi import CIPHER_LOWER, CIPHER_UPPER, task_space_before_tab
-
-    return {
-        "read_back": (
-            "memtasks.storage.read_dataset(DIR): memtasks.loaders.babi.read_file(FILE, "
-            "vocab=layout.vocab, memtasks_cipher=babi.shuffled), stories numbered by "
-            "babi.indices, meta widths as in features; meta.question_template is -1 (text "
-            "does not record templates). verify compares those episodes with read_back_hash"
-        ),
-        "space_before_tab": task_space_before_tab(task),
-        "shuffled": shuffled,
-        "cipher": {"lower": CIPHER_LOWER, "upper": CIPHER_UPPER} if shuffled else None,
-        "indices": kept.ranges() if kept is not None else [[start, start + n]],
-        "read_back_hash": read_back.hexdigest(),
-    }
-
-
 def _write_all(jobs, workers, hasher: ContentHasher, read_back: ContentHasher | None,
                progress) -> list[int]:  # fmt: skip
     """Write every shard; feed the hashers in episode order whatever order shards finish in
-    (``read_back``: the episodes as babi text gives them back, see ``as_read_back``)."""
+    (``read_back``: the episodes as the format reads them back, ``Format.read_back``)."""
 
     def record(index: np.ndarray, hashes: np.ndarray, back: np.ndarray | None) -> None:
         hasher.update_hashes(index, hashes)
@@ -738,17 +880,15 @@ def _remove_quietly(folder: Path) -> None:
 
 
 # -- reading ----------------------------------------------------------------------------------
-# Readers meet folders memtasks did not write, or that changed since: a flipped bit, a truncated
-# or empty file, a foreign Parquet file, an edited manifest. pyarrow, numpy and json report
-# those as any of these; each becomes one StorageError line naming the file.
-_READ_ERRORS = (
-    pa.ArrowException, OSError, ValueError, KeyError, IndexError, TypeError, OverflowError,
-    RecursionError, MemoryError, EOFError, NotImplementedError,
-)  # fmt: skip
 # every field write_dataset writes that a reader or verify relies on
 _REQUIRED = (
     "format_version", "task", "task_version", "knobs", "seed", "split", "start", "num_episodes",
     "format", "features", "files", "content_hash",
+)  # fmt: skip
+# ... and load_dataset: the dataset and its source files instead of a task and seed
+_REQUIRED_LOADED = (
+    "format_version", "dataset", "dataset_version", "knobs", "split", "start", "num_episodes",
+    "format", "features", "files", "content_hash", "sources",
 )  # fmt: skip
 _DTYPES = frozenset(
     ["bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float16",
@@ -757,11 +897,6 @@ _DTYPES = frozenset(
 _MAX_WIDTH = 1 << 20  # the widest row a feature may declare: bounds what a reader allocates
 _INDEX_STOP = 2**63 - 1  # episode indices are int64, and so is the stop of a range of them
 _SAMPLE = 16  # episodes verify regenerates: the first, the last and others at random
-# question rows a bAbI text reader pads meta to (the story tasks' knobs allow up to 1,000
-# questions per story): a manifest cannot make it allocate more
-_MAX_QUESTIONS = 4096
-_JSON_TYPES = {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
-               int: "a number", float: "a number", type(None): "null"}  # fmt: skip
 
 
 def _show(value: Any, limit: int = 60) -> str:
@@ -778,16 +913,6 @@ def _show(value: Any, limit: int = 60) -> str:
 
 def _one_line(text: str) -> str:
     return " ".join(str(text).splitlines())
-
-
-def _reason(exc: BaseException) -> str:
-    """A library's exception as one short line (pyarrow's span several)."""
-    if isinstance(exc, MemoryError):
-        return "reading it would need more memory than there is"
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    if isinstance(exc, KeyError):
-        text = f"missing {text}"
-    return text if len(text) <= 200 else text[:197] + "..."
 
 
 def _is_int(value: Any, lo: int = 0, hi: int = _INDEX_STOP) -> bool:
@@ -844,20 +969,25 @@ def _check_manifest(m: Any, folder: Path) -> None:
 
     if not isinstance(m, dict):
         bad(f"must be a JSON object, got {_JSON_TYPES.get(type(m), 'a value')}")
-    missing = [k for k in _REQUIRED if k not in m]
+    loaded = "task" not in m and "dataset" in m  # written by load_dataset
+    missing = [k for k in (_REQUIRED_LOADED if loaded else _REQUIRED) if k not in m]
     if missing:
         bad(f"lacks {', '.join(missing)}")
     if not _is_int(m["format_version"]) or m["format_version"] != FORMAT_VERSION:
         bad(f"format_version must be {FORMAT_VERSION}, got {_show(m['format_version'])}")
-    task, version = m["task"], m["task_version"]
+    kind = "dataset" if loaded else "task"
+    task, version = m[kind], m[f"{kind}_version"]
     match = _ID.match(task) if isinstance(task, str) else None
     if match is None:
-        bad(f"task must be a versioned task id like 'ntm/copy-v1', got {_show(task)}")
+        bad(f"{kind} must be a versioned {kind} id like 'family/name-v1', got {_show(task)}")
     if not _is_int(version) or version != int(match.group("version")):
-        bad(f"task_version must be {match.group('version')} (task {task}), got {_show(version)}")
+        got = _show(version)
+        bad(f"{kind}_version must be {match.group('version')} ({kind} {task}), got {got}")
     if not isinstance(m["knobs"], dict):
         bad(f"knobs must be an object of knob values, got {_show(m['knobs'])}")
-    if not _is_int(m["seed"], 0, 2**64 - 1):
+    if loaded:
+        _check_sources(m["sources"], bad)
+    elif not _is_int(m["seed"], 0, 2**64 - 1):
         bad(f"seed must be an integer in [0, 2**64), got {_show(m['seed'])}")
     try:
         check_split(m["split"])
@@ -876,14 +1006,32 @@ def _check_manifest(m: Any, folder: Path) -> None:
         bad(f"preset must be a preset name or null, got {_show(m['preset'])}")
     if "layout" in m and not isinstance(m["layout"], dict):
         bad(f"layout must be an object, got {_show(m['layout'])}")
-    if not isinstance(m["format"], str) or m["format"] not in FORMATS:
-        bad(f"format must be one of {', '.join(FORMATS)}, got {_show(m['format'])}")
+    try:
+        fmt = get_format(m["format"])
+    except MemtasksError as exc:
+        bad(str(exc))
     if not _is_hash(m["content_hash"]):
         bad(f"content_hash must be 64 lowercase hex digits, got {_show(m['content_hash'])}")
     _check_features(m["features"], bad)
     _check_files(m, folder, bad)
-    if m["format"] == "babi":
-        _babi_manifest(m, folder)
+    fmt.check_manifest(m, folder)
+
+
+def _check_sources(sources: Any, bad: Callable[[str], None]) -> None:
+    """``sources``: the original files a loaded dataset was read from, {name, sha256, bytes}."""
+    if not isinstance(sources, list) or not sources:
+        bad(f"sources must be a non-empty list of {{name, sha256, bytes}}, got {_show(sources)}")
+    for k, entry in enumerate(sources):
+        if not (
+            isinstance(entry, dict)
+            and isinstance(entry.get("name"), str)
+            and _is_hash(entry.get("sha256"))
+            and _is_int(entry.get("bytes"))
+        ):
+            bad(
+                f"sources[{k}] must be {{name: string, sha256: 64 hex digits, bytes: integer}}, "
+                f"got {_show(entry)}"
+            )
 
 
 def _check_features(types: Any, bad: Callable[[str], None]) -> None:
@@ -921,8 +1069,8 @@ def _check_files(m: dict[str, Any], folder: Path, bad: Callable[[str], None]) ->
     dropped = m.get("dedup_dropped", 0)
     if not isinstance(files, list) or not files:
         bad(f"files must be a non-empty list of {{path, episodes, positions}}, got {_show(files)}")
-    if m["format"] == "babi" and len(files) != 1:
-        bad(f"format babi keeps its episodes in one text file; files lists {len(files)}")
+    if get_format(m["format"]).single_file and isinstance(files, list) and len(files) != 1:
+        bad(f"format {m['format']} keeps its episodes in one file; files lists {len(files)}")
     stop, covered, paths = start, 0, set()
     for k, entry in enumerate(files):
         if not (
@@ -1009,37 +1157,12 @@ def _stored_pieces(path: Path, manifest: dict[str, Any]) -> Iterator[tuple[int, 
     """(number of the file in ``files``, episodes) of every stored piece, in order, each checked
     against the manifest's features: what the content hash is then computed over is numbers of
     the types the manifest states."""
-    task, fmt, types = manifest["task"], manifest["format"], manifest["features"]
+    fmt, types = get_format(manifest["format"]), manifest["features"]
     for k, entry in enumerate(manifest["files"]):
         file = _listed_file(path, entry["path"])
-        if fmt == "babi":
-            pieces: Iterator[EpisodeBatch] = iter([_read_babi(file, manifest)])
-        elif fmt == "parquet":
-            pieces = _read_parquet(file, task)
-        else:
-            pieces = iter([_read_jsonl(file, task, types)])
-        for batch in pieces:
+        for batch in fmt.read(file, manifest):
             _check_piece(batch, types, file)
             yield k, batch
-
-
-def _read_parquet(file: Path, task: str) -> Iterator[EpisodeBatch]:
-    try:
-        parquet = pq.ParquetFile(file)
-        groups = parquet.num_row_groups
-    except _READ_ERRORS as exc:
-        raise StorageError(f"{file} is not a readable Parquet file ({_reason(exc)})") from None
-    try:
-        for g in range(groups):
-            try:
-                batch = EpisodeBatch.from_arrow(parquet.read_row_group(g), task=task)
-            except _READ_ERRORS as exc:
-                raise StorageError(
-                    f"{file}: row group {g} cannot be read as episodes ({_reason(exc)})"
-                ) from None
-            yield batch
-    finally:
-        parquet.close()
 
 
 def _check_piece(batch: EpisodeBatch, types: dict[str, Any], file: Path) -> None:
@@ -1101,8 +1224,9 @@ def verify_dataset(
     """Check a dataset folder (``check_dataset``); raise ``StorageError`` naming the first thing
     that is wrong, else return the recomputed content hash.
 
-    A babi text folder is checked against ``babi.read_back_hash``, the hash of the episodes
-    as the text gives them back (see ``as_read_back``); the digest returned is that one."""
+    A folder in a format that does not store episodes exactly (the bAbI text) is checked
+    against the hash the format recorded of the episodes as read back (``Format.read_back``,
+    ``Format.expected_hash``); the digest returned is that one."""
     return check_dataset(path, batch, regenerate=regenerate).digest
 
 
@@ -1114,7 +1238,7 @@ def check_dataset(
     - the manifest has the structure ``write_dataset`` writes, its counts agree, and every file
       it lists lies inside the folder;
     - every stored piece reads, with the dtypes and widths of ``features``, and the content hash
-      of all episodes (babi text: ``babi.read_back_hash``) and their number are the manifest's;
+      of all episodes (``Format.expected_hash``) and their number are the manifest's;
     - the stored indices rise strictly, each file's lie in its ``episodes`` range, from its
       first to its last, and each file holds the ``positions`` recorded;
     - ``regenerate`` (default): the task is registered at the manifest's version, knobs,
@@ -1136,9 +1260,11 @@ def check_dataset(
 def _check(path: Path, batch: EpisodeBatch | None, regenerate: bool) -> Verification:
     manifest = read_manifest(path)
     file = path / MANIFEST
-    babi = manifest["format"] == "babi"
-    expected = manifest["babi"]["read_back_hash"] if babi else manifest["content_hash"]
-    generator = _generator(manifest, file) if regenerate else None  # before reading it all
+    expected = get_format(manifest["format"]).expected_hash(manifest)
+    loaded = "task" not in manifest  # from source files (load_dataset): nothing to regenerate
+    if loaded:
+        _loaded_checks(manifest, file)
+    generator = _generator(manifest, file) if regenerate and not loaded else None
     n = manifest["num_episodes"]
     wanted = _sample(n, manifest["content_hash"])
     sampled: dict[int, int] = {}  # stream index -> stored episode hash
@@ -1308,17 +1434,39 @@ def _generator(manifest: dict[str, Any], file: Path) -> tuple[TaskSpec, Any]:
         dedup.check_dedup(manifest.get("dedup_against", 0), manifest["split"])
     except MemtasksError as exc:
         raise bad(str(exc)) from None
-    if manifest["format"] == "babi":
-        from .loaders.babi import check_text_task, task_space_before_tab
-
-        try:
-            check_text_task(spec, spec.layout(knobs))
-        except MemtasksError as exc:
-            raise bad(str(exc)) from None
-        gap = manifest["babi"].get("space_before_tab", task_space_before_tab(task))
-        if gap != task_space_before_tab(task):
-            raise bad(f"babi.space_before_tab is {_show(gap)}; {task}'s text has the other")
+    get_format(manifest["format"]).check_generator(spec, knobs, manifest, bad)
     return spec, knobs
+
+
+def _loaded_checks(manifest: dict[str, Any], file: Path) -> None:
+    """A loaded dataset's manifest against the installed dataset spec, where there is one:
+    knobs it takes, its metric (its episodes came from files and are not regenerated)."""
+    from .registry import _DATASETS, _ensure_loaded
+
+    _ensure_loaded()
+    spec = _DATASETS.get(manifest["dataset"])
+    if spec is None:
+        return  # data of a dataset this install does not know: the stored data is checked
+    try:
+        knobs = spec.knobs.from_values(manifest["knobs"])
+    except (MemtasksError, TypeError, ValueError) as exc:
+        raise StorageError(
+            f"{file}: knobs {_show(manifest['knobs'])} are not knobs of {spec.id}: {exc}"
+        ) from None
+    if _canonical(knobs.to_dict()) != _canonical(manifest["knobs"]):
+        raise StorageError(
+            f"{file}: knobs {_show(manifest['knobs'])} are not the full knob values of "
+            f"{spec.id} ({_show(knobs.to_dict())})"
+        )
+    if manifest.get("split") not in spec.splits:
+        raise StorageError(
+            f"{file}: split {_show(manifest.get('split'))} is not one of {spec.id}'s: "
+            f"{', '.join(spec.splits)}"
+        )
+    if "metric" in manifest and manifest["metric"] != spec.metric.name:
+        raise StorageError(
+            f"{file}: metric {_show(manifest['metric'])} is not {spec.id}'s ({spec.metric.name})"
+        )
 
 
 def _regenerate(generator, manifest: dict[str, Any], sampled: dict[int, int], file: Path) -> int:
@@ -1326,7 +1474,7 @@ def _regenerate(generator, manifest: dict[str, Any], sampled: dict[int, int], fi
     compare their hashes with the stored ones; returns how many were compared."""
     spec, knobs = generator
     task, seed, split = manifest["task"], manifest["seed"], manifest["split"]
-    babi = manifest["format"] == "babi"
+    fmt = get_format(manifest["format"])
     for number, (index, stored) in enumerate(sorted(sampled.items())):
         try:
             fresh = spec.generate(1, seed, split, start=index, knobs=knobs)
@@ -1334,7 +1482,7 @@ def _regenerate(generator, manifest: dict[str, Any], sampled: dict[int, int], fi
             raise StorageError(f"{file}: episode {index} cannot be regenerated: {exc}") from None
         if number == 0 and _canonical(features(fresh)) != _canonical(manifest["features"]):
             raise StorageError(f"{file}: features are not the ones {task} makes with these knobs")
-        if episode_hashes(as_read_back(fresh) if babi else fresh)[0] != stored:
+        if episode_hashes(fmt.read_back(fresh) if fmt.lossy else fresh)[0] != stored:
             raise StorageError(
                 f"{file}: stored episode {index} is not episode {index} of {task} regenerated "
                 f"with the manifest's knobs, seed {seed} and split {split!r}: the manifest does "
@@ -1380,182 +1528,3 @@ def hf_dataset(path: str | os.PathLike):
         raise StorageError(f"{path} holds {manifest['format']}; Hugging Face loading needs parquet")
     files = [str(_listed_file(path, f["path"])) for f in manifest["files"]]
     return datasets.load_dataset("parquet", data_files=files, split="train")
-
-
-def _babi_manifest(manifest: dict[str, Any], where: Path) -> dict[str, Any]:
-    """The manifest's ``babi`` entry, checked: what reading the text back relies on."""
-    from .loaders.babi import CIPHER_LOWER, CIPHER_UPPER
-
-    file = where / MANIFEST
-    babi = manifest.get("babi")
-    layout = manifest.get("layout")
-    vocab = layout.get("vocab") if isinstance(layout, dict) else None
-    needed = {"read_back_hash", "indices", "shuffled"}
-    if (
-        not isinstance(babi, dict)
-        or needed - set(babi)
-        or not isinstance(vocab, list)
-        or not vocab
-        or not all(isinstance(word, str) for word in vocab)
-    ):
-        raise StorageError(
-            f"{where}: a babi text dataset's {MANIFEST} needs layout.vocab and babi."
-            f"{{{', '.join(sorted(needed))}}} to be read back"
-        )
-    if not _is_hash(babi["read_back_hash"]):
-        raise StorageError(
-            f"{file}: babi.read_back_hash must be 64 lowercase hex digits, "
-            f"got {_show(babi['read_back_hash'])}"
-        )
-    if not isinstance(babi["shuffled"], bool):
-        raise StorageError(
-            f"{file}: babi.shuffled must be true or false, got {_show(babi['shuffled'])}"
-        )
-    cipher = {"lower": CIPHER_LOWER, "upper": CIPHER_UPPER} if babi["shuffled"] else None
-    if "cipher" in babi and babi["cipher"] != cipher:
-        raise StorageError(
-            f"{file}: babi.cipher is not memtasks' cipher for shuffled={babi['shuffled']}"
-        )
-    if "space_before_tab" in babi and not isinstance(babi["space_before_tab"], bool):
-        raise StorageError(f"{file}: babi.space_before_tab must be true or false")
-    # the stories' stream indices: ranges in order, from the file's first to its last index,
-    # as many as num_episodes (checked before any index array is made of them)
-    indices, span = babi["indices"], manifest["files"][0]["episodes"]
-    stop, count = span[0], 0
-    ranges_ok = isinstance(indices, list) and bool(indices)
-    for pair in indices if ranges_ok else ():
-        if not (
-            isinstance(pair, list) and len(pair) == 2 and all(_is_int(i) for i in pair)
-            and stop <= pair[0] < pair[1]
-        ):  # fmt: skip
-            ranges_ok = False
-            break
-        stop, count = pair[1], count + pair[1] - pair[0]
-    if not ranges_ok or indices[0][0] != span[0] or stop != span[1]:
-        raise StorageError(
-            f"{file}: babi.indices must be ranges [lo, hi) in order from {span[0]} to "
-            f"{span[1]} (files[0].episodes), got {_show(indices)}"
-        )
-    if count != manifest["num_episodes"]:
-        raise StorageError(
-            f"{file}: babi.indices hold {count} indices, num_episodes says "
-            f"{manifest['num_episodes']}"
-        )
-    return babi
-
-
-def _read_babi(file: Path, manifest: dict[str, Any]) -> EpisodeBatch:
-    """A babi text file as the episodes it was written from (question_template unknown)."""
-    from .loaders.babi import read_file, task_number
-
-    babi = _babi_manifest(manifest, file.parent)
-    try:
-        batch, _ = read_file(
-            file,
-            vocab=manifest["layout"]["vocab"],
-            memtasks_cipher=bool(babi["shuffled"]),
-            task=task_number(manifest["task"]) or 0,
-        )
-    except LoaderError as exc:
-        raise StorageError(_one_line(str(exc))) from None
-    except MemtasksError:
-        raise
-    except _READ_ERRORS as exc:
-        raise StorageError(f"{file} cannot be read as bAbI text ({_reason(exc)})") from None
-    count = sum(hi - lo for lo, hi in babi["indices"])
-    if count != len(batch):
-        raise StorageError(
-            f"{file} holds {len(batch)} stories; {MANIFEST} lists {count} episode indices"
-        )
-    index = np.concatenate([np.arange(lo, hi, dtype=np.int64) for lo, hi in babi["indices"]])
-    meta = dict(batch.meta)
-    widths = {k: w for k, (_, w) in manifest["features"]["meta"].items()}
-    for k in ("question_template", "support_distance"):
-        width = widths.get(k)
-        if width is not None and width > _MAX_QUESTIONS:
-            raise StorageError(
-                f"{file.parent / MANIFEST}: features.meta.{k} has width {width}; a story task "
-                f"records at most {_MAX_QUESTIONS} questions per story"
-            )
-        if width is not None and k in meta and meta[k].ndim == 2 and meta[k].shape[1] != width:
-            # the generator's width is its knobs' question bound; the text's is its longest story
-            fitted = np.full((len(batch), width), -1, np.int32)
-            keep = min(width, meta[k].shape[1])
-            fitted[:, :keep] = meta[k][:, :keep]
-            meta[k] = fitted
-    try:
-        for k, (dtype, _) in manifest["features"]["meta"].items():
-            if k in meta:
-                meta[k] = meta[k].astype(dtype, copy=False)
-    except (TypeError, ValueError, OverflowError) as exc:
-        raise StorageError(f"{file}: meta does not fit features.meta ({_reason(exc)})") from None
-    if widths.get("question_template") is not None and "questions" in meta:
-        # the generator counts the questions it records a template for
-        meta["questions"] = np.minimum(meta["questions"], widths["question_template"])
-    return EpisodeBatch.trusted(**{**batch.__dict__, "index": index, "meta": meta,
-                                   "task": manifest["task"]})  # fmt: skip
-
-
-def _read_jsonl(file: Path, task: str, feature_types: dict | None) -> EpisodeBatch:
-    records = []
-    try:
-        with open(file, encoding="utf-8") as lines:
-            for number, line in enumerate(lines, 1):
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise StorageError(f"{file}:{number}: not a JSON object ({exc.msg})") from None
-                except (ValueError, RecursionError) as exc:  # a huge int; deep nesting
-                    raise StorageError(
-                        f"{file}:{number}: not a JSON object ({_reason(exc)})"
-                    ) from None
-                if not isinstance(record, dict):
-                    raise StorageError(
-                        f"{file}:{number}: not a JSON object (got "
-                        f"{_JSON_TYPES.get(type(record), 'a value')})"
-                    )
-                records.append(record)
-    except UnicodeDecodeError as exc:
-        raise StorageError(f"{file}: not UTF-8 text ({exc.reason})") from None
-    if not records:
-        raise StorageError(f"{file} holds no episodes")
-    try:
-        return _from_records(records, task, feature_types)
-    except MemtasksError:
-        raise
-    except _READ_ERRORS as exc:
-        raise StorageError(
-            f"{file}: records do not match the dataset's features ({_reason(exc)})"
-        ) from None
-
-
-def _from_records(records: list[dict[str, Any]], task: str, types: dict | None) -> EpisodeBatch:
-    """The inverse of ``episode_records``; ``types`` is the manifest's ``features``."""
-    if types is None:
-        raise StorageError("the manifest has no 'features': cannot restore JSONL types")
-
-    def flat(name: str, dtype: str) -> np.ndarray:
-        return np.asarray([v for r in records for v in r[name]], dtype=dtype)
-
-    def sized(name: str) -> np.ndarray:
-        return np.asarray([len(r[name]) for r in records], dtype=np.int64)
-
-    arrays = {f: flat(f, types[f][0]) for f in ("inputs", "targets")}
-    meta = {
-        k: np.asarray([r["meta"][k] for r in records], dtype=dtype)
-        for k, (dtype, _) in types["meta"].items()
-    }
-    return EpisodeBatch.from_lengths(
-        sized("mask"),
-        inputs=arrays["inputs"],
-        targets=arrays["targets"],
-        mask=flat("mask", "bool"),
-        role=flat("role", "int8"),
-        segment=flat("segment", "int32"),
-        index=np.asarray([r["index"] for r in records], dtype=np.int64),
-        meta=meta,
-        support_lengths=sized("support"),
-        support=flat("support", "int32"),
-        support_answer=flat("support_answer", "int32"),
-        task=task,
-    )

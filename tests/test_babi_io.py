@@ -1,5 +1,6 @@
-"""bAbI text datasets and train/test hygiene: ``memtasks generate --format babi [--shuffled]``
-writes the released format next to memtasks.json, ``verify`` and ``read_dataset`` read it back;
+"""bAbI text datasets and train/test hygiene: ``memtasks generate --format babi
+[--format-option shuffled=true]`` writes the released format next to memtasks.json, ``verify``
+and ``read_dataset`` read it back;
 ``--dedup-against N`` leaves out held-out stories that are training stories."""
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from memtasks import dedup, storage
 from memtasks.errors import MemtasksError, StorageError
 from memtasks.hashing import story_hashes
 from memtasks.loaders.babi import cipher, read_file, text_file_name, to_text
+from memtasks.loaders.babi_text import as_read_back
 
 TASK = "babi/qa1-v1"
 FILE = "qa1_single-supporting-fact_{}.txt"
@@ -51,7 +53,7 @@ def test_generate_format_babi_writes_the_release_format_and_reads_back(capsys, t
     # read back: the same episodes, except the question templates text does not record
     back = storage.read_dataset(out, verify=True)
     assert back.task == TASK
-    assert back.equals(storage.as_read_back(expected))
+    assert back.equals(as_read_back(expected))
     assert (back.meta["question_template"] == -1).all()
     assert not back.equals(expected)
     code, stdout, _ = run(capsys, "verify", str(out))
@@ -69,7 +71,7 @@ def test_shuffled_text_is_the_cipher_of_the_plain_text(tmp_path):
     assert manifest["babi"]["cipher"]["lower"][:3] == "cgb"
     back = storage.read_dataset(out, verify=True)
     assert back.index.tolist() == list(range(5, 55))
-    assert back.equals(storage.as_read_back(expected))
+    assert back.equals(as_read_back(expected))
     # the loader alone gives the same stories (vocabulary in file order)
     plain, words = read_file(out / FILE.format("test"), memtasks_cipher=True)
     assert [words[t] for t in plain.inputs] == [vocab(rooms=8)[t] for t in expected.inputs]
@@ -118,7 +120,7 @@ def test_babi_format_keeps_the_overwrite_rules(capsys, tmp_path):
     [
         (["ntm/copy-v1", "--format", "babi"], "ntm/copy-v1 cannot be written as bAbI text"),
         ([TASK, "--format", "babi", "--shards", "2"], "shards must be 1"),
-        ([TASK, "--shuffled"], "shuffled applies to format 'babi' only"),
+        ([TASK, "--format-option", "shuffled=true"], "shuffled applies to format 'babi' only"),
         ([TASK, "--dedup-against", "10"], "cannot be used when writing split 'train'"),
         ([TASK, "--split", "test", "--dedup-against", "1000"] + [
             f"--set={k}={v}" for k, v in TINY.items()
@@ -179,7 +181,7 @@ def test_a_worker_returns_the_hashes_of_the_text_as_read_back(tmp_path, monkeypa
     ]
     assert positions == expected.num_positions
     assert np.concatenate([p[1] for p in pieces]).tolist() == expected.episode_hashes().tolist()
-    back = storage.as_read_back(expected).episode_hashes()
+    back = as_read_back(expected).episode_hashes()
     assert np.concatenate([p[2] for p in pieces]).tolist() == back.tolist()
     assert (tmp_path / "piece.txt").read_text() == to_text(expected, vocab(), space_before_tab=True)
 
@@ -211,7 +213,7 @@ def test_dedup_leaves_out_training_stories_and_keeps_stream_indices(tmp_path, fm
     stream = memtasks.generate(TASK, stop, split="test", **TINY)
     kept = np.isin(stream.index, index)
     expected = stream[kept]
-    assert back.equals(storage.as_read_back(expected) if fmt == "babi" else expected)
+    assert back.equals(as_read_back(expected) if fmt == "babi" else expected)
     assert np.isin(story_hashes(stream[~kept]), train).all()
     assert manifest["content_hash"] == expected.content_hash()
     assert dedup.generate(TASK, 200, split="test", against=4, **TINY).equals(expected)

@@ -174,7 +174,7 @@ GENERATE_OPTIONS = st.one_of(
     # with the train split any N > 0 is refused; huge N on other splits: see the test below
     bad_int(0, 0).map(lambda s: ["--dedup-against", s]),
     TEXT.filter(lambda s: s not in ("parquet", "jsonl")).map(lambda s: ["--format", s]),
-    st.just(["--shuffled"]),  # only for --format babi
+    st.just(["--format-option", "shuffled=true"]),  # an option of --format babi only
     SPLITS,
     PRESETS,
     bad_pairs(COPY.knobs, "--set"),

@@ -18,7 +18,10 @@ def test_list_shows_every_task_with_its_summary(capsys):
     code, out, _ = run(capsys, "list")
     assert code == 0
     lines = out.splitlines()
-    assert [line.split()[0] for line in lines] == memtasks.list_tasks()
+    ids = [line.split()[0] for line in lines]
+    assert ids == sorted(memtasks.list_tasks() + memtasks.list_datasets())
+    assert all(("[dataset]" in line) == (line.split()[0] in memtasks.list_datasets())
+               for line in lines)  # fmt: skip
     assert "copy a sequence" in out
 
 
@@ -84,7 +87,16 @@ def test_generate_with_preset_knobs_and_jsonl(capsys, tmp_path):
         (["generate", "ntm/copy-v1", "-n", "5", "--out", "x", "--split", "a/b"], 1, "split"),
         (["generate", "ntm/copy-v1", "-n", "5", "--out", "x", "--format", "babi"], 1, "bAbI text"),
         (["generate", "ntm/copy-v1", "-n", "5", "--out", "x", "--dedup-against", "2"], 1, "train"),
-        (["generate", "ntm/copy-v1", "-n", "5", "--out", "x", "--shuffled"], 1, "shuffled"),
+        (
+            ["generate", "ntm/copy-v1", "-n", "5", "--out", "x", "--format-option", "shuffled=1"],
+            1,
+            "shuffled applies to format",
+        ),
+        (
+            ["generate", "ntm/copy-v1", "-n", "5", "--out", "x", "--format-option", "shufled=1"],
+            1,
+            "did you mean",
+        ),
         (["lsit"], 2, "Did you mean 'list'"),
         (["list", "bbai"], 1, "no family 'bbai'"),
     ],

@@ -457,6 +457,20 @@ def read_file(
         raise LoaderError(f"{path}: no such file") from None
     except OSError as exc:
         raise LoaderError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    return read_data(data, path, vocab=vocab, memtasks_cipher=memtasks_cipher, task=task)
+
+
+def read_data(
+    data: bytes,
+    path: str | Path,
+    *,
+    vocab: Sequence[str] | None = None,
+    memtasks_cipher: bool = False,
+    task: int | None = None,
+) -> BabiFile:
+    """``read_file`` of a file's bytes; ``path`` names it in messages (a path, or
+    ``archive.tgz/member``) and gives the task number by its name."""
+    path = Path(path)
     text = _decode(path, data)
     # Editors on Windows write a UTF-8 byte order mark; it is not part of the first line.
     # Recorded (BabiFile.bom) so that to_text() gives back the same bytes.
@@ -884,3 +898,232 @@ def supports_of(batch: EpisodeBatch, i: int) -> list[np.ndarray]:
     ep = batch.episode(i)
     n_answers = int(ep["support_answer"].max()) + 1 if len(ep["support_answer"]) else 0
     return [ep["support"][ep["support_answer"] == a] for a in range(n_answers)]
+
+
+# -- the release as datasets ------------------------------------------------------------------
+# SHA-256 of files of the bAbI v1.2 release (tasks_1-20_v1-2.tar.gz; Weston et al. 2015,
+# "Towards AI-Complete Question Answering", arXiv:1502.05698), computed from the released
+# files. Only the files whose released bytes memtasks could establish are listed (the English
+# training files); the others are read unchecked (the manifest records their hashes all the same).
+_EN_TRAIN_SHA256 = {  # task -> en/qaN_<name>_train.txt
+    1: "c64ba9b1a49bbb111ffc4cd2ae4f129d25c012399dd7ade9679eea464b9afb05",
+    2: "a4978af5bc0dc30191810e7c9949aaa6eae939ed0f6beb9fcb5f4330c2a27860",
+    3: "a6e78019f36a02a7ed71fe6aaded0b563ff09c8deec392931801fcd9c6af4d60",
+    4: "c9370502d85fa382f32d1fea2111e817f81ae9e3e79eb2924a1a5392a90417fa",
+    5: "086cd59c3ca9677bfac3d6a22ca5853c76a5c1fbae3159c7c4a6aef759a74ec0",
+    6: "5a133115ee35d475776df703ff605d145b11effbcdbf7e74861f9d5639246a5a",
+    7: "dca03bd91876951c49f1c971c83c9dd55404de60201b7b6435451cf7ddb4751c",
+    8: "058604df6f9440458317e8ae685d2b7b84261e1a80b4d6410a9140d16f81bf06",
+    9: "0c3b89921af0caea1c4059ee3f7b7f2a88869f924195a428da37820446b8c49f",
+    10: "0b7691689447bab05476c5b48c44999b41e747c3978df69c18fdd87b60d6e8b3",
+    11: "9468de9a1f256f43dfda693a5d07182d21149a82b65f7c2451c64e9cff5eb138",
+    12: "45c2764bb2d3c8f699d35e9d9aa7958fcd96379c6e907116cdf74526c108bb25",
+    13: "533a391edbda743e4c99504de88b40cdded5b1d5ef454d1390f0863f748a4cc9",
+    14: "b7561cbc624205c9c2fdbb8c843cfa8ad90edd65e78bb223fc6dea8113662df8",
+    15: "e856ebfdcce4dd7d617c1d10f985e96a0850c0ca18e9a19a017cb710d135ed3d",
+    16: "20121005137e3d4b061a086eb177a456303d5742b764eb8da2d0e480b6af4d28",
+    17: "20083bf56ff74f0e7cf5e3e2f8c3905cdb8ef09293c3e8cf7a96ed8b45ae2277",
+    18: "18b7dcf52c9a0e87e4e7dd3d65b7e5a630de039645f52a1294197af7481d739d",
+    19: "dcb788352a56effb7bea1449128f31cc9c342c8c327b6df2caeee0e379e6ad3a",
+    20: "29580ad55fb7b4b29ba014696056cc68f8f347dac3be88470fd692ad60150398",
+}
+RELEASE_SHA256 = {
+    f"en/{release_file_name(task, 'train')}": digest for task, digest in _EN_TRAIN_SHA256.items()
+}
+RELEASE_ACQUIRE = (
+    "download the bAbI v1.2 archive tasks_1-20_v1-2.tar.gz (about 12 MB; linked from the bAbI "
+    "page, research.facebook.com/downloads/babi; Keras' examples fetch a copy from "
+    "https://s3.amazonaws.com/text-datasets/babi_tasks_1-20_v1-2.tar.gz) and pass the archive "
+    "itself or the folder it unpacks to (tasks_1-20_v1-2, holding en/, en-10k/, hn/, ...)"
+)
+VARIANT_SUMMARY = {
+    "en": "English, 1,000 training questions per task",
+    "en-10k": "English, 10,000 training questions per task",
+    "hn": "Hindi, 1,000 training questions per task",
+    "hn-10k": "Hindi, 10,000 training questions per task",
+    "shuffled": "English under the release's letter substitution, 1,000 training questions",
+    "shuffled-10k": "English under the release's letter substitution, 10,000 training questions",
+    "en-valid": "English 1,000, the training file split 90/10 into train and validation",
+    "en-valid-10k": "English 10,000, the training file split 90/10 into train and validation",
+}
+# dataset split -> the release's file-name part (Hugging Face's split names)
+SPLIT_FILE_PART = {"train": "train", "validation": "valid", "test": "test"}
+
+
+def release_member(variant: str, task: int, split: str) -> str:
+    """The release's path of a split's file under tasks_1-20_v1-2/: ``en/qa1_..._train.txt``;
+    ``split`` is a dataset split (train, validation, test)."""
+    part = SPLIT_FILE_PART[split]
+    name = f"qa{task}_{part}.txt" if variant.startswith("en-valid") else (
+        release_file_name(task, part)
+    )  # fmt: skip
+    return f"{variant}/{name}"
+
+
+def _splits(variant: str) -> tuple[str, ...]:
+    return tuple("validation" if s == "valid" else s for s in VARIANTS[variant])
+
+
+def _source_file(variant: str, task: int, split: str):
+    from ..datasets import SourceFile
+
+    member = release_member(variant, task, split)
+    return SourceFile(member, RELEASE_SHA256.get(member))
+
+
+def _release_vocab(source, variant: str, task: int) -> tuple[str, ...]:
+    """One vocabulary for every split of a task (train's words first, then what the other
+    splits add), so that a model trained on one split reads the others with the same ids."""
+    key = ("babi-release-vocab", variant, task)
+    if key not in source.memo:
+        words = dict.fromkeys(SPECIAL)
+        for split in _splits(variant):
+            file = _source_file(variant, task, split)
+            own = read_data(source.read_bytes(file), source.where(file), task=task)
+            words.update(dict.fromkeys(own.vocab))
+        source.memo[key] = tuple(words)
+    return source.memo[key]
+
+
+def _make_release(variant: str):
+    from ..datasets import DatasetSpec
+    from ..knobs import Knobs, knob
+    from ..metrics import AnswerMetric
+    from ..registry import Layout
+
+    @dataclass(frozen=True)
+    class ReleaseKnobs(Knobs):
+        task: int = knob(1, lo=1, hi=20, doc="the bAbI task (1-20) whose files are read")
+
+    ReleaseKnobs.__name__ = ReleaseKnobs.__qualname__ = (
+        "Release" + "".join(p.capitalize() for p in variant.split("-")) + "Knobs"
+    )
+
+    def files(knobs, split: str):
+        # the split's file, then the others: the vocabulary is every split's (_release_vocab)
+        order = (split, *(s for s in _splits(variant) if s != split))
+        return tuple(_source_file(variant, knobs.task, s) for s in order)
+
+    def read(source, knobs, split: str):
+        vocab = _release_vocab(source, variant, knobs.task)
+        file = _source_file(variant, knobs.task, split)
+        yield read_data(
+            source.read_bytes(file), source.where(file), vocab=vocab, task=knobs.task
+        ).batch
+
+    def layout(knobs) -> Layout:
+        # the words come from the files: DatasetSpec.layout_of(knobs, source) adds them
+        return Layout(input_dtype="int32", target_dtype="int32")
+
+    def vocab(source, knobs) -> tuple[str, ...]:
+        return _release_vocab(source, variant, knobs.task)
+
+    return DatasetSpec(
+        id=f"babi/release-{variant}-v1",
+        summary=f"bAbI v1.2 as released, {VARIANT_SUMMARY[variant]}; knob task picks the task",
+        knobs=ReleaseKnobs,
+        splits=_splits(variant),
+        files=files,
+        read=read,
+        layout=layout,
+        metric=AnswerMetric(),
+        acquire=RELEASE_ACQUIRE,
+        fixture=lambda folder: fixture(folder, variant),
+        env_subdir="babi/tasks_1-20_v1-2",
+        hub_id=None,  # the Hub's bAbI copies hold a loading script or converted rows, not files
+        vocab=vocab,
+        card_name="release",
+        source="Weston et al. 2015, arXiv:1502.05698; bAbI tasks v1.2 (tasks_1-20_v1-2.tar.gz)",
+    )
+
+
+# -- fixtures: a few stories per task in the release's exact format (tests) -------------------
+# Stories of each task's kind (statements, then question lines with their answer and
+# supporting ids); which tasks put a space before the TAB follows the release
+# (SPACE_BEFORE_TAB). The test split's stories bring a word the training split lacks.
+_MOVES = (
+    ("Mary moved to the bathroom.", "John went to the hallway.",
+     ("Where is Mary?", "bathroom", "1")),
+    ("Daniel went back to the hallway.", "Sandra moved to the garden.",
+     ("Where is Sandra?", "garden", "2")),
+)  # fmt: skip
+_FIXTURE_STORIES = {
+    4: (("The office is north of the kitchen.", "The garden is south of the kitchen.",
+         ("What is north of the kitchen?", "office", "1")),),
+    5: (("Bill travelled to the office.", "Bill picked up the football there.",
+         "Bill gave the football to Fred.", ("What did Bill give to Fred?", "football", "3")),),
+    6: (("John moved to the office.", ("Is John in the kitchen?", "no", "1")),),
+    7: (("Mary took the football there.", ("How many objects is Mary carrying?", "one", "1")),),
+    8: (("Daniel picked up the apple there.", "Daniel took the milk.",
+         ("What is Daniel carrying?", "apple,milk", "1 2")),),
+    15: (("Mice are afraid of wolves.", "Gertrude is a mouse.",
+          ("What is gertrude afraid of?", "wolf", "2 1")),),
+    16: (("Lily is a frog.", "Lily is green.", "Bernhard is a frog.",
+          ("What color is Bernhard?", "green", "3 1 2")),),
+    17: (("The triangle is above the pink rectangle.",
+          "The blue square is to the left of the triangle.",
+          ("Is the pink rectangle to the right of the blue square?", "yes", "1 2")),),
+    18: (("The box of chocolates fits inside the chest.", "The box is bigger than the chest.",
+          ("Does the chest fit in the box?", "yes", "2")),),
+    19: (("The office is east of the hallway.", "The kitchen is north of the office.",
+          ("How do you go from the kitchen to the hallway?", "s,w", "2 1")),),
+    20: (("Sumit is tired.", ("Where will sumit go?", "bedroom", "1")),),
+}  # fmt: skip
+_HN_STORY = ("Sita gusalkhaney mein gayi.", "Priya sayanakaksh mein gayi.",
+             ("Priya is samay kahan hai?", "sayanakaksh", "2"))  # fmt: skip
+_TEST_STORY = ("Fred journeyed to the kitchen.", ("Where is Fred?", "kitchen", "1"))
+
+
+def _story_text(lines, gap: bool) -> str:
+    out = []
+    for number, line in enumerate(lines, 1):
+        if isinstance(line, tuple):
+            question, answer, ids = line
+            out.append(f"{number} {question}{' ' if gap else ''}\t{answer}\t{ids}")
+        else:
+            out.append(f"{number} {line}")
+    return "\n".join(out) + "\n"
+
+
+def fixture_text(variant: str, task: int, split: str) -> str:
+    """A few stories of ``task`` in ``variant``'s format for a split (see ``fixture``)."""
+    hindi = variant.startswith("hn")
+    gap = task in SPACE_BEFORE_TAB and not hindi
+    if hindi:
+        stories = (_HN_STORY,)
+    else:
+        stories = _FIXTURE_STORIES.get(task, _MOVES)
+        if split == "test":
+            stories = (*stories, _TEST_STORY)
+    text = "".join(_story_text(story, gap) for story in stories)
+    if split == "validation":
+        text = _story_text(stories[0], gap)
+    return cipher(text) if variant.startswith("shuffled") else text
+
+
+def fixture(folder: str | Path, variant: str = "en") -> None:
+    """Write every task's files of ``variant`` under ``folder/<variant>/`` as the release
+    names them, a few stories each, in the release's format (tests; the real files are not in
+    the repository). Shuffled variants are written under memtasks' cipher (the release's key
+    was never published)."""
+    for task in TASK_NAMES:
+        for split in _splits(variant):
+            path = Path(folder) / release_member(variant, task, split)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(fixture_text(variant, task, split).encode("utf-8"))
+
+
+RELEASES = {variant: _make_release(variant) for variant in VARIANTS}
+
+
+def _register_releases() -> None:
+    from ..registry import register_dataset
+
+    for spec in RELEASES.values():
+        register_dataset(spec)
+
+
+_register_releases()
+
+# the bAbI text format (--format babi) and the story renderer of `memtasks show`
+from . import babi_text  # noqa: E402, F401
