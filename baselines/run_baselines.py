@@ -4,7 +4,7 @@
     python baselines/run_baselines.py --tag h100 --steps 20000            # on a GPU
     python baselines/run_baselines.py --quick --tag smoke                  # seconds, a smoke test
 
-Each run is ``memtasks baseline MODEL TASK`` (``reference_models.runner.run``) with the paper's
+Each run is ``memtasks baseline MODEL TASK`` (``memtasks.models.training.run``) with the paper's
 configuration: LSTM 3x256, NTM with a 100-unit LSTM controller and N=128, M=20, and the DNC of the
 same sizes, each with its paper's optimiser. ``--time-limit`` gives every run the same wall-clock
 training budget (the steps reached are recorded); ``--jobs`` runs that many at once, each on

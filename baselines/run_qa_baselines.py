@@ -5,7 +5,9 @@
     python baselines/run_qa_baselines.py babi-10k --tag cpu-2core-babi-10k --time-limit 900
     python baselines/run_qa_baselines.py table2 --quick --tag smoke          # seconds
 
-Three sets, each a list of ``memtasks baseline`` runs (``reference_models.runner.run``):
+Three sets, each a list of ``memtasks baseline`` runs (``memtasks.models.training.run``; where
+a run is a paper's configuration its flags are those of the named variant, ``memn2n.babi-1k``,
+``memnn.table2-k2-time``..., spelled out so that ``--quick`` can shrink them):
 
 ``table2``
     The survey's Table 2 (Weston et al. 2014, sec. 5.2): the simulated world ``world/qa-v1`` at

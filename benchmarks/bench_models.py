@@ -39,7 +39,7 @@ from typing import Any
 import torch
 
 import memtasks.models as reference_models
-from memtasks.models.runner import device_name
+from memtasks.models.training import device_name
 from memtasks.registry import get_spec
 from memtasks.torch import collate
 
@@ -184,7 +184,7 @@ def qa_batches(model, episodes, device, quick: bool) -> tuple[list, list[int]]:
 
 
 def qa_table(names: list[str], device: torch.device, args) -> list[dict]:
-    from memtasks.models.runner import fixed_training_set
+    from memtasks.models.training import fixed_training_set
 
     spec = get_spec(QA_TASK)
     knobs = spec.make_knobs()
