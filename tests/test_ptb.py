@@ -189,8 +189,8 @@ def test_ptb_is_a_registered_dataset():
     names = {s: [f.name for f in spec.files(spec.make_knobs(), s)] for s in spec.splits}
     assert names == {
         "train": ["ptb.train.txt"],
-        "validation": ["ptb.train.txt", "ptb.valid.txt"],  # the vocabulary is train's
-        "test": ["ptb.train.txt", "ptb.test.txt"],
+        "validation": ["ptb.valid.txt", "ptb.train.txt"],  # the vocabulary is train's
+        "test": ["ptb.test.txt", "ptb.train.txt"],
     }
     assert all(f.sha256 == ptb.SHA256[f.name] for fs in [spec.files(spec.make_knobs(), "test")]
                for f in fs)  # fmt: skip

@@ -362,8 +362,9 @@ class PtbKnobs(Knobs):
 
 
 def _files(knobs: PtbKnobs, split: str) -> tuple[SourceFile, ...]:
-    # every split reads the training file too: the vocabulary is built from it
-    names = dict.fromkeys((FILES["train"], FILES[split]))
+    # the split's own file first, then the training file that every split reads too (the
+    # vocabulary is built from it)
+    names = dict.fromkeys((FILES[split], FILES["train"]))
     return tuple(SourceFile(name, SHA256[name]) for name in names)
 
 
@@ -391,7 +392,7 @@ def _read(source: Source, knobs: PtbKnobs, split: str) -> Iterator[EpisodeBatch]
     if split == "train":
         stream = train
     else:
-        file = _files(knobs, split)[-1]
+        file = _files(knobs, split)[0]
         stream, _ = read_split(source.where(file), source.read_bytes(file), vocab)
     yield from windows(stream.ids, knobs.window, eos=vocab.index(EOS), task=DATASET_ID)
 
