@@ -269,8 +269,11 @@ def test_hooks_are_found_by_family_and_a_specs_own_comes_first():
     class FakeSpec:
         family: str = "babi"
         evaluate: object = own
+        id: str = "babi/fake-v1"
 
     assert evaluation_hook(FakeSpec()) is own
+    with pytest.raises(MemtasksError, match="x/y-v1: its evaluate hook must be"):
+        evaluation_hook(FakeSpec(evaluate=print, id="x/y-v1"))
     with pytest.raises(ValueError, match="has an evaluation hook already"):
         register_evaluation("babi", own)
 
@@ -329,3 +332,14 @@ def test_importing_the_command_line_loads_no_model_and_no_torch():
     code = "import sys, memtasks.cli; print(sorted(m for m in sys.modules if m.startswith(('torch', 'memtasks.models'))))"  # noqa: E501
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_command_whose_module_needs_a_missing_package_says_what_to_install(capsys):
+    from memtasks.cli import _LazyCommand
+
+    command = _LazyCommand("x", "no_such_package_here.sub:cmd", "", needs="no_such_package_here")
+    with pytest.raises(MemtasksError, match="memtasks x needs no_such_package_here: pip install"):
+        command.real()
+    other = _LazyCommand("y", "no_such_package_here:cmd", "", needs="torch")
+    with pytest.raises(ModuleNotFoundError):  # a missing module other than the one it needs
+        other.real()

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from memtasks.episode import EpisodeBatch
+from memtasks.errors import MemtasksError
 from memtasks.knobs import Knobs
 
 __all__ = [
@@ -173,5 +174,10 @@ def evaluation_hook(spec: Any) -> EvaluationHook | None:
     own = getattr(spec, "evaluate", None)
     if isinstance(own, EvaluationHook):
         return own
+    if own is not None:
+        raise MemtasksError(
+            f"{spec.id}: its evaluate hook must be a memtasks.models.training.EvaluationHook, "
+            f"got {type(own).__name__}"
+        )
     _load_hooks()
     return _HOOKS.get(spec.family)
