@@ -104,7 +104,8 @@ def test_answers_longer_than_the_output_layer_are_refused(name):
 
 @pytest.mark.parametrize("name", list(SMALL))
 def test_runner_trains_each_qa_model_in_question_batches(name, tmp_path):
-    from memtasks.models.runner import RunConfig, run
+    from memtasks.models.training import RunSettings as RunConfig
+    from memtasks.models.training import run
 
     results = run(
         RunConfig(
@@ -172,7 +173,8 @@ def test_sequence_models_read_the_qa_tasks_as_token_sequences(name):
 
 def test_a_bidirectional_model_is_refused_on_stories_with_later_facts(tmp_path):
     from memtasks.errors import MemtasksError
-    from memtasks.models.runner import RunConfig, run
+    from memtasks.models.training import RunSettings as RunConfig
+    from memtasks.models.training import run
 
     with pytest.raises(MemtasksError, match="reads each episode in both directions"):
         run(RunConfig(model="bilstm", task="babi/qa1-v1", device="cpu", train_questions=10,

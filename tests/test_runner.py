@@ -12,7 +12,8 @@ pytest.importorskip("torch")
 from memtasks import models  # noqa: E402
 from memtasks.cli import main  # noqa: E402
 from memtasks.errors import MemtasksError  # noqa: E402
-from memtasks.models.runner import RunConfig, run  # noqa: E402
+from memtasks.models.training import RunSettings as RunConfig  # noqa: E402
+from memtasks.models.training import run  # noqa: E402
 
 TINY = {"hidden_size": 16, "num_layers": 1}
 COPY = {"max_length": 4}
