@@ -51,7 +51,9 @@ VALID_SPLIT = "validation"  # Hugging Face's name; a file's "valid" is this spli
 
 def is_dataset(spec: Any) -> bool:
     """A real dataset (read from source files) rather than a generated task."""
-    return not hasattr(spec, "generate") and hasattr(spec, "read")
+    from memtasks.datasets import DatasetSpec
+
+    return isinstance(spec, DatasetSpec)
 
 
 class DatasetSplits:

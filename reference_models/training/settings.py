@@ -41,13 +41,14 @@ class Setting:
         """The allowed values in words, for messages."""
         what = {int: "an integer", float: "a number", bool: "true or false", str: "a string",
                 Path: "a path", dict: "a mapping"}[self.kind]  # fmt: skip
+        lo, hi = _number(self.lo), _number(self.hi)
         if self.lo is not None and self.hi is not None:
             left, right = "(" if self.lo_open else "[", ")" if self.hi_open else "]"
-            return f"{what} in {left}{self.lo:g}, {self.hi:g}{right}"
+            return f"{what} in {left}{lo}, {hi}{right}"
         if self.lo is not None:
-            return f"{what} {'>' if self.lo_open else '>='} {self.lo:g}"
+            return f"{what} {'>' if self.lo_open else '>='} {lo}"
         if self.hi is not None:
-            return f"{what} {'<' if self.hi_open else '<='} {self.hi:g}"
+            return f"{what} {'<' if self.hi_open else '<='} {hi}"
         return what
 
     def check(self, name: str, value: Any) -> Any:
@@ -88,6 +89,11 @@ class Setting:
         if not isinstance(value, str):
             raise bad()
         return value
+
+
+def _number(x: float | None) -> str:
+    """A bound as text: integers in full (2**64 - 1, not 1.84467e+19), other numbers short."""
+    return str(x) if isinstance(x, int) else f"{x:g}" if x is not None else ""
 
 
 def setting(default: Any, kind: type, **info: Any):
