@@ -99,7 +99,7 @@ register_variant(
     Variant(
         "lstm.table2",
         summary="the LSTM of the survey's Table 2 (simulated world QA), 1x100, 100 epochs",
-        source="Weston, Chopra & Bordes 2014, arXiv:1410.3916, sec. 5.1 (survey Table 2)",
+        source="Weston, Chopra & Bordes 2014, arXiv:1410.3916, sec. 5.2 (survey Table 2)",
         task="world/qa-v1",
         hparams={"hidden_size": 100, "num_layers": 1},
         training={"train_questions": 3000, "epochs": 100, "batch_size": 32},

@@ -362,7 +362,8 @@ register_variant(
     Variant(
         "memn2n.babi-10k-joint",
         summary="MemN2N trained jointly on bAbI-10k: d=50, 60 epochs",
-        source="Sukhbaatar et al. 2015, arXiv:1503.08895, sec. 4.2 and Table 1 (10k column)",
+        source="Sukhbaatar et al. 2015, arXiv:1503.08895, Table 1 (10k training questions) "
+        "with the joint-training settings of sec. 4.2 (d = 50, 60 epochs)",
         task="babi/joint-v1",
         hparams={**_BABI, "embed_size": 50},
         training={"train_questions": 10_000, "epochs": 60, "batch_size": 32},

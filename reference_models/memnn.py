@@ -351,7 +351,7 @@ for _config, (_hops, _time, _reported) in _TABLE2.items():
             summary=f"MemNN of the survey's Table 2: k={_hops}"
             + (", with write-time features" if _time else ", no time features")
             + ", strongly supervised, 3,000 questions",
-            source="Weston, Chopra & Bordes 2014, arXiv:1410.3916, sec. 5.1 (survey Table 2)",
+            source="Weston, Chopra & Bordes 2014, arXiv:1410.3916, sec. 5.2 (survey Table 2)",
             task="world/qa-v1",
             hparams={"hops": _hops, "time_features": _time},
             training={"train_questions": 3000},

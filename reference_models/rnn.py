@@ -68,7 +68,7 @@ register_variant(
     Variant(
         "rnn.table2",
         summary="the RNN of the survey's Table 2 (simulated world QA), 100 units, 100 epochs",
-        source="Weston, Chopra & Bordes 2014, arXiv:1410.3916, sec. 5.1 (survey Table 2)",
+        source="Weston, Chopra & Bordes 2014, arXiv:1410.3916, sec. 5.2 (survey Table 2)",
         task="world/qa-v1",
         hparams={"hidden_size": 100},
         training={"train_questions": 3000, "epochs": 100, "batch_size": 32},
