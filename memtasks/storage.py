@@ -432,7 +432,7 @@ def write_batches(
     it may still change while the batches are read (a reader records the files it read), and
     the counts, features, files and content hash are added. ``shards > 1`` holds the episodes
     in memory to cut them into equal files. Returns the manifest written."""
-    from .registry import Layout
+    from .registry import _ID, Layout
 
     described = source_id(manifest)
     if not isinstance(described, str) or not described:
@@ -525,6 +525,12 @@ def write_batches(
         # read now: the caller's manifest may have changed while the batches were read
         final = {"format_version": FORMAT_VERSION, "memtasks_version": _package_version()}
         final.update(manifest)
+        kind = "task" if "task" in manifest else "dataset"
+        match = _ID.match(described)
+        if match is not None:
+            final.setdefault(f"{kind}_version", int(match.group("version")))
+        if kind == "dataset":
+            final.setdefault("sources", [])
         final.update(
             {
                 "start": state["first"],
@@ -1019,8 +1025,8 @@ def _check_manifest(m: Any, folder: Path) -> None:
 
 def _check_sources(sources: Any, bad: Callable[[str], None]) -> None:
     """``sources``: the original files a loaded dataset was read from, {name, sha256, bytes}."""
-    if not isinstance(sources, list) or not sources:
-        bad(f"sources must be a non-empty list of {{name, sha256, bytes}}, got {_show(sources)}")
+    if not isinstance(sources, list):
+        bad(f"sources must be a list of {{name, sha256, bytes}}, got {_show(sources)}")
     for k, entry in enumerate(sources):
         if not (
             isinstance(entry, dict)
