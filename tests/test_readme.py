@@ -73,7 +73,7 @@ def _without_install(line: str) -> str:
 
 
 def _release_stand_in(folder: Path) -> None:
-    """``tasks_1-20_v1-2/{en,en-10k}/qa2_..._test.txt``: the layout the README's bAbI block
+    """``tasks_1-20_v1-2/{en,en-10k}/qa2_..._{test,train}.txt``: the layout the README's bAbI block
     and its release-check baseline read, written from the generator in the release format."""
     from memtasks import storage
     from memtasks.loaders import babi
@@ -84,6 +84,9 @@ def _release_stand_in(folder: Path) -> None:
     for variant in ("en", "en-10k"):
         (folder / "tasks_1-20_v1-2" / variant).mkdir(parents=True)
         shutil.copy(made / name, folder / "tasks_1-20_v1-2" / variant / name)
+        # `memtasks load` reads every split's file (one vocabulary for all): a train file too
+        train = babi.text_file_name("babi/qa2-v1", "train")
+        shutil.copy(made / name, folder / "tasks_1-20_v1-2" / variant / train)
     shutil.rmtree(made)
 
 
