@@ -1,6 +1,7 @@
 """Episodes as readable text: bit grids for vector tasks (time runs left to right, one row per
-channel, as in the NTM paper's figures), tokens for token tasks, and whatever a family renders
-its own way (``register_renderer``: stories as the numbered lines of their text format)."""
+channel, as in the Neural Turing Machine paper's figures), tokens for token tasks, and whatever
+a family renders its own way (``register_renderer``: stories as the numbered lines of their
+text format)."""
 
 from __future__ import annotations
 

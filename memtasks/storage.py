@@ -1218,7 +1218,7 @@ class Verification:
     """What ``check_dataset`` checked; it returns one only when every check passed."""
 
     manifest: dict[str, Any]
-    digest: str  # the content hash recomputed (bAbI text: of the episodes as read back)
+    digest: str  # the content hash recomputed (a lossy format: of the episodes read back)
     episodes: int
     regenerated: int  # episodes regenerated from the manifest and found equal (0: not asked)
     left_out: int = 0  # dedup: episodes left out between stored ones, found training stories
@@ -1230,7 +1230,7 @@ def verify_dataset(
     """Check a dataset folder (``check_dataset``); raise ``StorageError`` naming the first thing
     that is wrong, else return the recomputed content hash.
 
-    A folder in a format that does not store episodes exactly (the bAbI text) is checked
+    A folder in a format that does not store episodes exactly (a family's text) is checked
     against the hash the format recorded of the episodes as read back (``Format.read_back``,
     ``Format.expected_hash``); the digest returned is that one."""
     return check_dataset(path, batch, regenerate=regenerate).digest
@@ -1394,7 +1394,7 @@ class _IndexCheck:
 
 def _generator(manifest: dict[str, Any], file: Path) -> tuple[TaskSpec, Any]:
     """The installed generator of the manifest's task and its knobs, with the manifest's
-    descriptions of them (layout, metric, preset, bAbI text options) checked against it."""
+    descriptions of them (layout, metric, preset, the format's entry) checked against it."""
     from . import dedup
     from .registry import list_tasks
 
