@@ -388,3 +388,21 @@ def test_a_broken_family_is_skipped_with_a_warning(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "5"
     assert "family 'broken' (no_such_module_here" in done.stderr and "is skipped" in done.stderr
+
+
+REAL = os.environ.get("MEMTASKS_BABI_DIR", "")
+
+
+@pytest.mark.skipif(
+    not REAL or not list(Path(REAL).glob("en/*_train.txt")),
+    reason="set MEMTASKS_BABI_DIR to an unpacked bAbI release (a folder with en/*.txt)",
+)
+def test_the_recorded_checksums_are_the_release_files():
+    """The SHA-256 recorded in memtasks/loaders/babi.py are those of the released files."""
+    checked = 0
+    for name, digest in babi.RELEASE_SHA256.items():
+        path = Path(REAL) / name
+        if path.is_file():
+            assert hashlib.sha256(path.read_bytes()).hexdigest() == digest, name
+            checked += 1
+    assert checked == len(list(Path(REAL).glob("en/*_train.txt"))) == 20
