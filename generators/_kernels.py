@@ -3,20 +3,158 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
 import os
 import sys
+import tempfile
 import threading
 import time
 import types
 import weakref
+from pathlib import Path
 
 import numba
 import numpy as np
-from numba import njit
+from numba.core import caching, errors
 from numba.core import event as numba_event
+from numba.core import types as nbtypes
+from numba.core.registry import CPUDispatcher
 
 from memtasks.errors import MemtasksError
 from memtasks.rng import next_u64
+
+
+# ---------------------------------------------------------------------------------------------
+# Compiling: plain-typed helpers, and a cache keyed by the sources and the module name
+# ---------------------------------------------------------------------------------------------
+class _PlainDispatcher(CPUDispatcher):
+    """A Numba dispatcher whose calls from compiled code compile it for plain argument types.
+
+    Numba types a call from compiled code while it is still inferring the caller's types, so a
+    variable that starts as ``n = 0`` reaches a helper first as the literal type ``Literal[int](0)``
+    and then, once the loop has widened it, as ``int64``: the helper is compiled once for each
+    (measured: ``pairs`` of qa3 four times, ``step`` twice), about a fifth of a bAbI task's cold
+    compile. Compiled for the plain types first, the literal call site converts its argument
+    and the helper compiles once. A helper that needs a literal (to index a heterogeneous tuple,
+    say) fails to type with plain types and is compiled as Numba would have.
+    """
+
+    def get_call_template(self, args, kws):
+        plain = tuple(nbtypes.unliteral(a) for a in args)
+        plain_kws = {k: nbtypes.unliteral(v) for k, v in kws.items()}
+        if plain != tuple(args) or plain_kws != kws:
+            with contextlib.suppress(errors.TypingError):
+                return super().get_call_template(plain, plain_kws)
+        return super().get_call_template(args, kws)
+
+
+def njit(fn=None, *, cache: bool = False, **options):
+    """``numba.njit`` for the generators' compiled helpers (see ``_PlainDispatcher``)."""
+
+    def wrap(f):
+        dispatcher = _PlainDispatcher(
+            py_func=f, locals={}, targetoptions={"nopython": True, "boundscheck": None, **options}
+        )
+        if cache:
+            dispatcher.enable_caching()
+        return dispatcher
+
+    return wrap if fn is None else wrap(fn)
+
+
+# The sources compiled code can depend on: a kernel's machine code holds the code of every
+# helper it calls and the value of every constant it reads (``ROLE_ANSWER`` from episode.py is
+# frozen into the bAbI driver). Numba checks only the file of the function itself, so an edit
+# to a helper in another file would load stale machine code; a digest of all of them keys the
+# cache instead (with the function's own file, for kernels elsewhere in the core).
+# tests/test_compile_cache.py checks that the generators import from no other core module
+# whose values compiled code could read.
+_CORE_SOURCES = ("rng.py", "episode.py")
+
+
+@functools.cache
+def source_digest() -> str:
+    """A digest of the generators' sources and the core modules their compiled code reads."""
+    generators = Path(__file__).parent
+    core = Path(next_u64.py_func.__code__.co_filename).parent  # the memtasks package
+    files = sorted(generators.rglob("*.py")) + [core / name for name in _CORE_SOURCES]
+    digest = hashlib.blake2b(digest_size=8)
+    for file in files:
+        digest.update(file.relative_to(file.parents[1]).as_posix().encode() + b"\0")
+        digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+@functools.cache
+def _file_digest(py_file: str) -> str:
+    """``source_digest()`` with the file of the function itself (a kernel outside generators)."""
+    digest = hashlib.blake2b(source_digest().encode(), digest_size=8)
+    digest.update(Path(py_file).read_bytes())
+    return digest.hexdigest()
+
+
+def cache_root() -> Path:
+    """Where compiled kernels are kept: ``NUMBA_CACHE_DIR`` when set (the tests point it at an
+    empty folder to compile afresh), else ``$MEMTASKS_CACHE_DIR``, else the user's cache folder
+    (``$XDG_CACHE_HOME/memtasks``, by default ``~/.cache/memtasks``).
+
+    Not ``__pycache__`` beside the sources (Numba's default): a reinstall or an upgrade replaces
+    the package folder, and a first command after it would compile again for tens of seconds.
+    """
+    if numba.config.CACHE_DIR:
+        return Path(numba.config.CACHE_DIR)
+    if os.environ.get("MEMTASKS_CACHE_DIR"):
+        return Path(os.environ["MEMTASKS_CACHE_DIR"])
+    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(xdg) / "memtasks"
+
+
+class _CacheLocator(caching._CacheLocator):
+    """Numba's cache locator for memtasks' compiled functions.
+
+    Entries live under ``cache_root()/<module>-<source digest>/``: the digest covers every
+    source the compiled code is made of (``source_digest``), so an edit anywhere compiles
+    afresh, and the module's full name keeps apart two modules with the same file name, and a
+    module from itself before a rename (Numba names entries after the file name only: after
+    ``generators/`` became ``memtasks.generators`` it loaded entries that named the old module).
+    Two installs of different versions keep their entries side by side. Functions of other
+    packages are left to Numba's own locators.
+    """
+
+    def __init__(self, py_func, py_file, root: Path):
+        self._py_file = py_file
+        self._lineno = py_func.__code__.co_firstlineno
+        self._stamp = _file_digest(py_file)
+        self._cache_path = str(root / f"{py_func.__module__}-{self._stamp}")
+
+    def get_cache_path(self):
+        return self._cache_path
+
+    def get_source_stamp(self):
+        return self._stamp
+
+    def get_disambiguator(self):
+        return str(self._lineno)
+
+    @classmethod
+    def from_function(cls, py_func, py_file):
+        if not getattr(py_func, "__module__", "").startswith("memtasks."):
+            return None
+        # an unwritable user cache (a read-only home) falls back to the temporary folder
+        fallback = Path(tempfile.gettempdir()) / f"memtasks-cache-{os.getuid()}"
+        for root in (cache_root(), fallback):
+            locator = cls(py_func, py_file, root)
+            try:
+                locator.ensure_cache_path()
+            except OSError:
+                continue
+            return locator
+        return None
+
+
+if _CacheLocator not in caching.CacheImpl._locator_classes:
+    caching.CacheImpl._locator_classes.insert(0, _CacheLocator)
 
 _ONE = np.uint64(1)
 
@@ -115,6 +253,13 @@ _MAX_OFFSETS = sys.maxsize // 8 - 1
 # take to generate on one thread.
 PARALLEL_MIN_EPISODES = 8192
 
+# ... but its parallel variant is compiled only once a process has asked the kernel for this
+# much work in all (or finds it compiled in the cache). Compiling it costs seconds (a bAbI
+# driver: 10-20 s on 2 cores); about 2M work units are 10 s of bAbI stories on one thread, the
+# most that threads can save on a small machine. A first `memtasks generate -n 10000` so
+# compiles one variant, not two, and makes the same bytes (the variants are one function).
+PARALLEL_COMPILE_EPISODES = 1 << 21
+
 
 class Kernel:
     """A generator kernel compiled twice: serial for small batches, parallel for large ones.
@@ -124,10 +269,18 @@ class Kernel:
     Training loops ask for exactly such batches, bulk generation for millions: so both variants
     exist, and the call picks by the work it is given (``n * weight``). The two are the same
     Python function (``prange`` is ``range`` when compiled serially), so their output is
-    identical.
+    identical. Each is compiled on first use only, the parallel one only once it pays
+    (``PARALLEL_COMPILE_EPISODES``).
     """
 
-    def __init__(self, fn, weight: float = 1.0, name: str = "", bind: dict | None = None):
+    def __init__(
+        self,
+        fn,
+        weight: float = 1.0,
+        name: str = "",
+        bind: dict | None = None,
+        last: bool | None = None,
+    ):
         self.weight = weight
         name = name or fn.__name__
         # ``bind`` replaces globals of ``fn``: one generic driver, specialised per task by the
@@ -139,20 +292,45 @@ class Kernel:
         self.serial = njit(cache=True, nogil=True)(_clone(fn, scope, name + "_serial"))
         self.__doc__ = fn.__doc__
         self.__name__ = name
+        self._work = 0.0  # work asked of this kernel in this process
+        self._parallel_cached: bool | None = None  # found in the on-disk cache (asked once)
         # what the first-use notice says when one of the two compiles (see _FirstUseNotice)
         group = name.removesuffix("_sizes").removesuffix("_fill").lstrip("_")
-        last = name.endswith("_fill")  # a generator's fill kernel is the last it compiles
+        if last is None:
+            last = name.endswith("_fill")  # a generator's fill kernel is the last it compiles
         _first_use.watch(self.parallel, f"{group} ({fn.__module__})", True, last)
         _first_use.watch(self.serial, f"{group} ({fn.__module__})", False, last)
 
     def __call__(self, key, start, n, *args):
-        parallel = n * self.weight >= PARALLEL_MIN_EPISODES and numba.get_num_threads() > 1
+        work = n * self.weight
+        self._work += work
+        parallel = (
+            work >= PARALLEL_MIN_EPISODES and numba.get_num_threads() > 1 and self._parallel_ready()
+        )
         if n >= _MAX_OFFSETS:  # Numba would raise a ValueError ("array is too big") instead
             raise EpisodesMemoryError(f"{n:,} episodes", MemoryError("more than 2**63 bytes"))
         try:
             return (self.parallel if parallel else self.serial)(key, start, n, *args)
         except MemoryError as exc:  # the sizes kernel allocates n + 1 offsets first
             raise EpisodesMemoryError(f"{n:,} episodes", exc) from None
+
+    def _parallel_ready(self) -> bool:
+        """Whether the parallel variant is worth taking: compiled (or loaded) in this process,
+        in the on-disk cache, or asked for enough work to pay for its compile."""
+        if self.parallel.signatures or self._work >= PARALLEL_COMPILE_EPISODES:
+            return True
+        if self._parallel_cached is None:
+            self._parallel_cached = _in_disk_cache(self.parallel)
+        return self._parallel_cached
+
+
+def _in_disk_cache(dispatcher) -> bool:
+    """Whether Numba's on-disk cache holds a compiled version of ``dispatcher`` (any types: a
+    kernel is called with one set of types in practice)."""
+    try:
+        return bool(dispatcher._cache._cache_file._load_index())
+    except Exception:  # noqa: BLE001 (Numba internals: a changed layout means "not known")
+        return False
 
 
 def _clone(fn, scope: dict, name: str):

@@ -44,26 +44,6 @@ def _choices(lo: int, hi: int, explicit: tuple[int, ...]) -> np.ndarray:
     return np.arange(lo, hi + 1, dtype=np.int64)
 
 
-def _batch(offsets, arrays, index_start: int, n: int, support=None, meta=None) -> EpisodeBatch:
-    inputs, targets, mask, role, segment = arrays
-    if support is None:
-        support_offsets, support_values = np.zeros(n + 1, np.int64), np.zeros(0, np.int32)
-    else:
-        support_offsets, support_values = support
-    return EpisodeBatch.trusted(
-        offsets=offsets,
-        inputs=inputs,
-        targets=targets,
-        mask=mask,
-        role=role,
-        segment=segment,
-        support_offsets=support_offsets,
-        support=support_values,
-        index=np.arange(index_start, index_start + n, dtype=np.int64),
-        meta=meta or {},
-    )
-
-
 # ---------------------------------------------------------------------------------------------
 # Copy: L random vectors, a delimiter, then the same L vectors are the targets.
 # ---------------------------------------------------------------------------------------------
@@ -139,7 +119,7 @@ def _copy(knobs: CopyKnobs, key, start: int, n: int) -> EpisodeBatch:
     arrays = allocate(offsets[-1], (knobs.width + 1, np.uint8), (knobs.width, np.uint8))
     seq_len = np.empty(n, np.int32)
     _copy_fill(key, start, n, choices, offsets, *arrays, seq_len)
-    return _batch(offsets, arrays, start, n, meta={"length": seq_len})
+    return EpisodeBatch.from_kernel(offsets, arrays, start, meta={"length": seq_len})
 
 
 register(
@@ -277,7 +257,9 @@ def _repeat_copy(knobs: RepeatCopyKnobs, key, start: int, n: int) -> EpisodeBatc
     arrays = allocate(offsets[-1], (knobs.width + 2, np.float32), (knobs.width + 1, np.uint8))
     seq_len, repeats = np.empty(n, np.int32), np.empty(n, np.int32)
     _repeat_copy_fill(key, start, n, *sizes, mean, std, offsets, *arrays, seq_len, repeats)
-    return _batch(offsets, arrays, start, n, meta={"length": seq_len, "repeats": repeats})
+    return EpisodeBatch.from_kernel(
+        offsets, arrays, start, meta={"length": seq_len, "repeats": repeats}
+    )
 
 
 register(
@@ -451,8 +433,8 @@ def _associative_recall(knobs: AssociativeRecallKnobs, key, start: int, n: int) 
     if failed:
         raise RuntimeError("associative recall could not draw distinct items; report this bug")
     support_offsets = np.arange(0, 2 * n + 1, 2, dtype=np.int64)
-    return _batch(
-        offsets, arrays, start, n, support=(support_offsets, support),
+    return EpisodeBatch.from_kernel(
+        offsets, arrays, start, support=(support_offsets, support),
         meta={"num_items": num_items, "query": query},
     )  # fmt: skip
 
@@ -546,7 +528,9 @@ def _ngrams(knobs: NGramKnobs, key, start: int, n: int) -> EpisodeBatch:
     table = np.empty((n, 1 << (knobs.order - 1)), np.float32)
     bayes_bits = np.empty(n, np.float64)
     _ngram_fill(key, start, n, knobs.length, knobs.order, knobs.prior, *arrays, table, bayes_bits)
-    return _batch(offsets, arrays, start, n, meta={"table": table, "bayes_bits": bayes_bits})
+    return EpisodeBatch.from_kernel(
+        offsets, arrays, start, meta={"table": table, "bayes_bits": bayes_bits}
+    )
 
 
 register(
@@ -641,7 +625,7 @@ def _priority_sort(knobs: PrioritySortKnobs, key, start: int, n: int) -> Episode
     support = np.empty(n * outputs, np.int32)
     _sort_fill(key, start, n, items, outputs, *arrays, support)
     support_offsets = np.arange(0, n * outputs + 1, outputs, dtype=np.int64)
-    return _batch(offsets, arrays, start, n, support=(support_offsets, support))
+    return EpisodeBatch.from_kernel(offsets, arrays, start, support=(support_offsets, support))
 
 
 register(

@@ -120,6 +120,45 @@ class EpisodeBatch:
         batch.__dict__.update(fields)
         return batch
 
+    @classmethod
+    def from_kernel(
+        cls,
+        offsets: np.ndarray,
+        arrays: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+        start: int,
+        *,
+        support: tuple[np.ndarray, np.ndarray] | None = None,
+        support_answer: np.ndarray | None = None,
+        meta: dict[str, np.ndarray] | None = None,
+        task: str = "",
+    ) -> EpisodeBatch:
+        """The batch a generator made: episodes ``start, start + 1, ...`` of its stream.
+
+        ``arrays`` are the per-position arrays in ``POSITION_FIELDS`` order (inputs, targets,
+        mask, role, segment; as ``generators._kernels.allocate`` returns them), ``support`` the
+        pair (support_offsets, support), None for a task without supporting facts. Unchecked,
+        as ``trusted``: the one place every generator builds its batches, so that a new field
+        of the format is added here once.
+        """
+        n = len(offsets) - 1
+        if support is None:
+            support = (np.zeros(n + 1, np.int64), np.zeros(0, np.int32))
+        inputs, targets, mask, role, segment = arrays
+        return cls.trusted(
+            offsets=offsets,
+            inputs=inputs,
+            targets=targets,
+            mask=mask,
+            role=role,
+            segment=segment,
+            support_offsets=support[0],
+            support=support[1],
+            support_answer=support_answer,
+            index=np.arange(start, start + n, dtype=np.int64),
+            meta={} if meta is None else meta,
+            task=task,
+        )
+
     def check(self) -> EpisodeBatch:
         """Raise ``ValueError`` if the arrays are inconsistent; return the batch."""
         self._validate()

@@ -332,12 +332,16 @@ def move_weight_knob(default: float):
         default, lo=0.0, hi=20.0,
         doc="how much likelier a statement is a move (a distractor) than a get or drop, when "
         "both are possible (higher: longer stories)",
+        harder="up", ladder=(0.5, 1.0, 2.0, 4.0, 8.0),
+        why="more moves between gets, drops and gives: longer stories of distractors",
     )  # fmt: skip
 
 
 @dataclass(frozen=True)
 class HoldingKnobs(BabiKnobs):
     """Knobs of tasks 7 and 8 (each task sets its own ``release`` defaults)."""
+
+    axis_ladders = {"min_distance": (0, 2, 4, 6)}  # stories reach this far at the defaults
 
     actors: int = knob(len(ACTORS), lo=1, hi=len(ALL_ACTORS), doc="people in the world")
     rooms: int = knob(len(ROOMS), lo=2, hi=len(ALL_ROOMS), doc="places they move between")

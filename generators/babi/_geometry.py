@@ -16,10 +16,10 @@ one of them. A task's statement templates are either one template with a directi
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from memtasks.rng import next_float
 
+from .._kernels import njit
 from ._story import statement
 
 N, E, S, W = 0, 1, 2, 3

@@ -17,10 +17,10 @@ The ``recent`` knob sets the window (0: any actor whose place is known, uniforml
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from memtasks.rng import next_below
 
+from .._kernels import njit
 from ._entities import ACTORS, EXTRA_ACTORS, EXTRA_ROOMS, ROOMS
 from ._story import question_ok
 from ._world import MOVE

@@ -230,6 +230,8 @@ def carried_moves(world, o, n, rooms_out, lines_out):
 class ObjectKnobs(BabiKnobs):
     """Knobs every task of the object world has (a task sets its own ``move_rate`` default)."""
 
+    axis_ladders = {"min_distance": (0, 1, 2, 3, 4)}  # stories reach this far at the defaults
+
     actors: int = knob(len(ACTORS), lo=1, hi=len(ALL_ACTORS), doc="people in the world")
     rooms: int = knob(len(ROOMS), lo=2, hi=len(ALL_ROOMS), doc="places they move between")
     objects: int = knob(len(OBJECTS), lo=1, hi=len(ALL_OBJECTS), doc="objects they can carry")
@@ -238,6 +240,8 @@ class ObjectKnobs(BabiKnobs):
         2, lo=1, hi=1000,
         doc="statements between two chances to ask a question (a chance is taken when "
         "something askable was stated recently enough)",
+        harder="up", ladder=(1, 2, 4, 8, 16),
+        why="more statements between questions: more facts to hold, most of them distractors",
     )  # fmt: skip
     recent: int = knob(
         5, lo=0, hi=100_000,

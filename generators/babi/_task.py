@@ -45,12 +45,17 @@ class BabiKnobs(Knobs):
     min_distance: int = knob(
         0, lo=0, hi=100_000,
         doc="a question's earliest supporting fact is at least this many statements back",
+        # short stories at the defaults: tasks whose stories reach further set axis_ladders
+        harder="up", ladder=(0, 1, 2),
+        why="every question's supporting facts lie at least this many statements back",
     )  # fmt: skip
     max_distance: int = knob(0, lo=0, hi=100_000, doc="... and at most this many (0: no bound)")
     context_tokens: int = knob(
         0, lo=0, hi=10_000_000,
         doc="long-context mode: the story's lines, in order, among filler sentences up to this "
         "many tokens (0: off; BABILong-style)",
+        harder="up", ladder=(0, 1_000, 2_000, 4_000, 8_000, 16_000),
+        why="the story spread through filler prose: its facts far apart among irrelevant text",
     )  # fmt: skip
     filler: str = knob(
         "grammar", choices=("grammar", "file"),

@@ -29,7 +29,11 @@ PER_QUESTION = ("question_template", "support_distance")  # left out (see genera
 
 @dataclass(frozen=True)
 class JointKnobs(Knobs):
-    tasks: tuple = knob(ALL, lo=1, hi=20, elem=int, doc="the bAbI tasks mixed, in turn")
+    tasks: tuple = knob(
+        ALL, lo=1, hi=20, elem=int, doc="the bAbI tasks mixed, in turn",
+        harder="up", ladder=((1,), (1, 2, 3), tuple(range(1, 11)), ALL),  # by number of tasks
+        why="more tasks sharing one model: more words, question kinds and rules at once",
+    )  # fmt: skip
 
     def check(self) -> None:
         self.require(len(self.tasks) > 0, "tasks must name at least one bAbI task")

@@ -35,14 +35,23 @@ from ._world import MOVE
 
 @dataclass(frozen=True)
 class Qa1Knobs(BabiKnobs):
-    actors: int = knob(len(ACTORS), lo=1, hi=len(ALL_ACTORS), doc="people in the world")
+    actors: int = knob(
+        len(ACTORS), lo=1, hi=len(ALL_ACTORS), doc="people in the world",
+        harder="up", ladder=(2, 4, 6, 12, 20), why="more people whose places to keep apart",
+    )  # fmt: skip
     rooms: int = knob(len(ROOMS), lo=2, hi=len(ALL_ROOMS), doc="places they move between")
     questions: int = knob(5, lo=1, hi=1000, doc="questions per story")
-    statements_per_question: int = knob(2, lo=1, hi=10_000, doc="moves before each question")
+    statements_per_question: int = knob(
+        2, lo=1, hi=10_000, doc="moves before each question",
+        harder="up", ladder=(1, 2, 4, 8, 16),
+        why="more statements between questions: more facts to hold, most of them distractors",
+    )  # fmt: skip
     recent: int = knob(
         5, lo=0, hi=100_000,
         doc="a question asks about the actor of one of the last `recent` statements, drawn "
         "uniformly (0: any statement so far)",
+        harder="up", ladder=(1, 2, 5, 10, 20),
+        why="questions about older statements: the answer's facts lie farther back",
     )  # fmt: skip
 
 

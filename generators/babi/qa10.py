@@ -53,11 +53,17 @@ class Qa10Knobs(BabiKnobs):
     actors: int = knob(len(TIME_ACTORS), lo=1, hi=len(ALL_ACTORS), doc="people in the world")
     rooms: int = knob(len(TIME_ROOMS), lo=3, hi=len(ALL_ROOMS), doc="places they move between")
     questions: int = knob(5, lo=1, hi=1000, doc="questions per story")
-    statements_per_question: int = knob(2, lo=1, hi=10_000, doc="statements before each question")
+    statements_per_question: int = knob(
+        2, lo=1, hi=10_000, doc="statements before each question",
+        harder="up", ladder=(1, 2, 4, 8, 16),
+        why="more statements between questions: more facts to hold, most of them distractors",
+    )  # fmt: skip
     recent: int = knob(
         RECENT, lo=0, hi=10_000,
         doc="a question asks about the actor of one of the last this many statements "
         "(0: any actor the reader has been told about)",
+        harder="up", ladder=(1, 2, 5, 10, 20),
+        why="questions about older statements: the answer's facts lie farther back",
     )  # fmt: skip
     either: float = knob(
         0.25, lo=0.0, hi=1.0,

@@ -47,16 +47,22 @@ class Qa11Knobs(BabiKnobs):
     rooms: int = knob(len(ROOMS), lo=2, hi=len(ALL_ROOMS), doc="places they move between")
     questions: int = knob(5, lo=1, hi=1000, doc="questions per story")
     blocks_per_question: int = knob(
-        1, lo=1, hi=5_000, doc="blocks (two moves of one actor) before each question"
-    )
+        1, lo=1, hi=5_000, doc="blocks (two moves of one actor) before each question",
+        harder="up", ladder=(1, 2, 4, 8),
+        why="more statements between questions: more facts to hold, most of them distractors",
+    )  # fmt: skip
     recent: int = knob(
         RECENT, lo=0, hi=10_000,
         doc="a question asks about the actor of one of the last this many statements "
         "(0: any actor the reader has been told about)",
+        harder="up", ladder=(1, 2, 5, 10, 20),
+        why="questions about older statements: the answer's facts lie farther back",
     )  # fmt: skip
     coreference: float = knob(
         1.0, lo=0.0, hi=1.0,
         doc="probability that a block's second move names its actor with a pronoun (he/she)",
+        harder="up", ladder=(0.0, 0.5, 1.0),
+        why="more moves name their actor only by a pronoun, resolved from the sentence before",
     )  # fmt: skip
 
 

@@ -40,12 +40,16 @@ class Qa12Knobs(BabiKnobs):
     rooms: int = knob(len(ROOMS), lo=3, hi=len(ALL_ROOMS), doc="places they move between")
     questions: int = knob(5, lo=1, hi=1000, doc="questions per story")
     statements_per_question: int = knob(
-        2, lo=1, hi=10_000, doc="moves of two actors before each question"
-    )
+        2, lo=1, hi=10_000, doc="moves of two actors before each question",
+        harder="up", ladder=(1, 2, 4, 8, 16),
+        why="more statements between questions: more facts to hold, most of them distractors",
+    )  # fmt: skip
     recent: int = knob(
         RECENT, lo=0, hi=10_000,
         doc="a question asks about an actor of one of the last this many clauses (a "
         "conjunction holds two; 0: any actor the reader has been told about)",
+        harder="up", ladder=(1, 2, 5, 10, 20),
+        why="questions about older statements: the answer's facts lie farther back",
     )  # fmt: skip
     conjunction: float = knob(
         1.0, lo=0.0, hi=1.0,

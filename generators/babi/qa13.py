@@ -52,12 +52,16 @@ class Qa13Knobs(BabiKnobs):
     rooms: int = knob(len(ROOMS), lo=3, hi=len(ALL_ROOMS), doc="places they move between")
     questions: int = knob(5, lo=1, hi=1000, doc="questions per story")
     blocks_per_question: int = knob(
-        1, lo=1, hi=5_000, doc="blocks (two moves of one pair) before each question"
-    )
+        1, lo=1, hi=5_000, doc="blocks (two moves of one pair) before each question",
+        harder="up", ladder=(1, 2, 4, 8),
+        why="more statements between questions: more facts to hold, most of them distractors",
+    )  # fmt: skip
     recent: int = knob(
         RECENT, lo=0, hi=10_000,
         doc="a question asks about an actor of one of the last this many clauses (a sentence "
         "about two actors holds two; 0: any actor the reader has been told about)",
+        harder="up", ladder=(1, 2, 5, 10, 20),
+        why="questions about older statements: the answer's facts lie farther back",
     )  # fmt: skip
     conjunction: float = knob(
         1.0, lo=0.0, hi=1.0,
@@ -67,6 +71,8 @@ class Qa13Knobs(BabiKnobs):
     compound: float = knob(
         1.0, lo=0.0, hi=1.0,
         doc="probability that a pair's second move, after a conjunction, reads 'Then they ...'",
+        harder="up", ladder=(0.0, 0.5, 1.0),
+        why="more moves say only 'they': the pair must be carried over from the sentence before",
     )  # fmt: skip
 
 

@@ -64,6 +64,8 @@ _FIRST_SHORT, _FIRST_LONG = 35 / 200, 21 / 200
 
 @dataclass(frozen=True)
 class Qa14Knobs(BabiKnobs):
+    axis_ladders = {"min_distance": (0, 2, 4, 6)}  # stories reach this far at the defaults
+
     actors: int = knob(len(TIME_ACTORS), lo=1, hi=len(ALL_ACTORS), doc="people in the world")
     rooms: int = knob(len(TIME_ROOMS), lo=2, hi=len(ALL_ROOMS), doc="places they move between")
     times: int = knob(
@@ -77,6 +79,8 @@ class Qa14Knobs(BabiKnobs):
     recent: int = knob(
         RECENT, lo=0, hi=10_000,
         doc="a question asks about one of the last this many moves made (0: any move)",
+        harder="up", ladder=(1, 2, 5, 10, 20),
+        why="questions about older statements: the answer's facts lie farther back",
     )  # fmt: skip
 
     def check(self) -> None:

@@ -52,11 +52,16 @@ ALL_ANIMALS = ANIMALS + EXTRA_ANIMALS
 @dataclass(frozen=True)
 class Qa15Knobs(BabiKnobs):
     actors: int = knob(len(ACTORS), lo=1, hi=len(ALL_ACTORS), doc="names a story draws from")
-    story_actors: int = knob(4, lo=1, hi=len(ALL_ACTORS), doc="actors in a story")
+    story_actors: int = knob(
+        4, lo=1, hi=len(ALL_ACTORS), doc="actors in a story",
+        harder="up", ladder=(1, 2, 3, 4), why="more actors, each a fact to find among the others",
+    )  # fmt: skip
     animals: int = knob(len(ANIMALS), lo=2, hi=len(ALL_ANIMALS), doc="species a story draws from")
     story_animals: int = knob(
         4, lo=2, hi=len(ALL_ANIMALS),
         doc="species in a story; each is afraid of another one and gets a statement saying so",
+        # at most animals (4 by default)
+        harder="up", ladder=(2, 3, 4), why="more fear statements to search for the one to chain",
     )  # fmt: skip
     questions: int = knob(4, lo=1, hi=1000, doc="questions per story (actors drawn at random)")
 

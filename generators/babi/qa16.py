@@ -60,6 +60,8 @@ class Qa16Knobs(BabiKnobs):
     story_actors: int = knob(
         5, lo=2, hi=len(ALL_ACTORS),
         doc="actors in a story (each gets a species line and, but the queried one, a colour)",
+        harder="up", ladder=(2, 3, 4, 5),
+        why="more species and colour facts to search for the two the induction needs",
     )  # fmt: skip
     animals: int = knob(len(ANIMALS), lo=2, hi=len(ALL_ANIMALS), doc="species")
     colors: int = knob(len(COLORS), lo=1, hi=len(ALL_COLORS), doc="colours (one per species)")

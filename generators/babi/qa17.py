@@ -22,11 +22,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 
 from memtasks.knobs import knob
 from memtasks.rng import next_below
 
+from .._kernels import njit
 from ._geometry import DX, DY, E, N, S, opposite, per_direction, tell
 from ._story import P_TASK, add_answer, add_support, question, question_ok
 from ._task import BabiKnobs, babi_task, make_world

@@ -54,9 +54,15 @@ INF = 1 << 30
 
 @dataclass(frozen=True)
 class Qa18Knobs(BabiKnobs):
+    axis_ladders = {"min_distance": (0, 2, 4, 6)}  # stories reach this far at the defaults
+
     objects: int = knob(len(OBJECTS), lo=3, hi=len(ALL_OBJECTS), doc="objects a story draws from")
     story_objects: int = knob(6, lo=3, hi=len(ALL_OBJECTS), doc="objects in a story")
-    steps: int = knob(2, lo=1, hi=8, doc="statements in the chain each question is asked from")
+    steps: int = knob(
+        2, lo=1, hi=8, doc="statements in the chain each question is asked from",
+        harder="up", ladder=(1, 2, 3, 4, 5),
+        why="longer chains of size relations to compose, from facts farther apart",
+    )  # fmt: skip
     shortest: bool = knob(
         False, doc="ask only pairs with no chain shorter than steps (the release does not)"
     )

@@ -52,9 +52,18 @@ DECOY_TRIES = 64  # cells tried for one decoy before the story is redrawn
 
 @dataclass(frozen=True)
 class Qa19Knobs(BabiKnobs):
+    axis_ladders = {"min_distance": (0, 1, 2, 3, 4)}  # stories reach this far at the defaults
+
     rooms: int = knob(len(ROOMS), lo=2, hi=len(ALL_ROOMS), doc="rooms a story draws from")
-    path_length: int = knob(2, lo=1, hi=12, doc="steps of the path asked for")
-    decoys: int = knob(3, lo=0, hi=30, doc="rooms off the path, each next to a path room")
+    path_length: int = knob(
+        2, lo=1, hi=12, doc="steps of the path asked for",
+        # rooms >= path_length + 1 + decoys: with 6 rooms and 3 decoys, 2 steps at most
+        harder="up", ladder=(1, 2), why="a longer path to find and spell out, step by step",
+    )  # fmt: skip
+    decoys: int = knob(
+        3, lo=0, hi=30, doc="rooms off the path, each next to a path room",
+        harder="up", ladder=(0, 1, 2, 3), why="more rooms next to the path that lead nowhere",
+    )  # fmt: skip
 
     def check(self) -> None:
         super().check()

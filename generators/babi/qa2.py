@@ -23,11 +23,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 
 from memtasks.knobs import knob
 from memtasks.rng import next_below
 
+from .._kernels import njit
 from ._objects import (
     A_LINE,
     A_ROOM,

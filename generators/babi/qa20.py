@@ -65,8 +65,13 @@ def places_of(motives) -> list[str]:
 
 @dataclass(frozen=True)
 class Qa20Knobs(BabiKnobs):
+    axis_ladders = {"min_distance": (0, 2, 4, 6)}  # stories reach this far at the defaults
+
     actors: int = knob(len(ACTORS), lo=1, hi=len(ALL_ACTORS), doc="names a story draws from")
-    story_actors: int = knob(4, lo=1, hi=len(ALL_ACTORS), doc="actors in a story")
+    story_actors: int = knob(
+        4, lo=1, hi=len(ALL_ACTORS), doc="actors in a story",
+        harder="up", ladder=(1, 2, 3, 4), why="more actors whose motives and moves interleave",
+    )  # fmt: skip
     motivations: int = knob(
         len(MOTIVES), lo=1, hi=len(ALL_MOTIVES),
         doc="motivations, each with its place and object",
@@ -74,6 +79,8 @@ class Qa20Knobs(BabiKnobs):
     scripts: int = knob(
         1, lo=1, hi=MAX_SCRIPTS,
         doc="motivations per actor in turn (each to a place it has not been to yet)",
+        harder="up", ladder=(1, 2, 3),
+        why="more motivations per actor: the one a question needs is among older ones",
     )  # fmt: skip
 
     def check(self) -> None:

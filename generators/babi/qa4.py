@@ -40,7 +40,9 @@ P_OUTER_FIRST = 0.65
 class Qa4Knobs(BabiKnobs):
     rooms: int = knob(len(ROOMS), lo=2, hi=len(ALL_ROOMS), doc="rooms a story draws from")
     chain: int = knob(
-        3, lo=2, hi=len(ALL_ROOMS), doc="rooms on the line (statements = chain - 1)"
+        3, lo=2, hi=len(ALL_ROOMS), doc="rooms on the line (statements = chain - 1)",
+        harder="up", ladder=(2, 3, 4, 5, 6),
+        why="more relations in the story, of which the question needs one",
     )  # fmt: skip
 
     def check(self) -> None:

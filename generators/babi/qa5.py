@@ -80,6 +80,8 @@ K_FORMS = K_NEXT + 1  # five entries
 
 @dataclass(frozen=True)
 class Qa5Knobs(BabiKnobs):
+    axis_ladders = {"min_distance": (0, 1, 2, 3, 4)}  # at most window (5)
+
     actors: int = knob(len(ACTORS_5), lo=2, hi=len(ALL_ACTORS_5), doc="people in the world")
     rooms: int = knob(len(ROOMS), lo=2, hi=len(ALL_ROOMS), doc="places they move between")
     objects: int = knob(len(OBJECTS), lo=1, hi=len(ALL_OBJECTS), doc="objects they hand over")
@@ -91,6 +93,7 @@ class Qa5Knobs(BabiKnobs):
         5, lo=1, hi=100,
         doc="a question is about a give within this many statements (longer: more questions "
         "per statement, about older gives)",
+        harder="up", ladder=(2, 5, 10, 20, 40), why="questions about older gives",
     )  # fmt: skip
     move_weight: float = move_weight_knob(MOVE_WEIGHT)
     last: bool = knob(

@@ -82,6 +82,8 @@ def busy_windows(difficulty: int, per_question: int) -> int:
 
 @dataclass(frozen=True)
 class WorldQaKnobs(BabiKnobs):
+    axis_ladders = {"min_distance": (0, 1)}  # stories reach this far at the defaults
+
     actors: int = knob(len(WORLD_ACTORS), lo=1, hi=len(ALL_WORLD_ACTORS), doc="characters")
     objects: int = knob(
         len(WORLD_OBJECTS), lo=0, hi=len(ALL_WORLD_OBJECTS), doc="objects they pick up and drop"
@@ -93,6 +95,8 @@ class WorldQaKnobs(BabiKnobs):
         1, lo=1, hi=1000,
         doc="the entity asked about was last mentioned exactly this many statements before the "
         "question (1: in the statement just before it; the paper uses 1 and 5)",
+        # actors must be >= 6 from difficulty 10 on (see check)
+        harder="up", ladder=(1, 2, 3, 5), why="the entity asked about was mentioned longer ago",
     )  # fmt: skip
     questions: str = knob(
         "actor", choices=QUESTION_SETS,
@@ -103,6 +107,8 @@ class WorldQaKnobs(BabiKnobs):
     statements_per_question: int = knob(
         2, lo=1, hi=10_000,
         doc="statements before each question (before the first: at least difficulty)",
+        harder="up", ladder=(1, 2, 4, 8, 16),
+        why="more statements between questions: more facts to hold, most of them distractors",
     )  # fmt: skip
     move_share: float = knob(
         0.5, lo=0.0, hi=1.0,
