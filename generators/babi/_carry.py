@@ -28,11 +28,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 
 from memtasks.knobs import knob
 from memtasks.rng import next_below, next_float
 
+from .._kernels import njit
 from . import _world
 from ._entities import ACTORS, ALL_ACTORS, ALL_OBJECTS, ALL_ROOMS, OBJECTS, ROOMS, pool
 from ._story import (

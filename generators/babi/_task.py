@@ -9,15 +9,10 @@ errors) is here and in ``_story``.
 from __future__ import annotations
 
 import functools
-import hashlib
-import sys
-import types
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from memtasks import rng
 from memtasks.episode import EpisodeBatch
 from memtasks.errors import KnobError
 from memtasks.knobs import Knobs, knob
@@ -138,56 +133,34 @@ def make_world(
     )
 
 
-def _source_digest(story) -> str:
-    """A digest of the sources a task's compiled driver is made of.
-
-    Numba's on-disk cache of a function is invalidated only when the function's own file
-    changes, not when a function it calls (the story function in ``qaN.py``, or what that
-    calls) does; naming each driver after this digest makes any change to those sources
-    compile afresh instead of running stale machine code. The sources are the driver's modules
-    and the story function's module with the ``generators`` modules it takes names from (two
-    levels deep).
-    """
-    files = {Path(_story.__file__), Path(__file__).with_name("_text.py"), Path(rng.__file__),
-             Path(__file__).parent.parent / "_kernels.py"}  # fmt: skip
-    modules = [sys.modules[story.py_func.__module__]]
-    for _ in range(2):
-        found = []
-        for module in modules:
-            files.add(Path(module.__file__))
-            for value in vars(module).values():
-                name = (
-                    value.__name__
-                    if isinstance(value, types.ModuleType)
-                    else getattr(value, "__module__", None)
-                )
-                if isinstance(name, str) and name.startswith("memtasks.generators."):
-                    found.append(sys.modules[name])
-        modules = found
-    files.update(Path(m.__file__) for m in modules)
-    digest = hashlib.blake2b(digest_size=6)
-    for file in sorted(files):
-        digest.update(file.read_bytes())
-    return digest.hexdigest()
-
-
 class Driver:
-    """The compiled sizes and fill kernels of one task (its story function bound in)."""
+    """The compiled kernel of one task: the shared driver with its story function bound in."""
 
     def __init__(self, task_name: str, story, weight: float, number: int):
         self.number = number
-        bind = {"story": story}
-        name = f"babi_{task_name}_{_source_digest(story)}"
-        self.sizes = Kernel(_story.sizes, weight, f"{name}_sizes", bind)
-        self.fill = Kernel(_story.fill, weight, f"{name}_fill", bind)
+        # Named after the task: the cache keys entries by a digest of the sources
+        # (``_kernels.source_digest``), so an edit to the story function compiles afresh.
+        self.kernel = Kernel(
+            _story.episodes, weight, f"babi_{task_name}", {"story": story}, last=True
+        )
 
     def generate(self, task_id: str, world: World, key, start: int, n: int) -> EpisodeBatch:
         t = world.text
         width = _story.ANSWERS + world.a_max + world.s_max
-        p = world.params
-        offsets, support_offsets, _, ok = self.sizes(
-            key, start, n, p, world.pools, world.max_lines, world.long_rows, width,
-            t.phrase_offsets, t.template_offsets, t.template_tokens, world.filler_offsets,
+        tables = (
+            world.params, world.pools, world.max_lines, world.long_rows, width,
+            t.phrase_offsets, t.phrase_tokens, t.template_offsets, t.template_tokens,
+            world.filler_offsets, world.filler_tokens,
+        )  # fmt: skip
+        offsets = np.empty(n + 1, np.int64)
+        support_offsets = np.empty(n + 1, np.int64)
+        ok = np.empty(n, np.bool_)
+        # the sizes pass writes none of the arrays of the fill pass: empty ones of their types
+        none32, none2d = np.empty(0, np.int32), np.empty((0, 0), np.int32)
+        self.kernel(
+            key, start, n, False, *tables, offsets, none32, none32, np.empty(0, np.bool_),
+            np.empty(0, np.int8), none32, support_offsets, none32, none32, none32, none2d,
+            none2d, ok,
         )  # fmt: skip
         if not ok.all():
             bad = start + int(np.flatnonzero(~ok)[0])
@@ -196,35 +169,29 @@ class Driver:
                 f"(episode {bad}); loosen min_distance/max_distance or the task's own knobs"
             )
         total = int(offsets[-1])
-        inputs = np.empty(total, np.int32)
-        targets = np.empty(total, np.int32)
-        mask = np.empty(total, np.bool_)
-        role = np.empty(total, np.int8)
-        segment = np.empty(total, np.int32)
+        arrays = (
+            np.empty(total, np.int32),  # inputs
+            np.empty(total, np.int32),  # targets
+            np.empty(total, np.bool_),  # mask
+            np.empty(total, np.int8),  # role
+            np.empty(total, np.int32),  # segment
+        )
         support = np.empty(int(support_offsets[-1]), np.int32)
         support_answer = np.empty(len(support), np.int32)
         n_statements = np.empty(n, np.int32)
         q_template = np.empty((n, world.q_max), np.int32)
         q_distance = np.empty((n, world.q_max), np.int32)
-        self.fill(
-            key, start, n, p, world.pools, world.max_lines, world.long_rows, width,
-            t.phrase_offsets, t.phrase_tokens, t.template_offsets, t.template_tokens,
-            world.filler_offsets, world.filler_tokens, offsets, inputs, targets, mask, role,
-            segment, support_offsets, support, support_answer, n_statements, q_template,
-            q_distance,
+        self.kernel(
+            key, start, n, True, *tables, offsets, *arrays, support_offsets, support,
+            support_answer, n_statements, q_template, q_distance, ok,
         )  # fmt: skip
         n_questions = (q_template >= 0).sum(axis=1).astype(np.int32)
-        return EpisodeBatch.trusted(
-            offsets=offsets,
-            inputs=inputs,
-            targets=targets,
-            mask=mask,
-            role=role,
-            segment=segment,
-            support_offsets=support_offsets,
-            support=support,
+        return EpisodeBatch.from_kernel(
+            offsets,
+            arrays,
+            start,
+            support=(support_offsets, support),
             support_answer=support_answer,
-            index=np.arange(start, start + n, dtype=np.int64),
             meta={
                 # which task each story is of, so that joint training sets of several tasks
                 # (concatenated batches) keep it: the bAbI task number, 0 for other tasks

@@ -21,11 +21,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 
 from memtasks.knobs import knob
 from memtasks.rng import next_below, next_float
 
+from .._kernels import njit
 from ._entities import pool
 from ._movement import (
     RECENT,

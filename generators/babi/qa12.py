@@ -19,11 +19,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 
 from memtasks.knobs import knob
 from memtasks.rng import next_below, next_float
 
+from .._kernels import njit
 from ._entities import ACTORS, ALL_ACTORS, ALL_ROOMS, ROOMS, pool
 from ._movement import RECENT, move_templates, pick_recent, room_avoiding, two_actors
 from ._story import P_TASK, add_answer, add_support, question, statement

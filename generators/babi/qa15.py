@@ -25,11 +25,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 
 from memtasks.knobs import knob
 from memtasks.rng import next_below
 
+from .._kernels import njit
 from ._entities import EXTRA_ACTORS
 from ._story import P_TASK, add_answer, add_support, question, question_ok, statement
 from ._task import BabiKnobs, babi_task, make_world

@@ -28,11 +28,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 
 from memtasks.knobs import knob
 from memtasks.rng import next_below
 
+from .._kernels import njit
 from ._entities import ALL_ROOMS, ROOMS, pool
 from ._geometry import COMPASS, DX, DY, LETTERS, opposite, tell
 from ._story import P_TASK, add_answer, add_support, question, question_ok

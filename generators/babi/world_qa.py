@@ -43,11 +43,11 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 
 from memtasks.knobs import knob
 from memtasks.rng import next_below, next_float
 
+from .._kernels import njit
 from ._entities import ALL_ACTORS, ALL_OBJECTS, ALL_ROOMS, pool
 from ._story import P_TASK, add_answer, add_support, question, statement
 from ._task import BabiKnobs, babi_task, make_world
