@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .knobs import Knobs
+from .knobs import Knobs, check_ladder
 
 
 @dataclass(frozen=True)
@@ -47,12 +47,20 @@ def _shown(value: Any) -> str:
 
 
 def knob_axes(knobs: type[Knobs]) -> list[Axis]:
-    """The axes declared on a knobs class, in declaration order."""
+    """The axes declared on a knobs class, in declaration order, with the class's own ladders
+    (``Knobs.axis_ladders``) in place of the declared ones; ValueError for a bad override."""
+    infos = knobs.infos()
+    for name, ladder in knobs.axis_ladders.items():
+        if name not in infos or infos[name][1].harder is None:
+            raise ValueError(f"{knobs.__name__}.axis_ladders: {name!r} is not a difficulty axis")
+        if ladder:
+            check_ladder(infos[name][1], ladder)
     out = []
-    for name, (default, info) in knobs.infos().items():
-        if info.harder is not None:
+    for name, (default, info) in infos.items():
+        ladder = knobs.axis_ladders.get(name, info.ladder)
+        if info.harder is not None and ladder:
             span = (False, True) if info.kind is bool else (info.lo, info.hi)
-            out.append(Axis(name, info.harder, span, info.ladder, info.why, default))
+            out.append(Axis(name, info.harder, span, tuple(ladder), info.why, default))
     return out
 
 

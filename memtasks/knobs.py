@@ -123,16 +123,22 @@ def _check_axis(info: KnobInfo) -> None:
         raise ValueError(f"harder must be 'up' or 'down', got {info.harder!r}")
     if info.kind is str:
         raise ValueError("a string knob has no order, so it cannot be a difficulty axis")
-    if len(info.ladder) < 2:
-        raise ValueError(f"a difficulty axis needs a ladder of 2 values or more, got {info.ladder}")
     if not info.why or "\n" in info.why:
         raise ValueError("a difficulty axis needs why: one line saying what makes it harder")
+    check_ladder(info, info.ladder)
+
+
+def check_ladder(info: KnobInfo, ladder: tuple) -> None:
+    """Raise ValueError unless ``ladder`` has 2 values or more, each allowed by ``info``, listed
+    from easiest to hardest (strictly rising with ``harder="up"``, falling with ``"down"``)."""
+    if len(ladder) < 2:
+        raise ValueError(f"a difficulty axis needs a ladder of 2 values or more, got {ladder}")
 
     def bad() -> ValueError:
-        return ValueError(f"ladder value must be {info.allowed()}: {info.ladder}")
+        return ValueError(f"ladder value must be {info.allowed()}: {ladder}")
 
     values = []
-    for value in info.ladder:
+    for value in ladder:
         if info.kind is tuple:
             if not isinstance(value, tuple):
                 raise bad()
@@ -147,7 +153,7 @@ def _check_axis(info: KnobInfo) -> None:
     if any(a >= b for a, b in itertools.pairwise(rising)):
         raise ValueError(
             f"a ladder lists values from easiest to hardest, so with harder={info.harder!r} it "
-            f"must {'rise' if info.harder == 'up' else 'fall'} strictly: {info.ladder}"
+            f"must {'rise' if info.harder == 'up' else 'fall'} strictly: {ladder}"
         )
 
 
@@ -157,6 +163,9 @@ class Knobs:
 
     task_id: ClassVar[str] = "task"  # set by the registry, used in messages
     noun: ClassVar[str] = "knob"  # what messages call a field (models say "hyperparameter")
+    # A task's own ladder for an axis declared on a shared base class, where its defaults reach
+    # further or less far than the base's ladder (bAbI's min_distance); () drops the axis.
+    axis_ladders: ClassVar[dict[str, tuple]] = {}
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
