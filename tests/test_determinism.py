@@ -84,6 +84,7 @@ def test_result_does_not_depend_on_the_thread_count(task, monkeypatch):
     is available, so both variants are compared.
     """
     monkeypatch.setattr(_kernels, "PARALLEL_MIN_EPISODES", 1)
+    monkeypatch.setattr(_kernels, "PARALLEL_COMPILE_EPISODES", 0)  # compile it now
     threads = numba.get_num_threads()
     try:
         numba.set_num_threads(1)
@@ -97,8 +98,9 @@ def test_result_does_not_depend_on_the_thread_count(task, monkeypatch):
         assert any(k.parallel.signatures for k in _kernels_of(memtasks.generators.ntm))
 
 
-def test_batches_above_the_threshold_match_small_pieces():
+def test_batches_above_the_threshold_match_small_pieces(monkeypatch):
     """A batch large enough for the parallel kernel equals the same episodes made serially."""
+    monkeypatch.setattr(_kernels, "PARALLEL_COMPILE_EPISODES", 0)
     n = _kernels.PARALLEL_MIN_EPISODES + 3
     whole = memtasks.generate("ntm/copy-v1", n, seed=4, max_length=4)
     pieces = [
