@@ -29,21 +29,24 @@ class Axis:
     default: Any  # the knob's default, where the task sits without a sweep
 
     def describe(self) -> str:
-        """One line for ``memtasks info``."""
+        """The axis in one line."""
         sign = "+" if self.direction == "up" else "-"
-        lo, hi = (_shown(v) for v in self.range)
-        ladder = ", ".join(_shown(v) for v in self.ladder)
+        lo, hi = (self.shown(v) for v in self.range)
+        ladder = ", ".join(self.shown(v) for v in self.ladder)
         return f"{self.knob} ({sign}) in [{lo}, {hi}], ladder {ladder}: {self.why}"
 
-
-def _shown(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, tuple):  # a tuple knob's ladder (joint tasks) is read by its size
-        return f"{len(value)} items" if len(value) > 4 else "(" + ",".join(map(str, value)) + ")"
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
+    @staticmethod
+    def shown(value: Any) -> str:
+        """A range bound or ladder value as ``memtasks info`` prints it."""
+        if value is None:
+            return "-"
+        if isinstance(value, tuple):  # a tuple knob's ladder (joint tasks) is read by its size
+            return (
+                f"{len(value)} items" if len(value) > 4 else "(" + ",".join(map(str, value)) + ")"
+            )
+        if isinstance(value, float):
+            return f"{value:g}"
+        return str(value)
 
 
 def knob_axes(knobs: type[Knobs]) -> list[Axis]:

@@ -108,6 +108,7 @@ def info(task: str) -> None:
     for name, values in spec.presets.items():
         shown = ", ".join(f"{k}={v!r}" for k, v in values.items()) or "(the defaults)"
         click.echo(f"  {name}: {shown}")
+    _echo_axes(spec)
     click.echo("\nlayout (with the default knobs):")
     if layout.input_channels:
         click.echo(f"  inputs  {layout.input_dtype}[T, {layout.input_width}]: "
@@ -117,6 +118,21 @@ def info(task: str) -> None:
     else:
         click.echo(f"  tokens, vocabulary of {len(layout.vocab)}")
     click.echo(f"\nmetric: {spec.metric.name}: {spec.metric.description}")
+
+
+def _echo_axes(spec) -> None:
+    """The difficulty axes of ``memtasks info``: knob, direction, range, ladder, why."""
+    from .axes import axes
+
+    found = axes(spec)
+    click.echo("\ndifficulty axes (harder: the direction that makes the task harder; ladder: "
+               "easiest first):" if found else "\ndifficulty axes: none declared")  # fmt: skip
+    rows = [(a.knob, a.direction, f"[{a.shown(a.range[0])}, {a.shown(a.range[1])}]",
+             ", ".join(a.shown(v) for v in a.ladder), a.why) for a in found]  # fmt: skip
+    widths = [max((len(r[i]) for r in rows), default=0) for i in range(4)]
+    for knob, harder, span, ladder, why in rows:
+        click.echo(f"  {knob:<{widths[0]}}  harder {harder:<4}  {span:<{widths[2]}}  "
+                   f"ladder {ladder:<{widths[3]}}  {why}")  # fmt: skip
 
 
 def _dataset_info(spec) -> None:
@@ -148,6 +164,7 @@ def _dataset_info(spec) -> None:
             click.echo(
                 f"  {name:<{widths[0]}}  {default:<{widths[1]}}  {allowed:<{widths[2]}}  {doc}"
             )
+    _echo_axes(spec)
     layout = spec.layout(knobs)
     click.echo("\nlayout:")
     if layout.input_channels:
