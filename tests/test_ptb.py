@@ -7,6 +7,7 @@ ptb.test.txt to also check the loader against the survey's Table 6 figures on th
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import os
 from pathlib import Path
@@ -252,6 +253,33 @@ def test_without_files_the_error_says_what_to_download(monkeypatch):
     message = str(err.value)
     assert "\n" not in message and message.startswith("ptb/word-v1: no source files;")
     assert "simple-examples.tgz" in message and "--path" in message
+
+
+def test_memtasks_load_writes_a_folder_that_reads_back_the_same_episodes(
+    folder, tmp_path_factory, capsys
+):
+    from _cli import run
+
+    from memtasks.storage import read_dataset
+
+    out = tmp_path_factory.mktemp("out") / "ptb-valid"
+    code, _, err = run(
+        capsys, "load", "ptb/word-v1", "--path", str(folder), "--no-checksums", "-q",
+        "--split", "validation", "--set", "window=3", "--out", str(out),
+    )  # fmt: skip
+    assert code == 0, err
+    expected = memtasks.load("ptb/word-v1", "validation", path=folder, checksums=False, window=3)
+    assert read_dataset(out).equals(expected)
+    manifest = json.loads((out / "memtasks.json").read_text())
+    assert manifest["dataset"] == "ptb/word-v1" and manifest["knobs"] == {"window": 3}
+    assert manifest["layout"]["vocab"][:2] == ["<pad>", "the"]
+    assert {s["name"] for s in manifest["sources"]} == {"ptb.train.txt", "ptb.valid.txt"}
+    # a wrong checksum: one line, exit 1, nothing written
+    code, _, err = run(
+        capsys, "load", "ptb/word-v1", "--path", str(folder), "--out", str(out) + "2"
+    )
+    assert code == 1 and err.count("\n") == 1 and "is not the release's" in err
+    assert not Path(str(out) + "2").exists()
 
 
 # -- perplexity ----------------------------------------------------------------------------------
