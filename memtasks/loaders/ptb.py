@@ -3,9 +3,9 @@
 The files are the ones in ``simple-examples/data/`` of ``simple-examples.tgz`` from Tomas
 Mikolov's RNNLM toolkit page (the language-modelling version of the Penn Treebank's Wall Street
 Journal text that Mikolov et al. 2010 introduced; survey Table 6). The format, as every line of
-the three release files has it::
+the three release files has it (a made-up line in the release's conventions)::
 
-    ·pierre <unk> N years old will join the board as a nonexecutive director nov. N·⏎
+    ·the company said N shares of <unk> were sold·⏎
 
 (``·`` a space): one sentence a line, its words between single spaces, one space before the
 first word and one after the last, then LF. Text is lower-cased, numbers are ``N``, words
