@@ -36,11 +36,9 @@ from .._kernels import njit
 from . import _world
 from ._entities import ACTORS, ALL_ACTORS, ALL_OBJECTS, ALL_ROOMS, OBJECTS, ROOMS, pool
 from ._story import (
-    P_A_MAX,
-    P_S_MAX,
-    P_TASK,
     add_answer,
     add_support,
+    named,
     question,
     question_ok,
     statement,
@@ -54,17 +52,6 @@ BLOCK = 2
 # kinds of statement
 MOVE, GET, DROP, GIVE = 0, 1, 2, 3
 
-# the task knob vector (p[P_TASK + ...]) shared by tasks 5, 7 and 8
-K_QUESTIONS = P_TASK + 0  # questions per story
-K_WINDOW = P_TASK + 1  # a question is about an action at most this many statements back
-K_MAX_STATEMENTS = P_TASK + 2  # a story that has not asked all its questions by then is redrawn
-K_MOVE_WEIGHT = P_TASK + 3  # weight of a move against a get-or-drop (see _choose)
-K_GIVE_WEIGHT = P_TASK + 4  # weight of a give against a get-or-drop
-K_DROP_WEIGHT = P_TASK + 5  # weight of one possible drop against one possible get
-K_DROP_THERE = P_TASK + 6  # share of drops written "... there."
-K_MAX_CARRIED = P_TASK + 7  # objects one actor can hold at once
-K_NEXT = P_TASK + 8  # a task's own entries start here
-K_LIST = K_NEXT  # tasks 7/8: 0 counts the objects held (task 7), 1 lists them (task 8)
 
 # answers of task 7 (and how many objects a carry limit can make it count)
 NUMBERS = ("none", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
@@ -72,11 +59,16 @@ NUMBERS = ("none", "one", "two", "three", "four", "five", "six", "seven", "eight
 
 def carry_params(questions, window, max_statements, move_weight, give_weight, drop_weight,
                  drop_there, max_carried):  # fmt: skip
-    """The shared entries of the task knob vector, in ``K_*`` order."""
-    return [
-        questions, window, max_statements, move_weight, give_weight, drop_weight, drop_there,
-        max_carried,
-    ]  # fmt: skip
+    """The knobs tasks 5, 7 and 8 read (``p.questions`` ...): questions per story; a question
+    is about an action at most ``window`` statements back; a story that has not asked all its
+    questions by ``max_statements`` is redrawn; the weights of a move and a give against a
+    get-or-drop and of one possible drop against one possible get (see ``_choose``); the share
+    of drops written "... there."; the objects one actor can hold at once."""
+    return named(
+        questions=questions, window=window, max_statements=max_statements,
+        move_weight=move_weight, give_weight=give_weight, drop_weight=drop_weight,
+        drop_there=drop_there, max_carried=max_carried,
+    )  # fmt: skip
 
 
 def max_statements_for(questions: int, window: int, move_weight: float) -> int:
@@ -109,12 +101,12 @@ def place(state, n_rooms, actor_room, obj_room, holder, carry):
 def _choose(state, p, actor_room, obj_room, holder, carry):
     """A random possible action: (state, kind, actor, object or -1, recipient or -1).
 
-    A kind of statement is drawn among those possible with weights: a move ``K_MOVE_WEIGHT``,
-    a get-or-drop 1, a give ``K_GIVE_WEIGHT`` (the original draws a kind and redraws while no
+    A kind of statement is drawn among those possible with weights: a move ``p.move_weight``,
+    a get-or-drop 1, a give ``p.give_weight`` (the original draws a kind and redraws while no
     valid clause of that kind exists); then one of its possible choices, a drop weighing
-    ``K_DROP_WEIGHT`` times a get."""
+    ``p.drop_weight`` times a get."""
     n_actors = len(actor_room)
-    limit = np.int64(p[K_MAX_CARRIED])
+    limit = np.int64(p.max_carried)
     n_get = 0
     n_drop = 0
     n_give = 0
@@ -129,10 +121,10 @@ def _choose(state, p, actor_room, obj_room, holder, carry):
             for b in range(n_actors):
                 if b != h and actor_room[b] == actor_room[h] and carry[b] < limit:
                     n_give += 1
-    w_move = p[K_MOVE_WEIGHT]
-    w_drop = p[K_DROP_WEIGHT]
+    w_move = p.move_weight
+    w_drop = p.drop_weight
     w_get_drop = 1.0 if n_get + w_drop * n_drop > 0 else 0.0
-    w_give = p[K_GIVE_WEIGHT] if n_give > 0 else 0.0
+    w_give = p.give_weight if n_give > 0 else 0.0
     state, x = next_float(state)
     x *= w_move + w_get_drop + w_give
     if x < w_move or w_get_drop + w_give <= 0.0:
@@ -195,7 +187,7 @@ def act(state, p, world, lines, n, actor_room, obj_room, holder, carry):
         obj_room[o] = actor_room[a]
         carry[a] -= 1
         state, x = next_float(state)
-        table = drops_there if x < p[K_DROP_THERE] else drops
+        table = drops_there if x < p.drop_there else drops
         state, t = next_below(state, len(table))
         return state, statement(lines, n, table[t], actors[a], objects[o]), kind, a, o, -1
     holder[o] = b
@@ -219,12 +211,12 @@ def holding_story(state, p, pools, lines):
     appear in the actor's history, the order the released answers list the objects in."""
     actors, rooms, objects, moves, gets, drops, drops_there, gives, asks, answers = pools
     world = (actors, rooms, objects, moves, gets, drops, drops_there, gives)
-    n_questions = np.int64(p[K_QUESTIONS])
-    window = np.int64(p[K_WINDOW])
-    cap = np.int64(p[K_MAX_STATEMENTS])
-    s_max = np.int64(p[P_S_MAX])
-    listing = p[K_LIST] > 0
-    a_max = np.int64(p[P_A_MAX])
+    n_questions = np.int64(p.questions)
+    window = np.int64(p.window)
+    cap = np.int64(p.max_statements)
+    s_max = np.int64(p.s_max)
+    listing = p.listing > 0
+    a_max = np.int64(p.a_max)
     n_actors, n_objects = len(actors), len(objects)
     actor_room = np.empty(n_actors, np.int64)
     carry = np.empty(n_actors, np.int64)
@@ -317,7 +309,7 @@ def holding_story(state, p, pools, lines):
 
 def statement_templates(text: Text, with_gives: bool = True):
     """Template ids of (moves, gets, drops, drops_there, gives). The released tasks 5, 7 and 8
-    always say "got the O there" and mostly "dropped the O" (see ``K_DROP_THERE``)."""
+    always say "got the O there" and mostly "dropped the O" (see ``p.drop_there``)."""
     # without gives, their words stay out of the vocabulary
     gives = text.templates(_world.GIVE) if with_gives else np.zeros(0, np.int32)
     return (
@@ -382,7 +374,7 @@ def holding_world(k: HoldingKnobs, ask: str, listing: bool, give_weight: float,
     params = carry_params(
         k.questions, k.window, cap, k.move_weight, give_weight if k.gives else 0.0,
         drop_weight, drop_there, k.max_carried,
-    ) + [1.0 if listing else 0.0]  # fmt: skip
+    ) | named(listing=1.0 if listing else 0.0)  # fmt: skip
     return make_world(
         k, text,
         (actors, rooms, objects, moves, gets, drops, drops_there, gives, asks, answers),

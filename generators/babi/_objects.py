@@ -29,8 +29,8 @@ the object, or the actor's last move) is 1 to 5 statements back, every slot that
 has a question, and no other slot has one. ``fresh`` tests that.
 
 A task's story function (``qa2.py`` ...) calls ``new_world`` once, ``step`` for each statement
-and its own question logic at each slot; its knob vector starts with the ``K_*`` entries
-(``object_params``) and its pools with ``object_pools``'s (names, then statement templates).
+and its own question logic at each slot; its knob record has the fields of
+``object_params`` and its pools with ``object_pools``'s (names, then statement templates).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from memtasks.rng import next_below, next_float
 from .._kernels import njit
 from . import _world
 from ._entities import ACTORS, ALL_ACTORS, ALL_OBJECTS, ALL_ROOMS, OBJECTS, ROOMS, pool
-from ._story import P_TASK, statement
+from ._story import named, statement
 from ._task import BabiKnobs, make_world
 from ._text import Text
 
@@ -68,15 +68,6 @@ O_PLACE = 5  # line of the move that told where O_BY was then (-1: the reader di
 O_GET = 6  # line of the get that began its current or last possession (-1: none)
 O_COLUMNS = 7
 
-# the task knob vector: these entries first, a task's own from K_NEXT
-K_QUESTIONS = P_TASK + 0  # questions per story
-K_BLOCK = P_TASK + 1  # statements between two slots (chances to ask)
-K_RECENT = P_TASK + 2  # a question's deciding fact is at most this many statements back (0: any)
-K_MOVE_RATE = P_TASK + 3  # probability that a statement is a move
-K_GET_THERE = P_TASK + 4  # share of gets written "... there."
-K_DROP_THERE = P_TASK + 5  # share of drops written "... there."
-K_MAX_STATEMENTS = P_TASK + 6  # a story that has not asked all its questions by then is redrawn
-K_NEXT = P_TASK + 7
 
 # slots a question may wait for, on average, before the story is redrawn (the release's longest
 # wait is about 50 slots, in task 3)
@@ -177,15 +168,15 @@ def step(state, p, lines, n, stmt, world, say):
     Returns (state, n + 1, kind, actor, room or object)."""
     actor_tab, object_tab, log = world
     actors, rooms, objects, moves, gets, gets_there, drops, drops_there = say
-    state, kind, a, x = draw(state, p[K_MOVE_RATE], actor_tab, object_tab, len(rooms))
+    state, kind, a, x = draw(state, p.move_rate, actor_tab, object_tab, len(rooms))
     perform(actor_tab, object_tab, log, n, stmt, kind, a, x)
     if kind == MOVE:
         state, t = next_below(state, len(moves))
         return state, statement(lines, n, moves[t], actors[a], rooms[x]), kind, a, x
     if kind == GET:
-        there, plain, share = gets_there, gets, p[K_GET_THERE]
+        there, plain, share = gets_there, gets, p.get_there
     else:
-        there, plain, share = drops_there, drops, p[K_DROP_THERE]
+        there, plain, share = drops_there, drops, p.drop_there
     state, y = next_float(state)
     table = there if y < share else plain
     state, t = next_below(state, len(table))
@@ -271,12 +262,14 @@ def max_statements(k: ObjectKnobs) -> int:
     return min(SLOTS_PER_QUESTION * least, least + 20_000) + 100
 
 
-def object_params(k: ObjectKnobs, get_there: float, drop_there: float) -> list[float]:
-    """The ``K_*`` entries of the knob vector, in order; a task appends its own."""
-    return [
-        k.questions, k.statements_per_question, k.recent, k.move_rate, get_there, drop_there,
-        max_statements(k),
-    ]  # fmt: skip
+def object_params(k: ObjectKnobs, get_there: float, drop_there: float) -> dict[str, float]:
+    """The knobs every task of this module reads (``p.questions`` ...); a task adds its own."""
+    return named(
+        questions=k.questions, statements_per_question=k.statements_per_question,
+        recent=k.recent, move_rate=k.move_rate, get_there=get_there, drop_there=drop_there,
+        # a story that has not asked all its questions by then is redrawn
+        max_statements=max_statements(k),
+    )  # fmt: skip
 
 
 def object_pools(k: ObjectKnobs, text: Text):
@@ -312,19 +305,19 @@ def object_world(
     drop_there: float,
     s_max: int,
     answers: tuple[str, ...] = (),
-    extra_params: tuple[float, ...] = (),
+    extra_params: dict[str, float] | None = None,
 ):
     """The ``World`` of a task of this module: names and statement templates, then the
     question's template, then answer words when the task has its own (pools in that order,
-    ``answers`` phrase ids last when given); the knob vector is ``object_params`` and then
-    ``extra_params``."""
+    ``answers`` phrase ids last when given); the knob record has the fields of ``object_params``
+    and then ``extra_params``."""
     text = Text()
     names, say = object_pools(k, text)
     pools = (*say, text.templates([question]))
     if answers:
         pools = (*pools, text.phrases(answers))
     return make_world(
-        k, text, pools, object_params(k, get_there, drop_there) + list(extra_params),
+        k, text, pools, {**object_params(k, get_there, drop_there), **(extra_params or {})},
         max_lines=max_statements(k) + k.questions, a_max=1, s_max=s_max, q_max=k.questions,
         tags=object_tags(names),
     )  # fmt: skip

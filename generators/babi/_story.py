@@ -16,9 +16,9 @@ column   meaning
 ======== =================================================================================
 
 Its signature is ``story(state, p, pools, lines) -> (state, n_lines)``: ``p`` is the task's
-float64 knob vector (the first ``P_TASK`` entries are common to all tasks, see ``P_*``),
+knob record (a NumPy record read by field name: ``COMMON_KNOBS``, then the task's own),
 ``pools`` a tuple of int32 arrays of phrase ids (actors, rooms, ...), and a negative
-``n_lines`` asks the driver to reject the story and draw another, up to ``p[P_TRIES]`` times.
+``n_lines`` asks the driver to reject the story and draw another, up to ``p.tries`` times.
 
 The driver (``episodes`` below, its sizes and fill passes in one kernel, compiled once per
 task with its story function bound in) renders lines through the templates into the episode
@@ -42,14 +42,22 @@ from ._text import ANSWER
 STATEMENT, QUESTION, FILLER = 0, 1, 2
 KIND, TEMPLATE, ARG, N_ANSWER, N_SUPPORT, ANSWERS = 0, 1, 2, 6, 7, 8
 
-# Common knob vector entries; a task's own knobs follow from P_TASK.
-P_TRIES = 0  # rejection bound: stories drawn before giving up
-P_MIN_DISTANCE = 1  # statements between a question and its earliest support: at least ...
-P_MAX_DISTANCE = 2  # ... and at most (0: no bound)
-P_CONTEXT_TOKENS = 3  # long-context mode: pad the story with filler to this many tokens (0: off)
-P_A_MAX = 4  # answer phrases per question, at most (column layout)
-P_S_MAX = 5  # supporting lines per question, at most (column layout)
-P_TASK = 8
+# The knob record every story reads (``p.min_distance`` ...): these fields first, then the task's
+# own, all float64 (``make_world``). Fields are read by name, so a swapped pair cannot happen,
+# and a story reading a field its task does not declare fails to compile, naming the field.
+COMMON_KNOBS = (
+    "tries",  # rejection bound: stories drawn before giving up
+    "min_distance",  # statements between a question and its earliest support: at least ...
+    "max_distance",  # ... and at most (0: no bound)
+    "context_tokens",  # long-context mode: pad the story with filler to this many tokens (0: off)
+    "a_max",  # answer phrases per question, at most (column layout)
+    "s_max",  # supporting lines per question, at most (column layout)
+)
+
+
+def named(**values: float) -> dict[str, float]:
+    """A task's own knob record fields, by name, in the order given (see ``make_world``)."""
+    return values
 
 
 # ---------------------------------------------------------------------------------------------
@@ -123,9 +131,9 @@ def support_distance(lines, q, a_max):
 @njit(inline="always")
 def distance_ok(lines, q, p):
     """Whether question ``q`` (with its supports) meets the distance knobs."""
-    d = support_distance(lines, q, np.int64(p[P_A_MAX]))
-    hi = p[P_MAX_DISTANCE]
-    return d >= p[P_MIN_DISTANCE] and (hi <= 0 or d <= hi)
+    d = support_distance(lines, q, np.int64(p.a_max))
+    hi = p.max_distance
+    return d >= p.min_distance and (hi <= 0 or d <= hi)
 
 
 @njit(inline="always")
@@ -135,7 +143,7 @@ def question_ok(lines, n, earliest_support, p):
     what to ask; the driver checks every question again)."""
     lines[n, KIND] = QUESTION
     lines[n, N_SUPPORT] = 1
-    lines[n, ANSWERS + np.int64(p[P_A_MAX])] = earliest_support
+    lines[n, ANSWERS + np.int64(p.a_max)] = earliest_support
     return distance_ok(lines, n, p)
 
 
@@ -144,8 +152,8 @@ def question_ok(lines, n, earliest_support, p):
 # ---------------------------------------------------------------------------------------------
 @njit(inline="always")
 def _draw(story, state, p, pools, lines):
-    """A story meeting the distance knobs, or n_lines = -1 after ``p[P_TRIES]`` tries."""
-    tries = np.int64(p[P_TRIES])
+    """A story meeting the distance knobs, or n_lines = -1 after ``p.tries`` tries."""
+    tries = np.int64(p.tries)
     for _ in range(tries):
         state, n = story(state, p, pools, lines)
         if n < 0:
@@ -185,9 +193,9 @@ def _line_tokens(lines, i, phrase_offsets, template_offsets, template_tokens, fi
 def _weave_filler(state, p, lines, n, lines_out, phrase_offsets, template_offsets,
                   template_tokens, filler_offsets):  # fmt: skip
     """Long-context mode: the story's lines, in order, among filler sentences drawn from the
-    filler table until the episode reaches ``p[P_CONTEXT_TOKENS]`` tokens. Returns the state,
+    filler table until the episode reaches ``p.context_tokens`` tokens. Returns the state,
     the new line count and a map from old line index to new (for supports)."""
-    target = np.int64(p[P_CONTEXT_TOKENS])
+    target = np.int64(p.context_tokens)
     total = 0
     last_q = 0
     for i in range(n):
@@ -243,13 +251,13 @@ def _story_lines(story, state, p, pools, lines, long_lines, phrase_offsets, temp
     """Draw a story and, in long-context mode, weave filler into it. Returns (state, lines,
     n_lines); the supports of the returned lines index the returned lines."""
     state, n = _draw(story, state, p, pools, lines)
-    if n < 0 or p[P_CONTEXT_TOKENS] <= 0:
+    if n < 0 or p.context_tokens <= 0:
         return state, lines, n
     state, m, new_index = _weave_filler(
         state, p, lines, n, long_lines, phrase_offsets, template_offsets, template_tokens,
         filler_offsets,
     )  # fmt: skip
-    a_max = np.int64(p[P_A_MAX])
+    a_max = np.int64(p.a_max)
     for i in range(m):
         if long_lines[i, KIND] == QUESTION:
             for k in range(long_lines[i, N_SUPPORT]):
@@ -272,8 +280,8 @@ def episodes(key, start, n, fill, p, pools, max_lines, long_rows, width, phrase_
     and the driver around it are most of the compile: compiled once, not twice (measured on
     qa3: 40% less compile time, and one cache entry per variant).
     """
-    a_max = np.int64(p[P_A_MAX])
-    long_rows = long_rows if p[P_CONTEXT_TOKENS] > 0 else 1
+    a_max = np.int64(p.a_max)
+    long_rows = long_rows if p.context_tokens > 0 else 1
     for b in prange(n):
         lines = np.empty((max_lines, width), np.int32)
         long_lines = np.empty((long_rows, width), np.int32)

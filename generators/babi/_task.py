@@ -9,9 +9,12 @@ errors) is here and in ``_story``.
 from __future__ import annotations
 
 import functools
+import re
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
+from numba.core.errors import NumbaWarning, TypingError
 
 from memtasks.episode import EpisodeBatch
 from memtasks.errors import KnobError
@@ -75,7 +78,7 @@ class World:
 
     text: TextTables
     pools: tuple[np.ndarray, ...]  # int32 phrase ids the story function draws from
-    params: np.ndarray  # float64 knob vector: common entries (P_*), then the task's own
+    params: np.void  # the knob record: ``_story.COMMON_KNOBS``, then the task's own fields
     max_lines: int  # lines a story can have, at most
     a_max: int  # answer phrases per question, at most
     s_max: int  # supporting lines per question, at most
@@ -86,11 +89,40 @@ class World:
     tags: dict[str, str]  # phrase -> its kind in the release's templates ("kitchen" -> "LOC")
 
 
+# A helper shared by several tasks (``_objects.step``) is compiled for the first task's record
+# and reused for a task whose record has more fields after the same ones: Numba calls that a
+# record subtype (safe: the fields it reads sit at the same offsets) and warns it is
+# experimental, on every first compile. The warning says nothing a user can act on.
+warnings.filterwarnings(
+    "ignore", message=r".*Record\(.*has been considered a subtype", category=NumbaWarning
+)
+
+
+def knob_record(common: dict[str, float], task_params: dict[str, float]) -> np.void:
+    """The record a story function reads its knobs from by name (``p.questions``), float64
+    fields: the common ones (``_story.COMMON_KNOBS``, in that order), then the task's own.
+
+    A NumPy record is a Numba ``Record`` type, its field names part of the compiled signature:
+    a story reading a field the task does not declare fails when the driver compiles (see
+    ``Driver.generate``), and no field can be read by the wrong position."""
+    assert tuple(common) == _story.COMMON_KNOBS, tuple(common)
+    if not isinstance(task_params, dict):
+        raise TypeError(f"task knobs are declared by name (named(...)), got {task_params!r}")
+    clash = sorted(set(common) & set(task_params))
+    if clash:
+        raise ValueError(f"task knob fields {clash} shadow the common ones")
+    values = {**common, **task_params}
+    record = np.zeros(1, np.dtype([(name, np.float64) for name in values]))[0]
+    for name, value in values.items():
+        record[name] = value
+    return record
+
+
 def make_world(
     knobs: BabiKnobs,
     text: Text,
     pools: tuple[np.ndarray, ...],
-    task_params: tuple[float, ...] | list[float],
+    task_params: dict[str, float],
     *,
     max_lines: int,
     a_max: int,
@@ -98,7 +130,7 @@ def make_world(
     q_max: int,
     tags: dict[str, tuple[str, ...]],
 ) -> World:
-    """Assemble a ``World``: filler (its words join the vocabulary) and the knob vector.
+    """Assemble a ``World``: filler (its words join the vocabulary) and the knob record.
 
     ``tags`` names the kind of each entity phrase as the release's template list does
     (``{"ACTOR": actors, "LOC": rooms}``): the fidelity checks abstract sentences with it."""
@@ -110,14 +142,13 @@ def make_world(
     if filler:
         shortest = int(np.diff(f_offsets).min())
         long_rows += knobs.context_tokens // max(shortest, 1) + 1
-    p = np.zeros(_story.P_TASK + len(task_params), np.float64)
-    p[_story.P_TRIES] = MAX_TRIES
-    p[_story.P_MIN_DISTANCE] = knobs.min_distance
-    p[_story.P_MAX_DISTANCE] = knobs.max_distance
-    p[_story.P_CONTEXT_TOKENS] = knobs.context_tokens
-    p[_story.P_A_MAX] = a_max
-    p[_story.P_S_MAX] = s_max
-    p[_story.P_TASK :] = task_params
+    p = knob_record(
+        dict(
+            tries=MAX_TRIES, min_distance=knobs.min_distance, max_distance=knobs.max_distance,
+            context_tokens=knobs.context_tokens, a_max=a_max, s_max=s_max,
+        ),
+        task_params,
+    )  # fmt: skip
     return World(
         text=text.tables(),
         pools=tuple(np.ascontiguousarray(a, dtype=np.int32) for a in pools),
@@ -133,6 +164,11 @@ def make_world(
     )
 
 
+def _missing_field(message: str) -> str | None:
+    match = re.search(r"KeyError: '(\w+)'|Unknown attribute '(\w+)' of type Record", message)
+    return next((g for g in match.groups() if g), None) if match else None
+
+
 class Driver:
     """The compiled kernel of one task: the shared driver with its story function bound in."""
 
@@ -143,6 +179,21 @@ class Driver:
         self.kernel = Kernel(
             _story.episodes, weight, f"babi_{task_name}", {"story": story}, last=True
         )
+
+    def _run(self, task_id: str, world: World, *args) -> None:
+        try:
+            self.kernel(*args)
+        except (KeyError, TypingError) as exc:
+            # Numba's error for ``p.name`` when the record has no field ``name``, raised
+            # while the driver compiles: say which knob, of which task, and what there is
+            name = exc.args[0] if isinstance(exc, KeyError) else _missing_field(str(exc))
+            fields = world.params.dtype.names
+            if not isinstance(name, str) or name in fields:
+                raise
+            raise KnobError(
+                f"{task_id}: its story function reads the knob {name!r}, which its knob record "
+                f"does not declare (declared: {', '.join(fields)})"
+            ) from None
 
     def generate(self, task_id: str, world: World, key, start: int, n: int) -> EpisodeBatch:
         t = world.text
@@ -157,10 +208,10 @@ class Driver:
         ok = np.empty(n, np.bool_)
         # the sizes pass writes none of the arrays of the fill pass: empty ones of their types
         none32, none2d = np.empty(0, np.int32), np.empty((0, 0), np.int32)
-        self.kernel(
-            key, start, n, False, *tables, offsets, none32, none32, np.empty(0, np.bool_),
-            np.empty(0, np.int8), none32, support_offsets, none32, none32, none32, none2d,
-            none2d, ok,
+        self._run(
+            task_id, world, key, start, n, False, *tables, offsets, none32, none32,
+            np.empty(0, np.bool_), np.empty(0, np.int8), none32, support_offsets, none32, none32,
+            none32, none2d, none2d, ok,
         )  # fmt: skip
         if not ok.all():
             bad = start + int(np.flatnonzero(~ok)[0])
@@ -181,9 +232,9 @@ class Driver:
         n_statements = np.empty(n, np.int32)
         q_template = np.empty((n, world.q_max), np.int32)
         q_distance = np.empty((n, world.q_max), np.int32)
-        self.kernel(
-            key, start, n, True, *tables, offsets, *arrays, support_offsets, support,
-            support_answer, n_statements, q_template, q_distance, ok,
+        self._run(
+            task_id, world, key, start, n, True, *tables, offsets, *arrays, support_offsets,
+            support, support_answer, n_statements, q_template, q_distance, ok,
         )  # fmt: skip
         n_questions = (q_template >= 0).sum(axis=1).astype(np.int32)
         return EpisodeBatch.from_kernel(

@@ -21,9 +21,9 @@ from memtasks.rng import next_below
 from .._kernels import njit
 from ._entities import ACTORS, ALL_ACTORS, ALL_ROOMS, ROOMS, pool
 from ._story import (
-    P_TASK,
     add_answer,
     add_support,
+    named,
     question,
     question_ok,
     statement,
@@ -71,8 +71,8 @@ def move(state, lines, n, actor, actors, rooms, room_of, line_of, templates):
 @njit
 def story(state, p, pools, lines):
     actors, rooms, moves, asks = pools
-    n_questions, per_question = np.int64(p[P_TASK]), np.int64(p[P_TASK + 1])
-    recent = np.int64(p[P_TASK + 2])
+    n_questions, per_question = np.int64(p.questions), np.int64(p.statements_per_question)
+    recent = np.int64(p.recent)
     room_of = np.full(len(actors), -1, np.int64)
     line_of = np.full(len(actors), -1, np.int64)
     said = np.empty(n_questions * per_question, np.int64)  # the actor of each statement
@@ -114,7 +114,9 @@ def build(k: Qa1Knobs):
     asks = text.templates(["Where is {0}?"])
     lines = k.questions * (k.statements_per_question + 1)
     return make_world(
-        k, text, (actors, rooms, moves, asks), (k.questions, k.statements_per_question, k.recent),
+        k, text, (actors, rooms, moves, asks),
+        named(questions=k.questions, statements_per_question=k.statements_per_question,
+              recent=k.recent),
         max_lines=lines, a_max=1, s_max=1, q_max=k.questions,
         tags={"ACTOR": actor_names, "LOC": room_names},
     )  # fmt: skip

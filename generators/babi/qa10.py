@@ -37,7 +37,7 @@ from ._movement import (
     pick_recent,
     room_avoiding,
 )  # fmt: skip
-from ._story import P_TASK, add_answer, add_support, question, statement
+from ._story import add_answer, add_support, named, question, statement
 from ._task import BabiKnobs, babi_task, make_world
 from ._text import Text
 from ._world import MOVE
@@ -75,8 +75,8 @@ class Qa10Knobs(BabiKnobs):
 @njit
 def story(state, p, pools, lines):
     actors, rooms, moves, states, eithers, asks, answers = pools
-    n_questions, per_question = np.int64(p[P_TASK]), np.int64(p[P_TASK + 1])
-    recent, either = np.int64(p[P_TASK + 2]), p[P_TASK + 3]
+    n_questions, per_question = np.int64(p.questions), np.int64(p.statements_per_question)
+    recent, either = np.int64(p.recent), p.either
     n_actors, n_rooms = len(actors), len(rooms)
     where = np.empty(n_actors, np.int64)  # the true room, hidden until a statement tells it
     for a in range(n_actors):
@@ -141,7 +141,8 @@ def build(k: Qa10Knobs):
     lines = k.questions * (k.statements_per_question + 1)
     return make_world(
         k, text, (actors, rooms, moves, states, eithers, asks, answers),
-        (k.questions, k.statements_per_question, k.recent, k.either),
+        named(questions=k.questions, statements_per_question=k.statements_per_question,
+              recent=k.recent, either=k.either),
         max_lines=lines, a_max=1, s_max=1, q_max=k.questions,
         tags={"ACTOR": actor_names, "LOC": room_names},
     )  # fmt: skip

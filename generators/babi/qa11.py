@@ -28,7 +28,7 @@ from memtasks.rng import next_below, next_float
 from .._kernels import njit
 from ._entities import ACTORS, ALL_ACTORS, ALL_ROOMS, ROOMS, pool
 from ._movement import CONNECTIVES, PRONOUN, RECENT, VERBS, other_room, pick_recent
-from ._story import P_TASK, add_answer, add_support, question, statement
+from ._story import add_answer, add_support, named, question, statement
 from ._task import BabiKnobs, babi_task, make_world
 from ._text import Text
 from ._world import MOVE
@@ -69,8 +69,8 @@ class Qa11Knobs(BabiKnobs):
 @njit
 def story(state, p, pools, lines):
     actors, she, rooms, moves, corefs_he, corefs_she, asks = pools
-    n_questions, per_question = np.int64(p[P_TASK]), np.int64(p[P_TASK + 1])
-    recent, coreference = np.int64(p[P_TASK + 2]), p[P_TASK + 3]
+    n_questions, per_question = np.int64(p.questions), np.int64(p.blocks_per_question)
+    recent, coreference = np.int64(p.recent), p.coreference
     n_actors, n_rooms = len(actors), len(rooms)
     room_of = np.full(n_actors, -1, np.int64)
     first_line = np.full(n_actors, -1, np.int64)  # supports of the actor's room: the antecedent
@@ -125,7 +125,8 @@ def build(k: Qa11Knobs):
     lines = k.questions * (2 * k.blocks_per_question + 1)
     return make_world(
         k, text, (actors, she, rooms, moves, corefs_he, corefs_she, asks),
-        (k.questions, k.blocks_per_question, k.recent, k.coreference),
+        named(questions=k.questions, blocks_per_question=k.blocks_per_question,
+              recent=k.recent, coreference=k.coreference),
         max_lines=lines, a_max=1, s_max=2, q_max=k.questions,
         tags={"ACTOR": actor_names, "LOC": room_names},
     )  # fmt: skip

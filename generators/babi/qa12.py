@@ -26,7 +26,7 @@ from memtasks.rng import next_below, next_float
 from .._kernels import njit
 from ._entities import ACTORS, ALL_ACTORS, ALL_ROOMS, ROOMS, pool
 from ._movement import RECENT, move_templates, pick_recent, room_avoiding, two_actors
-from ._story import P_TASK, add_answer, add_support, question, statement
+from ._story import add_answer, add_support, named, question, statement
 from ._task import BabiKnobs, babi_task, make_world
 from ._text import Text
 from ._world import MOVE
@@ -61,8 +61,8 @@ class Qa12Knobs(BabiKnobs):
 @njit
 def story(state, p, pools, lines):
     actors, rooms, moves, conjunctions, asks = pools
-    n_questions, per_question = np.int64(p[P_TASK]), np.int64(p[P_TASK + 1])
-    recent, conjunction = np.int64(p[P_TASK + 2]), p[P_TASK + 3]
+    n_questions, per_question = np.int64(p.questions), np.int64(p.statements_per_question)
+    recent, conjunction = np.int64(p.recent), p.conjunction
     n_actors, n_rooms = len(actors), len(rooms)
     room_of = np.full(n_actors, -1, np.int64)
     line_of = np.full(n_actors, -1, np.int64)
@@ -109,7 +109,8 @@ def build(k: Qa12Knobs):
     lines = k.questions * (2 * k.statements_per_question + 1)
     return make_world(
         k, text, (actors, rooms, moves, conjunctions, asks),
-        (k.questions, k.statements_per_question, k.recent, k.conjunction),
+        named(questions=k.questions, statements_per_question=k.statements_per_question,
+              recent=k.recent, conjunction=k.conjunction),
         max_lines=lines, a_max=1, s_max=1, q_max=k.questions,
         tags={"ACTOR": actor_names, "LOC": room_names},
     )  # fmt: skip

@@ -37,7 +37,7 @@ from ._movement import (
     room_avoiding,
     two_actors,
 )  # fmt: skip
-from ._story import P_TASK, add_answer, add_support, question, statement
+from ._story import add_answer, add_support, named, question, statement
 from ._task import BabiKnobs, babi_task, make_world
 from ._text import Text
 from ._world import MOVE
@@ -96,8 +96,8 @@ def _pair_move(state, lines, n, conjunction, a, b, r, actors, rooms, moves, conj
 @njit
 def story(state, p, pools, lines):
     actors, rooms, moves, conjunctions, compounds, asks = pools
-    n_questions, per_question = np.int64(p[P_TASK]), np.int64(p[P_TASK + 1])
-    recent, conjunction, compound = np.int64(p[P_TASK + 2]), p[P_TASK + 3], p[P_TASK + 4]
+    n_questions, per_question = np.int64(p.questions), np.int64(p.blocks_per_question)
+    recent, conjunction, compound = np.int64(p.recent), p.conjunction, p.compound
     n_actors, n_rooms = len(actors), len(rooms)
     room_of = np.full(n_actors, -1, np.int64)
     first_of = np.full(n_actors, -1, np.int64)  # supports of the actor's room: the antecedent
@@ -151,7 +151,8 @@ def build(k: Qa13Knobs):
     lines = k.questions * (4 * k.blocks_per_question + 1)
     return make_world(
         k, text, (actors, rooms, moves, conjunctions, compounds, asks),
-        (k.questions, k.blocks_per_question, k.recent, k.conjunction, k.compound),
+        named(questions=k.questions, blocks_per_question=k.blocks_per_question,
+              recent=k.recent, conjunction=k.conjunction, compound=k.compound),
         max_lines=lines, a_max=1, s_max=2, q_max=k.questions,
         tags={"ACTOR": actor_names, "LOC": room_names},
     )  # fmt: skip

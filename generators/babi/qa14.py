@@ -49,7 +49,7 @@ from ._movement import (
     move_templates,
     pick_recent,
 )  # fmt: skip
-from ._story import P_TASK, add_answer, add_support, question, statement
+from ._story import add_answer, add_support, named, question, statement
 from ._task import BabiKnobs, babi_task, make_world
 from ._text import Text
 
@@ -119,8 +119,8 @@ def _move(state, a, count, where, n_rooms):
 @njit
 def story(state, p, pools, lines):
     actors, rooms, times, timed, asks = pools
-    n_questions, per_question = np.int64(p[P_TASK]), np.int64(p[P_TASK + 1])
-    recent = np.int64(p[P_TASK + 2])
+    n_questions, per_question = np.int64(p.questions), np.int64(p.statements_per_question)
+    recent = np.int64(p.recent)
     n_actors, n_rooms, n_times = len(actors), len(rooms), len(times)
     count = np.zeros(n_actors, np.int64)  # moves so far: the actor's next time
     where = np.full((n_actors, n_times), -1, np.int64)  # room at each time
@@ -199,7 +199,8 @@ def build(k: Qa14Knobs):
     lines = k.statements_per_question * k.questions + 4 + k.questions
     return make_world(
         k, text, (actors, rooms, times, timed, asks),
-        (k.questions, k.statements_per_question, k.recent),
+        named(questions=k.questions, statements_per_question=k.statements_per_question,
+              recent=k.recent),
         max_lines=lines, a_max=1, s_max=2, q_max=k.questions,
         tags={"ACTOR": actor_names, "LOC": room_names, "TIME": time_names},
     )  # fmt: skip

@@ -31,7 +31,7 @@ from memtasks.rng import next_below
 
 from .._kernels import njit
 from ._entities import EXTRA_ACTORS
-from ._story import P_TASK, add_answer, add_support, question, question_ok, statement
+from ._story import add_answer, add_support, named, question, question_ok, statement
 from ._task import BabiKnobs, babi_task, make_world
 from ._text import Text
 
@@ -84,8 +84,8 @@ def draw_subset(state, pool, k):
 @njit
 def story(state, p, pools, lines):
     actor_pool, singular_pool, plural_pool, says_fear, says_is, asks = pools
-    n_questions = np.int64(p[P_TASK])
-    n_actors, n_species = np.int64(p[P_TASK + 1]), np.int64(p[P_TASK + 2])
+    n_questions = np.int64(p.questions)
+    n_actors, n_species = np.int64(p.story_actors), np.int64(p.story_animals)
     state, actors = draw_subset(state, actor_pool, n_actors)
     state, which = draw_subset(state, np.arange(len(singular_pool)), n_species)
     singular, plural = singular_pool[which], plural_pool[which]
@@ -157,7 +157,8 @@ def build(k: Qa15Knobs):
     statements = k.story_animals + k.story_actors
     return make_world(
         k, text, (actors, singular, plural, says_fear, says_is, asks),
-        (k.questions, k.story_actors, k.story_animals),
+        named(questions=k.questions, story_actors=k.story_actors,
+              story_animals=k.story_animals),
         max_lines=statements + k.questions, a_max=1, s_max=2, q_max=k.questions,
         tags={"ACTOR": actor_names, "ANIMAL": tuple(dict.fromkeys(w for a in animals for w in a))},
     )  # fmt: skip

@@ -36,7 +36,7 @@ from memtasks.rng import next_below
 
 from .._kernels import njit
 from ._entities import EXTRA_ACTORS
-from ._story import P_TASK, add_answer, add_support, question, question_ok, statement
+from ._story import add_answer, add_support, named, question, question_ok, statement
 from ._task import BabiKnobs, babi_task, make_world
 from ._text import Text
 
@@ -79,7 +79,7 @@ class Qa16Knobs(BabiKnobs):
 @njit
 def story(state, p, pools, lines):
     actor_pool, animals, colors, says_is_a, says_is, asks = pools
-    n_actors, n_peers = np.int64(p[P_TASK]), np.int64(p[P_TASK + 1])
+    n_actors, n_peers = np.int64(p.story_actors), np.int64(p.peers)
     # the cast, in random order
     actors = actor_pool.copy()
     for i in range(n_actors):
@@ -159,7 +159,8 @@ def build(k: Qa16Knobs):
     says_is = text.templates(["{0} is {1}."])
     asks = text.templates(["What color is {0}?"])
     return make_world(
-        k, text, (actors, animals, colors, says_is_a, says_is, asks), (k.story_actors, k.peers),
+        k, text, (actors, animals, colors, says_is_a, says_is, asks),
+        named(story_actors=k.story_actors, peers=k.peers),
         max_lines=2 * k.story_actors, a_max=1, s_max=3, q_max=1,
         tags={"ACTOR": actor_names, "ANIMAL": animal_names, "COLOR": color_names},
     )  # fmt: skip

@@ -28,7 +28,7 @@ from memtasks.rng import next_below
 
 from .._kernels import njit
 from ._geometry import DX, DY, E, N, S, opposite, per_direction, tell
-from ._story import P_TASK, add_answer, add_support, question, question_ok
+from ._story import add_answer, add_support, named, question, question_ok
 from ._task import BabiKnobs, babi_task, make_world
 from ._text import Text
 
@@ -69,7 +69,7 @@ def holds(r, ax, ay, bx, by):
 @njit
 def story(state, p, pools, lines):
     shapes, says, asks, yes_no = pools
-    n_questions = np.int64(p[P_TASK])
+    n_questions = np.int64(p.questions)
     # three distinct shapes, in walk order
     order = np.arange(len(shapes))
     for i in range(3):
@@ -113,7 +113,7 @@ def build(k: Qa17Knobs):
     asks = text.templates(per_direction("Is the {0} {dir} the {1}?"))
     yes_no = text.phrases(["yes", "no"])
     return make_world(
-        k, text, (shapes, says, asks, yes_no), (k.questions,),
+        k, text, (shapes, says, asks, yes_no), named(questions=k.questions),
         max_lines=2 + k.questions, a_max=1, s_max=2, q_max=k.questions,
         tags={"SHAPE": shape_names},
     )  # fmt: skip

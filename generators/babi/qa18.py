@@ -33,7 +33,7 @@ from memtasks.knobs import knob
 from memtasks.rng import next_below
 
 from .._kernels import njit
-from ._story import P_TASK, add_answer, add_support, question, question_ok, statement
+from ._story import add_answer, add_support, named, question, question_ok, statement
 from ._task import BabiKnobs, babi_task, make_world
 from ._text import Text
 
@@ -99,11 +99,11 @@ def chains(big, edge_big, edge_small, n_edges, steps, n_objects, best, via):
 @njit
 def story(state, p, pools, lines):
     object_pool, says, asks, yes_no = pools
-    n_objects = np.int64(p[P_TASK])
-    steps = np.int64(p[P_TASK + 1])
-    shortest = p[P_TASK + 2] > 0
-    per_round, n_questions = np.int64(p[P_TASK + 3]), np.int64(p[P_TASK + 4])
-    max_rounds = np.int64(p[P_TASK + 5])
+    n_objects = np.int64(p.story_objects)
+    steps = np.int64(p.steps)
+    shortest = p.shortest > 0
+    per_round, n_questions = np.int64(p.statements), np.int64(p.questions)
+    max_rounds = np.int64(p.rounds)
     # the story's objects (pool indices) and their sizes: the first FIXED of the pool, if
     # drawn, are the smallest in pool order; the rest are in random order above them
     pick = np.arange(len(object_pool))
@@ -213,7 +213,8 @@ def build(k: Qa18Knobs):
     rounds = max(MAX_ROUNDS, -(-MAX_STATEMENTS // k.statements))
     return make_world(
         k, text, (objects, says, asks, yes_no),
-        (k.story_objects, k.steps, float(k.shortest), k.statements, k.questions, rounds),
+        named(story_objects=k.story_objects, steps=k.steps, shortest=float(k.shortest),
+              statements=k.statements, questions=k.questions, rounds=rounds),
         max_lines=rounds * k.statements + q_max, a_max=1, s_max=k.steps, q_max=q_max,
         tags={"SIZEOBJ": names},
     )  # fmt: skip

@@ -35,7 +35,7 @@ from memtasks.rng import next_below
 from .._kernels import njit
 from ._entities import ALL_ROOMS, ROOMS, pool
 from ._geometry import COMPASS, DX, DY, LETTERS, opposite, tell
-from ._story import P_TASK, add_answer, add_support, question, question_ok
+from ._story import add_answer, add_support, named, question, question_ok
 from ._task import BabiKnobs, babi_task, make_world
 from ._text import Text
 
@@ -115,8 +115,8 @@ def unique_shortest(xs, ys, m, target, length):
 @njit
 def story(state, p, pools, lines):
     rooms, says, ask, words, letters, places = pools
-    steps, decoys = np.int64(p[P_TASK]), np.int64(p[P_TASK + 1])
-    release_order = p[P_TASK + 2] > 0
+    steps, decoys = np.int64(p.path_length), np.int64(p.decoys)
+    release_order = p.release_order > 0
     m = steps + 1 + decoys
     # distinct rooms: the path's first (source ... target), then the decoys
     order = np.arange(len(rooms))
@@ -232,7 +232,8 @@ def build(k: Qa19Knobs):
     release_order = k.path_length == 2 and k.decoys == 3
     return make_world(
         k, text, (rooms, says, ask, words, letters, _places()),
-        (k.path_length, k.decoys, float(release_order)),
+        named(path_length=k.path_length, decoys=k.decoys,
+              release_order=float(release_order)),
         max_lines=statements + 1, a_max=k.path_length, s_max=k.path_length, q_max=1,
         tags={"LOC": room_names, "DIR": COMPASS},
     )  # fmt: skip

@@ -31,10 +31,6 @@ from .._kernels import njit
 from ._objects import (
     A_LINE,
     A_ROOM,
-    K_BLOCK,
-    K_MAX_STATEMENTS,
-    K_QUESTIONS,
-    K_RECENT,
     O_HOLDER,
     O_LINE,
     O_PLACE,
@@ -80,8 +76,8 @@ def where(actor_tab, object_tab, o):
 def story(state, p, pools, lines):
     actors, rooms, objects, moves, gets, gets_there, drops, drops_there, asks = pools
     say = (actors, rooms, objects, moves, gets, gets_there, drops, drops_there)
-    n_questions, block = np.int64(p[K_QUESTIONS]), np.int64(p[K_BLOCK])
-    recent, cap = np.int64(p[K_RECENT]), np.int64(p[K_MAX_STATEMENTS])
+    n_questions, block = np.int64(p.questions), np.int64(p.statements_per_question)
+    recent, cap = np.int64(p.recent), np.int64(p.max_statements)
     state, actor_tab, object_tab, log = new_world(
         state, len(actors), len(rooms), len(objects), len(lines)
     )

@@ -34,7 +34,7 @@ from memtasks.rng import next_below
 
 from .._kernels import njit
 from ._entities import EXTRA_ACTORS
-from ._story import P_TASK, add_answer, add_support, question, question_ok, statement
+from ._story import add_answer, add_support, named, question, question_ok, statement
 from ._task import BabiKnobs, babi_task, make_world
 from ._text import Text
 from ._world import GET_THERE, MOVE
@@ -96,7 +96,7 @@ class Qa20Knobs(BabiKnobs):
 @njit
 def story(state, p, pools, lines):
     actor_pool, motive, place_of, object_of, place_id, is_, moves, gets, asks = pools
-    n_actors, n_scripts = np.int64(p[P_TASK]), np.int64(p[P_TASK + 1])
+    n_actors, n_scripts = np.int64(p.story_actors), np.int64(p.scripts)
     n_motives = len(motive)
     actors = actor_pool.copy()
     for i in range(n_actors):
@@ -182,7 +182,7 @@ def build(k: Qa20Knobs):
     steps = 3 * k.story_actors * k.scripts
     return make_world(
         k, text, (actors, motive, place_of, object_of, place_id, is_, moves, gets, asks),
-        (k.story_actors, k.scripts),
+        named(story_actors=k.story_actors, scripts=k.scripts),
         max_lines=2 * steps, a_max=1, s_max=1, q_max=steps,
         tags={
             "ACTOR": actor_names, "MOTIV": tuple(m for m, _, _ in motives), "LOC": places,

@@ -30,10 +30,6 @@ from memtasks.rng import next_below
 
 from .._kernels import njit
 from ._objects import (
-    K_BLOCK,
-    K_MAX_STATEMENTS,
-    K_QUESTIONS,
-    K_RECENT,
     O_LINE,
     O_STMT,
     OBJECT_PRESETS,
@@ -84,8 +80,8 @@ def pairs(lines, n, p, world, o, n_rooms, rooms_of, lines_of, later, pick):
 def story(state, p, pools, lines):
     actors, rooms, objects, moves, gets, gets_there, drops, drops_there, asks = pools
     say = (actors, rooms, objects, moves, gets, gets_there, drops, drops_there)
-    n_questions, block = np.int64(p[K_QUESTIONS]), np.int64(p[K_BLOCK])
-    recent, cap = np.int64(p[K_RECENT]), np.int64(p[K_MAX_STATEMENTS])
+    n_questions, block = np.int64(p.questions), np.int64(p.statements_per_question)
+    recent, cap = np.int64(p.recent), np.int64(p.max_statements)
     state, actor_tab, object_tab, log = new_world(
         state, len(actors), len(rooms), len(objects), len(lines)
     )

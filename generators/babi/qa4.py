@@ -28,7 +28,7 @@ from memtasks.rng import next_below
 from .._kernels import njit
 from ._entities import ALL_ROOMS, ROOMS, pool
 from ._geometry import COMPASS, E, N, opposite, tell
-from ._story import ARG, P_TASK, add_answer, add_support, question, question_ok
+from ._story import ARG, add_answer, add_support, named, question, question_ok
 from ._task import BabiKnobs, babi_task, make_world
 from ._text import Text
 
@@ -53,7 +53,7 @@ class Qa4Knobs(BabiKnobs):
 @njit
 def story(state, p, pools, lines):
     rooms, says, asks, words = pools
-    k = np.int64(p[P_TASK])
+    k = np.int64(p.chain)
     # k distinct rooms, in line order (a partial Fisher-Yates draw)
     order = np.arange(len(rooms))
     for i in range(k):
@@ -113,7 +113,7 @@ def build(k: Qa4Knobs):
     asks = text.templates(["What is {1} of the {0}?", "What is the {0} {1} of?"])
     words = text.phrases(COMPASS)
     return make_world(
-        k, text, (rooms, says, asks, words), (k.chain,),
+        k, text, (rooms, says, asks, words), named(chain=k.chain),
         max_lines=k.chain, a_max=1, s_max=1, q_max=1,
         tags={"LOC": room_names, "DIR": COMPASS},
     )  # fmt: skip

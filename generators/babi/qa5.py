@@ -31,10 +31,6 @@ from .._kernels import njit
 from ._carry import (
     BLOCK,
     GIVE,
-    K_MAX_STATEMENTS,
-    K_NEXT,
-    K_QUESTIONS,
-    K_WINDOW,
     act,
     carry_params,
     max_statements_for,
@@ -43,7 +39,7 @@ from ._carry import (
     statement_templates,
 )
 from ._entities import ALL_OBJECTS, ALL_ROOMS, EXTRA_ACTORS, OBJECTS, ROOMS, pool
-from ._story import P_A_MAX, add_answer, add_support, question, question_ok
+from ._story import add_answer, add_support, named, question, question_ok
 from ._task import BabiKnobs, babi_task, make_world
 from ._text import Text
 
@@ -74,8 +70,6 @@ LAST_FORM_WEIGHTS = (697.0, 344.0, 334.0, 321.0, 304.0)
 # without "last", a long story runs out of questions with one answer (measured: 50 questions
 # work with any pools; around 200, with the release's pools, none is left)
 MAX_QUESTIONS_WITHOUT_LAST = 50
-K_LAST = K_NEXT  # 1: questions say "last" and ask about the most recent matching give
-K_FORMS = K_NEXT + 1  # five entries
 
 
 @dataclass(frozen=True)
@@ -139,14 +133,28 @@ def form_ok(form, g, n_gives, giver, obj, receiver, last):
 
 
 @njit
+def form_weight(p, f):
+    """The weight of question form ``f`` (0..4): the knob record's ``form_0`` ... ``form_4``."""
+    if f == 0:
+        return p.form_0
+    if f == 1:
+        return p.form_1
+    if f == 2:
+        return p.form_2
+    if f == 3:
+        return p.form_3
+    return p.form_4
+
+
+@njit
 def story(state, p, pools, lines):
     actors, rooms, objects, moves, gets, drops, drops_there, gives, asks = pools
     world = (actors, rooms, objects, moves, gets, drops, drops_there, gives)
-    n_questions = np.int64(p[K_QUESTIONS])
-    window = np.int64(p[K_WINDOW])
-    cap = np.int64(p[K_MAX_STATEMENTS])
-    a_max = np.int64(p[P_A_MAX])
-    last = p[K_LAST] > 0
+    n_questions = np.int64(p.questions)
+    window = np.int64(p.window)
+    cap = np.int64(p.max_statements)
+    a_max = np.int64(p.a_max)
+    last = p.last > 0
     n_actors, n_objects = len(actors), len(objects)
     actor_room = np.empty(n_actors, np.int64)
     carry = np.empty(n_actors, np.int64)
@@ -193,7 +201,7 @@ def story(state, p, pools, lines):
             for f in range(5):
                 ok[f] = form_ok(f, g, n_gives, giver, obj, receiver, last)
                 if ok[f]:
-                    total += p[K_FORMS + f]
+                    total += form_weight(p, f)
             if total > 0.0:
                 chosen = g
                 break
@@ -204,10 +212,10 @@ def story(state, p, pools, lines):
         form = 4
         for f in range(5):
             if ok[f]:
-                if x < p[K_FORMS + f]:
+                if x < form_weight(p, f):
                     form = f
                     break
-                x -= p[K_FORMS + f]
+                x -= form_weight(p, f)
         while not ok[form]:  # rounding at the top end: the last unambiguous form
             form -= 1
         a, o, b = actors[giver[chosen]], objects[obj[chosen]], actors[receiver[chosen]]
@@ -246,7 +254,10 @@ def build(k: Qa5Knobs):
     params = carry_params(
         k.questions, k.window, cap, k.move_weight, GIVE_WEIGHT, DROP_WEIGHT, DROP_THERE,
         k.objects,
-    ) + [1.0 if k.last else 0.0] + list(LAST_FORM_WEIGHTS if k.last else FORM_WEIGHTS)  # fmt: skip
+    ) | named(
+        last=1.0 if k.last else 0.0,
+        **{f"form_{f}": w for f, w in enumerate(LAST_FORM_WEIGHTS if k.last else FORM_WEIGHTS)},
+    )  # fmt: skip
     return make_world(
         k, text, (actors, rooms, objects, moves, gets, drops, drops_there, gives, asks),
         params, max_lines=cap + k.questions, a_max=1, s_max=1, q_max=k.questions,

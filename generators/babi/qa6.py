@@ -26,11 +26,6 @@ from ._objects import (
     A_LINE,
     A_ROOM,
     A_STMT,
-    K_BLOCK,
-    K_MAX_STATEMENTS,
-    K_NEXT,
-    K_QUESTIONS,
-    K_RECENT,
     OBJECT_PRESETS,
     ObjectKnobs,
     fresh,
@@ -38,10 +33,8 @@ from ._objects import (
     object_world,
     step,
 )
-from ._story import add_answer, add_support, question, question_ok
+from ._story import add_answer, add_support, named, question, question_ok
 from ._task import babi_task
-
-K_YES = K_NEXT  # share of the questions answered yes
 
 
 @dataclass(frozen=True)
@@ -58,8 +51,8 @@ class Qa6Knobs(ObjectKnobs):
 def story(state, p, pools, lines):
     actors, rooms, objects, moves, gets, gets_there, drops, drops_there, asks, answers = pools
     say = (actors, rooms, objects, moves, gets, gets_there, drops, drops_there)
-    n_questions, block = np.int64(p[K_QUESTIONS]), np.int64(p[K_BLOCK])
-    recent, cap = np.int64(p[K_RECENT]), np.int64(p[K_MAX_STATEMENTS])
+    n_questions, block = np.int64(p.questions), np.int64(p.statements_per_question)
+    recent, cap = np.int64(p.recent), np.int64(p.max_statements)
     yes, no = answers[0], answers[1]
     state, actor_tab, object_tab, log = new_world(
         state, len(actors), len(rooms), len(objects), len(lines)
@@ -88,7 +81,7 @@ def story(state, p, pools, lines):
         a = candidates[k]
         here = actor_tab[a, A_ROOM]
         state, x = next_float(state)
-        if x < p[K_YES]:
+        if x < p.yes_share:
             room, answer = here, yes
         else:
             state, room = next_below(state, len(rooms) - 1)
@@ -105,7 +98,7 @@ def story(state, p, pools, lines):
 def build(k: Qa6Knobs):
     return object_world(
         k, "Is {0} in the {1}?", get_there=1.0, drop_there=0.2, s_max=1, answers=("yes", "no"),
-        extra_params=(k.yes_share,),
+        extra_params=named(yes_share=k.yes_share),
     )  # fmt: skip
 
 

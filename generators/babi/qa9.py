@@ -28,7 +28,7 @@ from memtasks.rng import next_below, next_float
 from .._kernels import njit
 from ._entities import ACTORS, ALL_ACTORS, ALL_ROOMS, ROOMS, pool
 from ._movement import RECENT, other_room, pick_recent
-from ._story import P_TASK, add_answer, add_support, question, statement
+from ._story import add_answer, add_support, named, question, statement
 from ._task import BabiKnobs, babi_task, make_world
 from ._text import Text
 from ._world import MOVE
@@ -64,8 +64,8 @@ class Qa9Knobs(BabiKnobs):
 @njit
 def story(state, p, pools, lines):
     actors, rooms, moves, states, negations, asks, yes_no = pools
-    n_questions, per_question = np.int64(p[P_TASK]), np.int64(p[P_TASK + 1])
-    recent, negation = np.int64(p[P_TASK + 2]), p[P_TASK + 3]
+    n_questions, per_question = np.int64(p.questions), np.int64(p.statements_per_question)
+    recent, negation = np.int64(p.recent), p.negation
     n_actors, n_rooms = len(actors), len(rooms)
     where = np.empty(n_actors, np.int64)  # the true room, hidden until a statement tells it
     for a in range(n_actors):
@@ -121,7 +121,8 @@ def build(k: Qa9Knobs):
     lines = k.questions * (k.statements_per_question + 1)
     return make_world(
         k, text, (actors, rooms, moves, states, negations, asks, yes_no),
-        (k.questions, k.statements_per_question, k.recent, k.negation),
+        named(questions=k.questions, statements_per_question=k.statements_per_question,
+              recent=k.recent, negation=k.negation),
         max_lines=lines, a_max=1, s_max=1, q_max=k.questions,
         tags={"ACTOR": actor_names, "LOC": room_names},
     )  # fmt: skip

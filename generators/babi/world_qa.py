@@ -49,7 +49,7 @@ from memtasks.rng import next_below, next_float
 
 from .._kernels import njit
 from ._entities import ALL_ACTORS, ALL_OBJECTS, ALL_ROOMS, pool
-from ._story import P_TASK, add_answer, add_support, question, statement
+from ._story import add_answer, add_support, named, question, statement
 from ._task import BabiKnobs, babi_task, make_world
 from ._text import Text
 from ._world import DROP, GET, MOVE
@@ -145,12 +145,12 @@ _MOVE, _GET, _DROP = 0, 1, 2
 @njit
 def story(state, p, pools, lines):
     actors, rooms, objects, moves, gets, drops, asks = pools
-    n_questions = np.int64(p[P_TASK])
-    per_question = np.int64(p[P_TASK + 1])
-    difficulty = np.int64(p[P_TASK + 2])
-    ask_objects = p[P_TASK + 3] > 0
-    move_share = p[P_TASK + 4]
-    object_share = p[P_TASK + 5]
+    n_questions = np.int64(p.questions_per_story)
+    per_question = np.int64(p.statements_per_question)
+    difficulty = np.int64(p.difficulty)
+    ask_objects = p.ask_objects > 0
+    move_share = p.move_share
+    object_share = p.object_share
     n_actors, n_objects, n_rooms = len(actors), len(objects), len(rooms)
     a_max = 1
 
@@ -297,9 +297,11 @@ def build(k: WorldQaKnobs):
     asks = text.templates(["Where is {0}?", "Where is the {0}?"])
     first = max(k.statements_per_question, k.difficulty)
     lines = first + (k.questions_per_story - 1) * k.statements_per_question + k.questions_per_story
-    params = (
-        k.questions_per_story, k.statements_per_question, k.difficulty,
-        float(k.questions == "actor-object"), k.move_share, k.object_share,
+    params = named(
+        questions_per_story=k.questions_per_story,
+        statements_per_question=k.statements_per_question, difficulty=k.difficulty,
+        ask_objects=float(k.questions == "actor-object"), move_share=k.move_share,
+        object_share=k.object_share,
     )  # fmt: skip
     return make_world(
         k, text, (actors, rooms, objects, moves, gets, drops, asks), params,
