@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch.utils.data import DataLoader, IterableDataset
 
 import memtasks
@@ -101,6 +103,51 @@ def test_pieces_made_apart_in_any_order_equal_the_whole(task):
     # another seed or split is another stream
     other = memtasks.generate(task, N, seed=SEED + 1, split=SPLIT, start=START)
     assert other.content_hash() != whole.content_hash()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    task=st.sampled_from(TASKS),
+    seed=st.integers(0, 2**64 - 1),
+    start=st.integers(0, 2**62),
+    n=st.integers(1, 12),  # n = 0: test_an_empty_range_is_an_empty_batch
+    data=st.data(),
+)
+def test_any_cuts_of_any_stream_equal_the_whole(task, seed, start, n, data):
+    """The same property over drawn tasks, seeds, starts and cuts (pieces made in any order)."""
+    cuts = sorted(data.draw(st.lists(st.integers(0, n), max_size=5), label="cuts"))
+    bounds = [0, *cuts, n]
+    pieces = list(zip(bounds[:-1], bounds[1:], strict=True))
+    order = data.draw(st.permutations(range(len(pieces))), label="order")
+    got = {}
+    for k in order:
+        lo, hi = pieces[k]
+        got[k] = memtasks.generate(task, hi - lo, seed=seed, start=start + lo)
+    whole = memtasks.generate(task, n, seed=seed, start=start)
+    assert EpisodeBatch.concat([got[k] for k in range(len(pieces))]).equals(whole)
+    np.testing.assert_array_equal(whole.index, np.arange(start, start + n))
+
+
+# Found by this file: joint's generator concatenates its tasks' parts and has none for n = 0
+# (ValueError "concat needs at least one batch"). generators/ is helper E's; fixed there, the
+# strict xfail turns into a failure that says to drop this mark.
+_EMPTY_BUGS = {"babi/joint-v1": "generate(n=0) raises ValueError: concat of no parts"}
+
+
+@pytest.mark.parametrize(
+    "task",
+    [
+        pytest.param(t, marks=pytest.mark.xfail(strict=True, reason=_EMPTY_BUGS[t]))
+        if t in _EMPTY_BUGS
+        else t
+        for t in TASKS
+    ],
+)
+def test_an_empty_range_is_an_empty_batch(task):
+    empty = memtasks.generate(task, 0, seed=SEED, split=SPLIT, start=START)
+    assert len(empty) == 0 and empty.num_positions == 0
+    empty.check()
+    assert EpisodeBatch.concat([empty, made(task)]).equals(made(task))
 
 
 class _Chained(IterableDataset):
@@ -198,8 +245,13 @@ def test_padded_view(task):
     batch = made(task)
     out = views.padded(batch)
     check_padded(batch, out)
+    assert set(out) == set(views.PADDED_FIELDS)
     assert out["inputs"].dtype == batch.inputs.dtype
     assert out["targets"].dtype == batch.targets.dtype
+    expected = {"mask": np.bool_, "role": np.int8, "segment": np.int32}
+    expected |= {"lengths": np.int64, "index": np.int64}
+    for name, dtype in expected.items():
+        assert out[name].dtype == dtype, name
 
 
 @pytest.mark.parametrize("task", TASKS)
@@ -210,7 +262,10 @@ def test_collate(task):
     token = batch.inputs.ndim == 1
     assert out["inputs"].dtype == (torch.int64 if token else torch.float32)
     assert out["targets"].dtype == (torch.int64 if token else torch.float32)
-    assert out["mask"].dtype == torch.bool
+    expected = {"mask": torch.bool, "role": torch.int8, "segment": torch.int64}
+    expected |= {"lengths": torch.int64, "index": torch.int64}
+    for name, dtype in expected.items():
+        assert out[name].dtype == dtype, name
     assert out["meta"].keys() == batch.meta.keys()
     for name, values in batch.meta.items():
         np.testing.assert_array_equal(out["meta"][name].numpy(), values)
