@@ -2,8 +2,9 @@
 
 Each run is a fresh process (Numba compiles once per process) with ``NUMBA_CACHE_DIR`` pointed
 at a folder of the test's own, so that "cold" and "cached" are decided by the test and not by
-what earlier runs left in ``generators/__pycache__``. ntm/copy-v1 is the cheapest task to
-compile (a few seconds).
+what earlier runs left in the user's cache folder (``~/.cache/memtasks``, which
+``NUMBA_CACHE_DIR`` overrides: ``generators/_kernels.cache_root``). ntm/copy-v1 is the
+cheapest task to compile (a few seconds).
 """
 
 from __future__ import annotations
