@@ -6,6 +6,7 @@ import contextlib
 import functools
 import hashlib
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -149,8 +150,30 @@ class _CacheLocator(caching._CacheLocator):
                 locator.ensure_cache_path()
             except OSError:
                 continue
+            _prune_stale(Path(locator.get_cache_path()))
             return locator
         return None
+
+
+# Entries of other source digests of a module (an edited checkout, an older install) are
+# removed once nothing has been written to them for this long: a bAbI folder holds about 6 MB,
+# and a developer makes a new one at every edit. An install unused for that long compiles again.
+STALE_AFTER_S = 14 * 24 * 3600
+
+
+@functools.cache
+def _prune_stale(folder: Path) -> None:
+    """Remove the folders of ``folder``'s module with another digest and nothing newer than
+    ``STALE_AFTER_S`` (once per folder and process)."""
+    module = folder.name.rsplit("-", 1)[0]
+    cutoff = time.time() - STALE_AFTER_S
+    for other in folder.parent.glob(f"{module}-*"):
+        if other == folder or other.name.rsplit("-", 1)[0] != module:
+            continue
+        with contextlib.suppress(OSError):
+            newest = max([other.stat().st_mtime] + [f.stat().st_mtime for f in other.iterdir()])
+            if newest < cutoff:
+                shutil.rmtree(other, ignore_errors=True)
 
 
 if _CacheLocator not in caching.CacheImpl._locator_classes:

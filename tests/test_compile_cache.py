@@ -143,3 +143,19 @@ def test_the_parallel_variant_compiles_only_once_it_pays(monkeypatch):
     kernel(0, 0, 16, out)  # 48: now it pays
     assert kernel.parallel.signatures
     np.testing.assert_array_equal(out, 2 * np.arange(16))
+
+
+def test_folders_of_other_digests_are_pruned_once_stale(tmp_path):
+    current = tmp_path / "memtasks.generators.ntm-aaaa"
+    stale = tmp_path / "memtasks.generators.ntm-bbbb"
+    recent = tmp_path / "memtasks.generators.ntm-cccc"
+    other_module = tmp_path / "memtasks.generators.ntm_extra-dddd"
+    for folder in (current, stale, recent, other_module):
+        folder.mkdir()
+        (folder / "x.nbi").write_bytes(b"")
+    old = 1_000_000_000  # 2001: long past STALE_AFTER_S
+    for path in (stale, stale / "x.nbi", other_module, other_module / "x.nbi"):
+        os.utime(path, (old, old))
+    _kernels._prune_stale(current)
+    assert current.exists() and recent.exists() and not stale.exists()
+    assert other_module.exists()  # another module's folder, however old
