@@ -15,23 +15,21 @@ import memtasks
 from memtasks import storage
 from memtasks.errors import MemtasksError, StorageError
 
-TASKS = memtasks.list_tasks("ntm")
-
 
 def _leftovers(folder) -> list[str]:
     """Hidden temporary or moved-aside folders that a write left behind."""
     return [p for p in os.listdir(folder) if p.startswith(".")]
 
 
-@pytest.mark.parametrize("task", TASKS)
+# The round trip of every task in both formats is in test_every_task.py; here, what the manifest
+# records about the shards.
 @pytest.mark.parametrize("fmt", ["parquet", "jsonl"])
-def test_round_trip_gives_identical_episodes(tmp_path, task, fmt):
+def test_manifest_records_counts_shards_and_version(tmp_path, fmt):
+    task = "ntm/repeat-copy-v1"
     out = tmp_path / "ds"
     manifest = storage.write_dataset(out, task, 37, seed=5, split="test", format=fmt, shards=3)
     expected = memtasks.generate(task, 37, seed=5, split="test")
-    back = storage.read_dataset(out, verify=True)
-    assert back.equals(expected)
-    assert back.task == task
+    assert storage.read_dataset(out).equals(expected)
     assert manifest["content_hash"] == expected.content_hash()
     assert manifest["num_positions"] == expected.num_positions
     assert [f["episodes"] for f in manifest["files"]] == [[0, 12], [12, 24], [24, 37]]

@@ -54,26 +54,7 @@ def assert_same_tensors(a: dict, b: dict) -> None:
 # ---------------------------------------------------------------------------------------------
 # collate
 # ---------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("task", memtasks.list_tasks("ntm"))
-def test_collate_of_a_vector_task(task):
-    batch = memtasks.generate(task, 4, seed=5)
-    out = collate(batch)
-    arrays = views.padded(batch)
-    t = int(batch.lengths.max())
-    assert out["inputs"].dtype == torch.float32 and out["targets"].dtype == torch.float32
-    assert out["inputs"].shape == (4, t, batch.inputs.shape[1])
-    assert out["targets"].shape == (4, t, batch.targets.shape[1])
-    expected = {"mask": torch.bool, "role": torch.int8, "segment": torch.int64}
-    expected |= {"lengths": torch.int64, "index": torch.int64}
-    for name, dtype in expected.items():
-        assert out[name].dtype == dtype, name
-    for name in ("inputs", "targets", "mask", "role", "segment", "lengths", "index"):
-        np.testing.assert_array_equal(out[name].numpy(), arrays[name], err_msg=name)
-    assert out["meta"].keys() == batch.meta.keys()
-    for name, values in batch.meta.items():
-        np.testing.assert_array_equal(out["meta"][name].numpy(), values)
-
-
+# collate of every task (dtypes, padding, meta) is in test_every_task.py
 def test_collate_of_a_token_task():
     out = collate(STORIES)
     assert out["inputs"].dtype == torch.int64 and out["inputs"].shape == (2, 13)
@@ -155,20 +136,7 @@ def test_stream_batches_hold_consecutive_episodes():
     assert_same_tensors(got[1], collate(memtasks.generate("ntm/copy-v1", 3, seed=1, start=13)))
 
 
-def test_stream_is_the_same_for_0_1_and_2_workers():
-    stream = EpisodeStream(
-        "ntm/priority-sort-v1", batch_size=2, seed=7, start=5, num_batches=5, knobs={"width": 4}
-    )
-    runs = {
-        w: list(DataLoader(stream, batch_size=None, num_workers=w, timeout=120 if w else 0))
-        for w in (0, 1, 2)
-    }
-    for w in (1, 2):
-        assert len(runs[w]) == 5
-        for a, b in zip(runs[0], runs[w], strict=True):
-            assert_same_tensors(a, b)
-    seen = [i for b in runs[2] for i in b["index"].tolist()]
-    assert seen == list(range(5, 15))  # in order, each episode once, nothing missing
+# the same batches in worker processes as in one, for every task: test_every_task.py
 
 
 class ThreadsReported(EpisodeStream):

@@ -1,18 +1,15 @@
-"""memtasks.views: the padded view of every task and the question-answering view of token tasks."""
+"""memtasks.views: the padded view (of every task: test_every_task.py) and the question-answering view."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import memtasks
 from memtasks import views
 from memtasks.episode import EpisodeBatch
-
-NTM_TASKS = memtasks.list_tasks("ntm")
-FAST = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -106,28 +103,7 @@ def check_padded_matches_csr(batch: EpisodeBatch, out: dict, pad_input=0, pad_ta
             assert np.all(out[name][i, n:] == fill), name
 
 
-@pytest.mark.parametrize("task", NTM_TASKS)
-@FAST
-@given(seed=st.integers(0, 2**64 - 1), n=st.integers(0, 6), start=st.integers(0, 10**6))
-def test_padded_equals_csr_for_every_ntm_task(task, seed, n, start):
-    batch = memtasks.generate(task, n, seed=seed, start=start)
-    out = views.padded(batch)
-    assert out["mask"].shape == (n, int(batch.lengths.max()) if n else 0)
-    check_padded_matches_csr(batch, out)
-
-
-@pytest.mark.parametrize("task", NTM_TASKS)
-def test_padded_dtypes_follow_the_batch(task):
-    batch = memtasks.generate(task, 4, seed=1)
-    out = views.padded(batch)
-    assert set(out) == set(views.PADDED_FIELDS)
-    assert out["inputs"].dtype == batch.inputs.dtype
-    assert out["targets"].dtype == batch.targets.dtype
-    assert out["inputs"].ndim == 3 and out["targets"].ndim == 3
-    expected = {"mask": np.bool_, "role": np.int8, "segment": np.int32}
-    expected |= {"lengths": np.int64, "index": np.int64}
-    for name, dtype in expected.items():
-        assert out[name].dtype == dtype, name
+# the padded view of every task (content, padding, dtypes) is in test_every_task.py
 
 
 def test_padded_uses_pad_values_and_never_shares_memory():
