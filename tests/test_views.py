@@ -1,4 +1,4 @@
-"""memtasks.views: the padded view (of every task: test_every_task.py) and the question-answering view."""
+"""memtasks.views: the padded view (every task: test_every_task.py) and the QA view."""
 
 from __future__ import annotations
 
