@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One call on a lent GPU machine (see /work/.library/device): the model benchmark (sequence
+# One call on a lent GPU machine: the model benchmark (sequence
 # models, then the QA models' questions/s), then the NTM-task baseline set and the survey's
 # Table 2, everything written under $OUT. Budget: about 8 minutes in all.
 #   TAG=h100 TIME_LIMIT=20 bash baselines/device_run.sh

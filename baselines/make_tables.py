@@ -33,7 +33,8 @@ MODEL_NAMES = {
     "dnc": "DNC (LSTM 100, N=128, W=20)",
 }
 
-# What the paper reports, for the reader to compare with (shared/INVENTORY.md section 4).
+# What the paper reports, for the reader to compare with (Graves, Wayne & Danihelka 2014,
+# arXiv:1410.5401, figures as cited in each line).
 PAPER = {
     "copy": "Graves et al. 2014 (Fig. 4-5): trained on lengths 1-20, the NTM copies with "
     "near-zero bit errors and generalises to 30 and 50 (and, with more errors, 120); the LSTM "
@@ -204,7 +205,9 @@ QA_NAMES = {
     "kv-memnn": "KV-MemNN",
     "dnc": "DNC",
 }
-# Published bAbI figures (shared/INVENTORY.md section 4): mean error % and failed tasks (> 5 %).
+# Published bAbI figures, mean error % and failed tasks (> 5 %): Sukhbaatar et al. 2015
+# (arXiv:1503.08895, Table 1), Xiong et al. 2016 (arXiv:1603.01417, Table 2), Graves et al. 2016
+# (Nature 538, "Hybrid computing using a neural network with dynamic external memory").
 BABI_PAPER = {
     ("1k", "memn2n", "per task"): "13.9 % (Sukhbaatar et al. 2015, PE LS RN)",
     ("1k", "memn2n", "joint"): "12.4 %, 11 failed (Sukhbaatar et al. 2015, PE LS RN joint)",

@@ -1,5 +1,6 @@
 """The five algorithmic tasks of the Neural Turing Machine paper (Graves, Wayne & Danihelka
-2014, sec. 4), as specified in ``shared/reference/ntm-tasks.md``.
+2014, arXiv:1410.5401, sec. 4); what the paper leaves open is a knob with the value common
+reproductions use as its default (each task's card in data_cards/ntm/ says which).
 
 Every task is a vector task: inputs and targets are bit vectors (uint8; float32 where a channel
 carries a number), one row per time step, and only the answer rows are scored. Each task is one

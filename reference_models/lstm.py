@@ -37,7 +37,7 @@ class LSTM(SequenceModel):
     equations = "3-11"
     Hparams = LSTMHparams
     # The NTM paper trains its LSTM baseline with RMSProp, momentum 0.9, gradients clipped to
-    # [-10, 10] (shared/reference/ntm-tasks.md); the rate here is the NTM's, 1e-4.
+    # [-10, 10] (Graves et al. 2014, sec. 4); the rate here is the NTM's, 1e-4.
     optimizer = OptimizerSettings(lr=1e-4, source="Graves et al. 2014, sec. 4")
 
     def __init__(self, io: TaskIO, hp: LSTMHparams):

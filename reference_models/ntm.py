@@ -16,7 +16,8 @@ The addressing pieces are pure functions at module level (``content_weights``, `
 ``shift``, ``sharpen``, ``address``, ``read``, ``write``) over all heads at once: weightings are
 ``[B, H, N]`` tensors, so one step costs the same number of kernels whatever the head count.
 
-Choices the paper leaves open, and the numerically safe forms (shared/reference/ntm-tasks.md):
+Choices the paper leaves open, and the numerically safe forms (Collier & Beel 2018,
+"Implementing Neural Turing Machines", arXiv:1807.08518, and common public reproductions):
 
 - Head parameters: k = tanh (the range that ``a`` writes), beta = softplus (>= 0),
   g = sigmoid, s = softmax over the 2 * shift_range + 1 offsets -S..S, gamma = 1 + softplus;

@@ -1,4 +1,4 @@
-"""The semantics of the five NTM tasks, checked against /work/shared/reference/ntm-tasks.md.
+"""The semantics of the five NTM tasks as Graves, Wayne & Danihelka (2014, sec. 4) define them.
 
 Each ``check_*`` function re-derives one episode's expected layout from its inputs alone (which
 item followed the query, which vectors have the highest priority...) in plain Python and compares

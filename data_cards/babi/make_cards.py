@@ -343,7 +343,8 @@ also occur among the first N training stories.
 ## Baselines
 
 No baseline has been run on this generator yet (the memory-network baselines are issue 5).
-The paper's: see `shared/INVENTORY.md`.
+Published ones: Sukhbaatar et al. (2015, Table 1), Xiong et al. (2016, Table 2), Graves et al.
+(2016); `baselines/make_tables.py` prints them beside ours.
 
 ## Source and citation
 

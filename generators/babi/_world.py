@@ -1,7 +1,8 @@
 """Sentence shapes shared by the tasks set in the basic world (actors, rooms, objects).
 
-The verbs and their paraphrases are the release's (``shared/reference/babi-templates-en.txt``);
-each task draws among them with the frequencies its released file shows.
+The verbs and their paraphrases are the release's (read from the bAbI v1.2 English files; the
+shapes and their counts per task are in ``release_stats.json``, "templates"); each task draws
+among them with the frequencies its released file shows.
 """
 
 from __future__ import annotations

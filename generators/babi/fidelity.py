@@ -1,7 +1,7 @@
 """How close generated ``release`` data is to the released bAbI v1.2 files.
 
 The same measurements are taken of released text and of generated text (rendered in the
-release's format), with the definitions of ``shared/reference/babi-stats.json``, and compared
+release's format), with the definitions in ``make_release_stats.py``, and compared
 with tolerances that allow for sampling noise (the release has 1,000 questions per task).
 ``release_stats.json`` holds the release's figures, so no release file is needed here.
 

@@ -3,11 +3,25 @@
 The generator's ``release`` mode is checked against these facts (tests, data cards, the fidelity
 report), so they travel with the package instead of the release itself. Sources::
 
-    python -m generators.babi.make_release_stats SHARED_DIR
+    python -m generators.babi.make_release_stats DIR
 
-where ``SHARED_DIR`` holds ``reference/babi-stats.json`` (statistics of every released file),
-``reference/babi-templates-en.txt`` (the sentence shapes of each task with their counts) and
-``data/babi-v1.2/en/*_train.txt`` (the released English training files, for the vocabulary).
+where ``DIR`` holds ``reference/babi-stats.json`` (statistics of every released file, measured
+with the definitions below), ``reference/babi-templates-en.txt`` (the sentence shapes of each
+task with their counts) and ``data/babi-v1.2/en/*_train.txt`` (the released English training
+files of bAbI v1.2, tasks_1-20_v1-2, CC BY 3.0, for the vocabulary).
+
+Definitions of the statistics:
+
+- story: a maximal run of lines whose leading id increases; a line with id 1 starts a story;
+- question line: a line holding a TAB, fields "question TAB answer TAB supporting ids";
+- statements_before_question: the non-question lines of the story before the question (what a
+  memory model must hold; earlier questions are not counted);
+- question_to_earliest_support_distance_lines: the question's id minus its smallest supporting
+  id (earlier question lines included);
+- story_length_statements: the non-question lines of the whole story;
+- vocab: lowercased word tokens of statements and questions (". ? ," stripped) plus answer
+  tokens (answers split on ","); answers: the distinct full answer strings ("n,w");
+- supporting_facts_per_question_dist: how many space-separated ids the third field holds.
 """
 
 from __future__ import annotations
@@ -87,7 +101,7 @@ def main(shared: Path) -> None:
         }
     doc = {
         "source": "bAbI v1.2 (tasks_1-20_v1-2), en/*_train.txt, CC BY 3.0; statistics as defined "
-        "in shared/reference/babi-stats.json",
+        "in generators/babi/make_release_stats.py",
         "tasks": dict(sorted(tasks.items(), key=lambda kv: int(kv[0]))),
     }
     OUT.write_text(json.dumps(doc, indent=1, sort_keys=False) + "\n")

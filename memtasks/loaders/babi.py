@@ -1,6 +1,7 @@
 """bAbI text: the released file format, written from episodes and read into episodes.
 
-The format (bAbI v1.2, ``shared/reference/babi.md`` section 2)::
+The format (bAbI v1.2, released with Weston et al. 2015, arXiv:1502.05698; the release's
+README describes it)::
 
     1 Mary moved to the bathroom.
     2 John went to the hallway.
