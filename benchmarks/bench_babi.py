@@ -22,6 +22,7 @@ import sys
 import time
 
 import numba
+import numpy_baselines as baselines  # beside this script
 
 import memtasks
 from memtasks import bench
@@ -94,7 +95,7 @@ def measure(task: str, questions: int, repeats: int, compile_time: bool) -> dict
 def main(argv=None) -> int:
     args = parse_args(argv)
     tasks = task_ids(args.tasks)
-    machine = bench.machine_info()
+    machine = baselines.machine_info()
     print(f"{machine.get('cpu', '?')}, {bench.all_threads()} threads, numba "
           f"{numba.__version__}; {args.questions:,} questions per task")  # fmt: skip
     header = (f"{'task':<22}{'q/story':>8}{'1 core q/s':>13}{'all q/s':>12}{'stream q/s':>12}"

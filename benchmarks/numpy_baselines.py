@@ -1,0 +1,314 @@
+"""Reference points of the NTM benchmark (``bench_ntm.py``), beside the generators' own figures.
+
+- :func:`numpy_copy_batch`: the copy task written the straightforward vectorised NumPy way, in
+  our layout, and :func:`copy_layout_problems`, which checks that both make the same data;
+- :func:`pool_throughput`: a generator (NumPy's or ours) run in one process per core;
+- :func:`copy_ceiling`: a plain memory copy of the same bytes, the ceiling of any generator;
+- :func:`machine_info`: what the figures were measured on.
+
+Timing helpers come from ``memtasks.bench`` (what ``memtasks bench`` runs). Import this module
+with ``benchmarks/`` on ``sys.path`` (the scripts here have it as their folder).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import multiprocessing
+import os
+import platform
+from typing import Any
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+from memtasks.bench import COPY_TASK, MB, _rate, _threading_layer, all_threads, median_seconds
+from memtasks.episode import ROLE_ANSWER, ROLE_CONTEXT, ROLE_CONTROL, EpisodeBatch
+from memtasks.registry import get_spec
+
+
+# ---------------------------------------------------------------------------------------------
+# The machine
+# ---------------------------------------------------------------------------------------------
+def machine_info() -> dict[str, Any]:
+    """CPU model, core counts, Numba threading, and the versions that matter for speed."""
+    import memtasks
+
+    model = platform.processor() or "unknown"
+    with contextlib.suppress(OSError), open("/proc/cpuinfo", encoding="utf-8") as f:
+        for line in f:  # Linux names the CPU here; elsewhere platform's answer stays
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {
+        "cpu": model,
+        "logical_cpus": os.cpu_count(),
+        "usable_cpus": usable,
+        "numba_threads": all_threads(),
+        "threading_layer": _threading_layer(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "numba": numba.__version__,
+        "memtasks": memtasks.__version__,
+        "platform": platform.platform(),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# The NumPy baseline of the copy task
+# ---------------------------------------------------------------------------------------------
+def numpy_copy_batch(
+    rng: np.random.Generator,
+    batch_size: int,
+    width: int = 8,
+    min_length: int = 1,
+    max_length: int = 20,
+    start: int = 0,
+    bits: str = "integers",
+) -> EpisodeBatch:
+    """The copy task written the straightforward vectorised NumPy way, in our layout.
+
+    ``bits="integers"`` draws the bits with ``rng.integers(0, 2, dtype=uint8)``, the fastest
+    NumPy way; ``bits="binomial"`` with ``rng.binomial(1, 0.5)``, the call common NTM
+    implementations make (e.g. ``np.random.binomial(1, 0.5, (length, batch, width))``).
+
+    One ``rng.integers`` call draws every bit of the batch (and one the lengths), as common NTM
+    implementations do; the rows are then scattered with index arithmetic, no Python loop per
+    episode. The result has the layout of ``ntm/copy-v1``: episode ``b`` of length ``L`` is
+    ``L`` context rows, a delimiter row (its own input channel), then ``L`` scored answer rows
+    whose targets are the context bits. Only the random stream differs (NumPy's, not ours).
+    """
+    lengths = rng.integers(min_length, max_length + 1, size=batch_size)
+    shape = (int(lengths.sum()), width)
+    if bits == "binomial":
+        bits = rng.binomial(1, 0.5, size=shape)
+    elif bits == "integers":
+        bits = rng.integers(0, 2, size=shape, dtype=np.uint8)
+    else:
+        raise ValueError(f"bits must be 'integers' or 'binomial', got {bits!r}")
+
+    offsets = np.zeros(batch_size + 1, dtype=np.int64)
+    np.cumsum(2 * lengths + 1, out=offsets[1:])
+    total = int(offsets[-1])
+    # bit row i belongs to episode e(i) and is step s(i) of its sequence
+    first_bit = np.cumsum(lengths) - lengths
+    step = np.arange(len(bits)) - np.repeat(first_bit, lengths)
+    context = np.repeat(offsets[:-1], lengths) + step
+    answer = context + np.repeat(lengths + 1, lengths)
+    delimiter = offsets[:-1] + lengths
+
+    inputs = np.zeros((total, width + 1), dtype=np.uint8)
+    inputs[context, :width] = bits
+    inputs[delimiter, width] = 1
+    targets = np.zeros((total, width), dtype=np.uint8)
+    targets[answer] = bits
+    mask = np.zeros(total, dtype=np.bool_)
+    mask[answer] = True
+    role = np.full(total, ROLE_ANSWER, dtype=np.int8)
+    role[context] = ROLE_CONTEXT
+    role[delimiter] = ROLE_CONTROL
+    segment = np.full(total, -1, dtype=np.int32)
+    segment[context] = step
+    # the same unchecked wrapper our generators use: checking would cost more than generating
+    return EpisodeBatch.trusted(
+        offsets=offsets,
+        inputs=inputs,
+        targets=targets,
+        mask=mask,
+        role=role,
+        segment=segment,
+        support_offsets=np.zeros(batch_size + 1, dtype=np.int64),
+        support=np.zeros(0, dtype=np.int32),
+        index=np.arange(start, start + batch_size, dtype=np.int64),
+        meta={"length": lengths.astype(np.int32)},
+        task="numpy baseline of ntm/copy-v1",
+    )
+
+
+def copy_layout_problems(batch: EpisodeBatch, width: int = 8) -> list[str]:
+    """What is wrong with ``batch`` as copy-task episodes (empty when nothing is).
+
+    Checks dtypes and widths, then each episode: ``2L + 1`` rows for ``meta['length'] == L``;
+    bits only in the first ``L`` input rows; the delimiter alone on row ``L``; targets of the
+    answer rows equal to the context bits (the inputs shifted by ``L + 1``) and zero elsewhere;
+    mask, role and segment as the task defines them.
+    """
+    problems = []
+    expect = {
+        "inputs": (np.uint8, (width + 1,)),
+        "targets": (np.uint8, (width,)),
+        "mask": (np.bool_, ()),
+        "role": (np.int8, ()),
+        "segment": (np.int32, ()),
+    }
+    for name, (dtype, tail) in expect.items():
+        arr = getattr(batch, name)
+        if arr.dtype != dtype or arr.shape[1:] != tail:
+            problems.append(f"{name} is {arr.dtype}{list(arr.shape)}, expected {np.dtype(dtype)}")
+    if problems:
+        return problems
+    if "length" not in batch.meta or len(batch.support):
+        return ["expected meta['length'] and no support"]
+    for b in range(len(batch)):
+        e = batch.episode(b)
+        n = int(e["meta"]["length"])
+        inputs, targets = e["inputs"], e["targets"]
+        delimiter = np.zeros(width + 1, np.uint8)
+        delimiter[width] = 1
+        checks = {
+            "length": len(inputs) == 2 * n + 1,
+            "context bits": np.all(inputs[:n, :width] <= 1) and not inputs[:n, width].any(),
+            "delimiter row": np.array_equal(inputs[n], delimiter),
+            "blank inputs after the delimiter": not inputs[n + 1 :].any(),
+            "targets = inputs shifted": np.array_equal(targets[n + 1 :], inputs[:n, :width]),
+            "no targets before the answer": not targets[: n + 1].any(),
+            "mask": np.array_equal(e["mask"], np.arange(2 * n + 1) > n),
+            "role": np.array_equal(
+                e["role"], [ROLE_CONTEXT] * n + [ROLE_CONTROL] + [ROLE_ANSWER] * n
+            ),
+            "segment": np.array_equal(e["segment"], list(range(n)) + [-1] * (n + 1)),
+        }
+        problems += [f"episode {b}: {what} is wrong" for what, ok in checks.items() if not ok]
+        if problems:
+            break
+    return problems
+
+
+def numpy_copy_throughput(
+    episodes: int, batch_size: int, repeats: int, seed: int = 0, bits: str = "integers"
+) -> dict[str, Any]:
+    """The NumPy baseline in this process: ``episodes // batch_size`` calls of ``batch_size``."""
+    rng = np.random.default_rng(seed)
+    calls = max(1, episodes // batch_size)
+
+    def work() -> int:
+        return sum(
+            numpy_copy_batch(rng, batch_size, start=c * batch_size, bits=bits).nbytes
+            for c in range(calls)
+        )
+
+    nbytes = work()
+    seconds = median_seconds(work, repeats)
+    return {"episodes": calls * batch_size, "calls": calls, "bytes": nbytes,
+            **_rate(calls * batch_size, nbytes, seconds)}  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------
+# Process pools: a generator on every core
+# ---------------------------------------------------------------------------------------------
+_worker: dict[str, Any] = {}
+
+
+def _pool_init(barrier, generator: str, task: str, knobs_json: str, seed: int) -> None:
+    _worker["barrier"] = barrier
+    _worker["generator"] = generator
+    _worker["rng"] = np.random.default_rng([seed, os.getpid()])
+    if generator == "memtasks":
+        numba.set_num_threads(1)  # one process per core: no threads on top
+        spec = get_spec(task)
+        _worker["spec"] = spec
+        _worker["knobs"] = spec.knobs.from_values(json.loads(knobs_json))
+
+
+def _pool_task(args: tuple[int, int, int]) -> tuple[int, int]:
+    worker, calls, batch_size = args
+    # every worker waits here, so each of the N tasks runs in a different process
+    _worker["barrier"].wait()
+    base = worker * calls * batch_size
+    nbytes = 0
+    for c in range(calls):
+        start = base + c * batch_size
+        if _worker["generator"] == "numpy":
+            batch = numpy_copy_batch(_worker["rng"], batch_size, start=start)
+        else:
+            batch = _worker["spec"].generate(batch_size, start=start, knobs=_worker["knobs"])
+        nbytes += batch.nbytes
+    return calls * batch_size, nbytes
+
+
+def pool_throughput(
+    generator: str,
+    processes: int,
+    episodes: int,
+    batch_size: int,
+    repeats: int,
+    task: str = COPY_TASK,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Episodes/s of ``processes`` worker processes generating ``episodes`` in all, together.
+
+    ``generator`` is ``"numpy"`` (:func:`numpy_copy_batch`) or ``"memtasks"`` (``task`` through
+    the registry, one Numba thread per process). Each process makes ``episodes / processes /
+    batch_size`` calls of ``batch_size``. The time is the wall time of the pool's work only:
+    the pool is started (spawn) and every worker has done a warm-up round before timing, and
+    the batches stay in the workers (nothing is sent back but counts).
+    """
+    if generator not in ("numpy", "memtasks"):
+        raise ValueError(f"generator must be 'numpy' or 'memtasks', got {generator!r}")
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(processes)
+    knobs_json = json.dumps(get_spec(task).make_knobs().to_dict())
+    calls = max(1, episodes // (processes * batch_size))
+    jobs = [(w, calls, batch_size) for w in range(processes)]
+    warmup = [(w, 1, batch_size) for w in range(processes)]
+    with ctx.Pool(processes, _pool_init, (barrier, generator, task, knobs_json, seed)) as pool:
+        pool.map(_pool_task, warmup, chunksize=1)
+        done = pool.map(_pool_task, jobs, chunksize=1)
+        nbytes = sum(b for _, b in done)
+        seconds = median_seconds(lambda: pool.map(_pool_task, jobs, chunksize=1), repeats)
+    total = calls * batch_size * processes
+    return {"processes": processes, "episodes": total, "calls": calls * processes,
+            "bytes": nbytes, **_rate(total, nbytes, seconds)}  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------
+# The ceiling: a plain memory copy of the same bytes
+# ---------------------------------------------------------------------------------------------
+@njit(parallel=True, cache=True)
+def _parallel_copy(dst, src, chunks):
+    n = src.size
+    for c in prange(chunks):
+        lo = n * c // chunks
+        hi = n * (c + 1) // chunks
+        dst[lo:hi] = src[lo:hi]
+
+
+def copy_ceiling(
+    nbytes: int, calls: int, repeats: int, method: str = "copyto", threads: int = 1
+) -> dict[str, Any]:
+    """MB/s of copying ``nbytes`` between two preallocated arrays, ``calls`` times per repeat.
+
+    ``method="copyto"``: ``np.copyto`` (one core). ``method="prange"``: a Numba ``prange`` copy
+    in ``threads`` equal chunks on ``threads`` threads. The arrays are written once before
+    timing, so no page faults are timed (a generator, which allocates its output, pays them).
+    """
+    if method not in ("copyto", "prange"):
+        raise ValueError(f"method must be 'copyto' or 'prange', got {method!r}")
+    src = np.ones(max(1, int(nbytes)), dtype=np.uint8)
+    dst = np.zeros_like(src)
+
+    def work() -> None:
+        if method == "copyto":
+            for _ in range(calls):
+                np.copyto(dst, src)
+        else:
+            for _ in range(calls):
+                _parallel_copy(dst, src, threads)
+
+    previous = numba.get_num_threads()
+    numba.set_num_threads(threads if method == "prange" else previous)
+    try:
+        work()
+        seconds = median_seconds(work, repeats)
+    finally:
+        numba.set_num_threads(previous)
+    moved = src.nbytes * calls
+    return {
+        "method": "np.copyto" if method == "copyto" else "numba prange copy",
+        "threads": threads if method == "prange" else 1,
+        "bytes": moved,
+        "seconds": seconds,
+        "mb_per_s": moved / MB / seconds if seconds > 0 else float("inf"),
+    }
