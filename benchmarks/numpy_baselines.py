@@ -111,17 +111,11 @@ def numpy_copy_batch(
     role[delimiter] = ROLE_CONTROL
     segment = np.full(total, -1, dtype=np.int32)
     segment[context] = step
-    # the same unchecked wrapper our generators use: checking would cost more than generating
-    return EpisodeBatch.trusted(
-        offsets=offsets,
-        inputs=inputs,
-        targets=targets,
-        mask=mask,
-        role=role,
-        segment=segment,
-        support_offsets=np.zeros(batch_size + 1, dtype=np.int64),
-        support=np.zeros(0, dtype=np.int32),
-        index=np.arange(start, start + batch_size, dtype=np.int64),
+    # the same unchecked builder our generators use: checking would cost more than generating
+    return EpisodeBatch.from_kernel(
+        offsets,
+        (inputs, targets, mask, role, segment),
+        start,
         meta={"length": lengths.astype(np.int32)},
         task="numpy baseline of ntm/copy-v1",
     )

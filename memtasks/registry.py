@@ -37,16 +37,6 @@ CARDS = Path(__file__).resolve().parent.parent / "data_cards"
 # first use of the registry, so that ``import memtasks`` stays cheap and family modules can
 # import ``memtasks`` without a cycle.
 ENTRY_POINT_GROUP = "memtasks.families"
-# The built-in families, as pyproject.toml declares them: imported even where no metadata is
-# installed (a checkout on sys.path), so the registry never depends on how memtasks was installed.
-BUILTIN_FAMILIES = {
-    "ntm": "memtasks.generators.ntm",
-    "babi": "memtasks.generators.babi",
-    "babi-release": "memtasks.loaders.babi",
-    "ptb": "memtasks.loaders.ptb",
-}
-
-
 @dataclass(frozen=True)
 class Layout:
     """What a task's episodes hold: vector widths and channel names, or a vocabulary."""
@@ -263,17 +253,28 @@ def register_dataset(spec):
     return spec
 
 
-def family_modules() -> dict[str, str]:
-    """Family name -> module, from the entry points installed and the built-in families."""
-    found = dict(BUILTIN_FAMILIES)
+def _family_points() -> list[tuple[str, str, bool]]:
+    """(family, module, declared by memtasks itself) of every installed entry point."""
     try:
         points = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
     except Exception:  # broken metadata of some other distribution must not break memtasks
         points = ()
+    found = []
     for point in points:
-        found.setdefault(point.name, point.value.split(":")[0])
-        if found[point.name] != point.value.split(":")[0]:
-            found[f"{point.name} ({point.value})"] = point.value.split(":")[0]
+        dist = getattr(point, "dist", None)
+        own = dist is not None and (dist.metadata["Name"] or "").lower() == "memtasks"
+        found.append((point.name, point.value.split(":")[0], own))
+    # memtasks' own families first, each group in name order: list and id order never depend
+    # on the order in which site-packages happens to list distributions
+    return sorted(found, key=lambda f: (not f[2], f[0], f[1]))
+
+
+def family_modules() -> dict[str, str]:
+    """Family name -> module, from the installed entry points (pyproject.toml declares the
+    built-in ones; another distribution adds its own)."""
+    found: dict[str, str] = {}
+    for family, module, _ in _family_points():
+        found[family if family not in found else f"{family} ({module})"] = module
     return found
 
 
@@ -281,19 +282,20 @@ def _ensure_loaded() -> None:
     global _loaded
     if _loaded:
         return
+    points = _family_points()
+    if not any(own for _, _, own in points):
+        # the core names no family: they all come from the package's metadata
+        raise MemtasksError(
+            f"no task families found: memtasks' entry points (group {ENTRY_POINT_GROUP}) are "
+            "missing, so its package metadata is stale or it was not installed; install it with "
+            "`pip install -e .` (a checkout) or `pip install memtasks`"
+        )
     _loaded = True
-    builtin = set(BUILTIN_FAMILIES.values())
-    for family, module in family_modules().items():
+    for family, module, own in points:
         try:
             importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if module in builtin and exc.name == module:
-                continue  # a built-in family not in this tree (yet): nothing to register
-            if module in builtin:
-                raise
-            _plugin_failed(family, module, exc)
         except Exception as exc:
-            if module in builtin:
+            if own:  # a bug in memtasks itself: show it whole
                 raise
             _plugin_failed(family, module, exc)
 

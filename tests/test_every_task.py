@@ -128,21 +128,7 @@ def test_any_cuts_of_any_stream_equal_the_whole(task, seed, start, n, data):
     np.testing.assert_array_equal(whole.index, np.arange(start, start + n))
 
 
-# Found by this file: joint's generator concatenates its tasks' parts and has none for n = 0
-# (ValueError "concat needs at least one batch"). generators/ is helper E's; fixed there, the
-# strict xfail turns into a failure that says to drop this mark.
-_EMPTY_BUGS = {"babi/joint-v1": "generate(n=0) raises ValueError: concat of no parts"}
-
-
-@pytest.mark.parametrize(
-    "task",
-    [
-        pytest.param(t, marks=pytest.mark.xfail(strict=True, reason=_EMPTY_BUGS[t]))
-        if t in _EMPTY_BUGS
-        else t
-        for t in TASKS
-    ],
-)
+@pytest.mark.parametrize("task", TASKS)
 def test_an_empty_range_is_an_empty_batch(task):
     empty = memtasks.generate(task, 0, seed=SEED, split=SPLIT, start=START)
     assert len(empty) == 0 and empty.num_positions == 0

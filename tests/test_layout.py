@@ -57,3 +57,31 @@ def test_importing_everything_adds_no_top_level_name_but_memtasks():
         [sys.executable, "-c", code], cwd="/", capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == ""
+
+
+def test_the_core_names_no_family_and_stale_metadata_is_one_line():
+    """Families come from entry points only: without memtasks' own (metadata missing or stale)
+    the registry says how to reinstall, in one line, instead of listing no tasks."""
+    code = (
+        "import importlib.metadata as md\n"
+        "md.entry_points = lambda **kw: []\n"
+        "import memtasks\n"
+        "try:\n"
+        "    memtasks.list_tasks()\n"
+        "except memtasks.MemtasksError as exc:\n"
+        "    print(exc)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd="/", capture_output=True, text=True, check=True
+    )
+    lines = out.stdout.strip().splitlines()
+    assert len(lines) == 1 and "entry points" in lines[0] and "pip install -e ." in lines[0]
+    core = ROOT / "memtasks"
+    modules = [*core.glob("*.py"), *(core / "formats").glob("*.py")]
+    for module in modules:
+        code_lines = [
+            line for line in module.read_text().splitlines() if not line.lstrip().startswith("#")
+        ]
+        named = [line for line in code_lines if "memtasks.generators." in line]
+        named += [line for line in code_lines if "memtasks.loaders." in line and "import" in line]
+        assert named == [], f"{module.name} names a family module: {named[0]}"

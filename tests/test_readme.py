@@ -10,7 +10,8 @@ Two things the blocks need come from the test, not from the block:
   and the README promise, and the rest of the line runs as written, except the test command's
   (lint and this very suite), which ``.ci/run`` runs exactly, install included;
 - the bAbI release folder ``tasks_1-20_v1-2`` that the README asks the reader to download: a
-  stand-in of the same layout, written from the generator in the release's text format.
+  stand-in of the same layout, written from the generator in the release's text format; and
+  Penn Treebank's ``simple-examples/data/``, written by the spec's fixture writer.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+import memtasks
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -90,10 +93,19 @@ def _release_stand_in(folder: Path) -> None:
     shutil.rmtree(made)
 
 
+def _ptb_stand_in(folder: Path) -> None:
+    """``simple-examples/data/ptb.{train,valid,test}.txt`` in the release's format: the spec's own
+    fixture writer (made-up sentences), where the README asks for Mikolov's files."""
+    data = folder / "simple-examples" / "data"
+    data.mkdir(parents=True)
+    memtasks.get_spec("ptb/word-v1").fixture(data)
+
+
 @pytest.fixture(scope="module")
 def reader_folder(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("reader")
     _release_stand_in(folder)
+    _ptb_stand_in(folder)
     return folder
 
 

@@ -81,7 +81,11 @@ def generate(knobs: JointKnobs, key: np.uint64, start: int, count: int) -> Episo
         first = (start - k + n - 1) // n  # the first i // n with i >= start
         last = (stop - 1 - k) // n  # the last with i < stop
         if last < first:
-            continue
+            if count or k:
+                continue
+            # an empty range: no task has episodes in it, yet the batch needs the fields and
+            # dtypes of one, so the first task gives zero episodes
+            first, last = 0, -1
         spec = get_spec(_task_id(t))
         task_knobs = spec.make_knobs("release")
         # each task's own stream, derived from this one's key: independent of the other tasks
