@@ -37,6 +37,8 @@ CARDS = Path(__file__).resolve().parent.parent / "data_cards"
 # first use of the registry, so that ``import memtasks`` stays cheap and family modules can
 # import ``memtasks`` without a cycle.
 ENTRY_POINT_GROUP = "memtasks.families"
+
+
 @dataclass(frozen=True)
 class Layout:
     """What a task's episodes hold: vector widths and channel names, or a vocabulary."""
