@@ -193,13 +193,38 @@ def _dataset_info(spec) -> None:
 )
 @_preset
 @_set
-def show(task, count, seed, split, start, max_chars, preset, settings) -> None:
-    """Print episodes as readable text (bit grids for vector tasks)."""
+@click.option("--path", type=click.Path(path_type=Path), default=None,
+              help="a dataset's source files: a folder or the downloaded archive")  # fmt: skip
+@click.option("--checksums/--no-checksums", default=True, show_default=True,
+              help="datasets: refuse source files whose SHA-256 is not the release's")  # fmt: skip
+def show(task, count, seed, split, start, max_chars, preset, settings, path, checksums) -> None:
+    """Print episodes as readable text (bit grids for vector tasks); a dataset's are read from
+    its source files (--path, else $MEMTASKS_DATA)."""
+    from .datasets import DatasetSpec, read
+    from .registry import get_spec
     from .show import render_capped
 
-    spec, knobs = _spec_and_knobs(task, preset, settings)
-    batch = spec.generate(count, seed, split, start=start, knobs=knobs)
-    text, cut = render_capped(batch, count, spec.layout(knobs), max_chars)
+    spec = get_spec(task)
+    if isinstance(spec, DatasetSpec):
+        # the same episodes `memtasks load` writes: the split read whole, then the slice shown
+        values = _knob_values(spec, settings)
+        loaded = read(spec.id, split, path, checksums=checksums, preset=preset, **values)
+        if start >= len(loaded.batch):
+            raise MemtasksError(
+                f"--start {start} is past the {len(loaded.batch):,} episodes of {spec.id} "
+                f"split {split}; allowed: 0 to {len(loaded.batch) - 1:,}"
+            )
+        batch, layout = loaded.batch[start : start + count], loaded.layout
+    else:
+        if path is not None:
+            raise MemtasksError(
+                f"--path reads a dataset's source files; {spec.id} is a generated task "
+                "(`memtasks list` marks datasets [dataset])"
+            )
+        spec, knobs = _spec_and_knobs(task, preset, settings)
+        batch = spec.generate(count, seed, split, start=start, knobs=knobs)
+        layout = spec.layout(knobs)
+    text, cut = render_capped(batch, count, layout, max_chars)
     click.echo(text)
     if cut:
         click.echo(f"memtasks: {cut}", err=True)

@@ -406,3 +406,27 @@ def test_the_recorded_checksums_are_the_release_files():
             assert hashlib.sha256(path.read_bytes()).hexdigest() == digest, name
             checked += 1
     assert checked == len(list(Path(REAL).glob("en/*_train.txt"))) == 20
+
+
+# -- memtasks show of a dataset --------------------------------------------------------------
+def test_show_reads_a_datasets_episodes_from_its_files(release, capsys):
+    """`show` renders the episodes `load` would write: a story as its release text, through the
+    family's renderer, for the slice asked."""
+    code, out, err = run(
+        capsys, "show", EN, "--path", str(release), "--no-checksums", "-n", "1", "--start", "1"
+    )
+    assert code == 0, err
+    whole = memtasks.load(EN, "train", release, checksums=False)
+    assert f"episode {int(whole.index[1])} " in out
+    first_line = (release / QA1).read_text().splitlines()[0]
+    # the second story's first line is a statement of the same task: its words are printed
+    second = [line for line in (release / QA1).read_text().splitlines() if line.startswith("1 ")]
+    assert second[1].split(" ", 1)[1] in out and first_line.split(" ", 1)[1] not in out
+
+
+def test_show_of_a_dataset_refuses_a_start_past_the_split_and_path_on_a_task(release, capsys):
+    code, _, err = run(capsys, "show", EN, "--path", str(release), "--no-checksums",
+                       "--start", "100000")  # fmt: skip
+    assert code == 1 and err.count("\n") == 1 and "--start 100000 is past the" in err
+    code, _, err = run(capsys, "show", "ntm/copy-v1", "--path", str(release))
+    assert code == 1 and err.count("\n") == 1 and "is a generated task" in err
