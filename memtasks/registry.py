@@ -14,10 +14,7 @@ own families; the built-in ones are imported even without installed metadata (a 
 from __future__ import annotations
 
 import functools
-import importlib
-import importlib.metadata
 import re
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +24,7 @@ import numpy as np
 
 from .errors import KnobError, MemtasksError, UnknownTaskError, did_you_mean
 from .knobs import Knobs
+from .plugins import import_plugins, plugins
 from .rng import stream_key
 
 _ID = re.compile(r"^(?P<family>[a-z0-9_]+)/(?P<name>[a-z0-9_.-]+?)-v(?P<version>[0-9]+)$")
@@ -255,27 +253,11 @@ def register_dataset(spec):
     return spec
 
 
-def _family_points() -> list[tuple[str, str, bool]]:
-    """(family, module, declared by memtasks itself) of every installed entry point."""
-    try:
-        points = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
-    except Exception:  # broken metadata of some other distribution must not break memtasks
-        points = ()
-    found = []
-    for point in points:
-        dist = getattr(point, "dist", None)
-        own = dist is not None and (dist.metadata["Name"] or "").lower() == "memtasks"
-        found.append((point.name, point.value.split(":")[0], own))
-    # memtasks' own families first, each group in name order: list and id order never depend
-    # on the order in which site-packages happens to list distributions
-    return sorted(found, key=lambda f: (not f[2], f[0], f[1]))
-
-
 def family_modules() -> dict[str, str]:
     """Family name -> module, from the installed entry points (pyproject.toml declares the
     built-in ones; another distribution adds its own)."""
     found: dict[str, str] = {}
-    for family, module, _ in _family_points():
+    for family, module, _ in plugins(ENTRY_POINT_GROUP):
         found[family if family not in found else f"{family} ({module})"] = module
     return found
 
@@ -284,8 +266,7 @@ def _ensure_loaded() -> None:
     global _loaded
     if _loaded:
         return
-    points = _family_points()
-    if not any(own for _, _, own in points):
+    if not any(p.own for p in plugins(ENTRY_POINT_GROUP)):
         # the core names no family: they all come from the package's metadata
         raise MemtasksError(
             f"no task families found: memtasks' entry points (group {ENTRY_POINT_GROUP}) are "
@@ -293,24 +274,7 @@ def _ensure_loaded() -> None:
             "`pip install -e .` (a checkout) or `pip install memtasks`"
         )
     _loaded = True
-    for family, module, own in points:
-        try:
-            importlib.import_module(module)
-        except Exception as exc:
-            if own:  # a bug in memtasks itself: show it whole
-                raise
-            _plugin_failed(family, module, exc)
-
-
-def _plugin_failed(family: str, module: str, exc: BaseException) -> None:
-    # another distribution's broken family must not take down every memtasks command; say so
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    warnings.warn(
-        f"memtasks: family {family!r} ({module}, entry point group {ENTRY_POINT_GROUP}) failed "
-        f"to import and is skipped: {text}",
-        RuntimeWarning,
-        stacklevel=3,
-    )
+    import_plugins(ENTRY_POINT_GROUP, "family")
 
 
 def _by_family(ids, family: str | None) -> list[str]:

@@ -18,15 +18,13 @@ explicitly (``--hp``, ``--epochs``...) goes on top of the variant.
 
 from __future__ import annotations
 
-import importlib
-import importlib.metadata
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from memtasks.errors import MemtasksError, did_you_mean
 from memtasks.knobs import Knobs
+from memtasks.plugins import import_plugins
 
 from ._base import Hparams, SequenceModel, TaskIO
 
@@ -137,37 +135,12 @@ def register_variant(variant: Variant) -> Variant:
     return variant
 
 
-def _model_modules() -> list[str]:
-    modules = list(BUILTIN_MODELS)
-    try:
-        points = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
-    except Exception:  # another distribution's broken metadata must not break memtasks
-        points = ()
-    for point in points:
-        module = point.value.split(":")[0]
-        if module not in modules:
-            modules.append(module)
-    return modules
-
-
 def _ensure_loaded() -> None:
     global _loaded
     if _loaded:
         return
     _loaded = True
-    for module in _model_modules():
-        try:
-            importlib.import_module(module)
-        except Exception as exc:
-            if module in BUILTIN_MODELS:
-                raise
-            text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            warnings.warn(
-                f"memtasks: model module {module} (entry point group {ENTRY_POINT_GROUP}) "
-                f"failed to import and is skipped: {text}",
-                RuntimeWarning,
-                stacklevel=3,
-            )
+    import_plugins(ENTRY_POINT_GROUP, "model module", BUILTIN_MODELS)
 
 
 def _rank(name: str) -> tuple[int, int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import importlib.metadata
+import sys
 from pathlib import Path
 
 import pytest
@@ -62,12 +63,27 @@ def test_entry_points_declare_the_built_in_models():
     assert tuple(declared[registry.ENTRY_POINT_GROUP].values()) == registry.BUILTIN_MODELS
 
 
-def test_a_model_module_from_an_entry_point_is_loaded(monkeypatch):
-    class Point:
-        name, value = "mine", "some_package.my_models"
+def test_a_model_module_from_an_entry_point_is_imported_and_a_broken_one_warns(
+    monkeypatch, tmp_path
+):
+    """Another distribution's models come in through the group memtasks.models (one loader for
+    every group: memtasks.plugins); its broken module is one warning, not a crash."""
+    from memtasks import plugins
 
-    monkeypatch.setattr(importlib.metadata, "entry_points", lambda group: [Point()])
-    assert registry._model_modules()[-1] == "some_package.my_models"
+    (tmp_path / "my_models.py").write_text("LOADED = True\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    class Point:
+        def __init__(self, name, value):
+            self.name, self.value, self.dist = name, value, None
+
+    points = [Point("mine", "my_models"), Point("broken", "no_such_models_module")]
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda group: points)
+    with pytest.warns(RuntimeWarning, match=r"model module 'broken' \(no_such_models_module"):
+        found = plugins.import_plugins(registry.ENTRY_POINT_GROUP, "model module", ("json",))
+    # built-in first, in their order; then by entry point name (broken < mine)
+    assert [p.module for p in found] == ["json", "no_such_models_module", "my_models"]
+    assert sys.modules["my_models"].LOADED
 
 
 @pytest.mark.parametrize("name", list_variants())

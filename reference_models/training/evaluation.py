@@ -14,8 +14,6 @@ loop asks ``evaluation_hook(spec)`` and never names a family.
 from __future__ import annotations
 
 import contextlib
-import importlib
-import importlib.metadata
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -28,6 +26,7 @@ import torch
 from memtasks.episode import EpisodeBatch
 from memtasks.errors import MemtasksError
 from memtasks.knobs import Knobs
+from memtasks.plugins import import_plugins
 
 __all__ = [
     "EvaluationHook",
@@ -157,15 +156,7 @@ def _load_hooks() -> None:
     if _loaded:
         return
     _loaded = True
-    modules = list(BUILTIN_HOOKS)
-    with contextlib.suppress(Exception):  # another distribution's broken metadata
-        modules += [
-            p.value.split(":")[0]
-            for p in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
-            if p.value.split(":")[0] not in modules
-        ]
-    for module in modules:
-        importlib.import_module(module)
+    import_plugins(ENTRY_POINT_GROUP, "evaluation hook", BUILTIN_HOOKS)
 
 
 def evaluation_hook(spec: Any) -> EvaluationHook | None:
