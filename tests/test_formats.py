@@ -73,7 +73,14 @@ def test_register_format_takes_a_format():
     with pytest.raises(TypeError):
         register_format("parquet")
 
-    class Other(Format):
+    class Incomplete(Format):  # no write, no read: cannot be made at all
+        name = "incomplete"
+        suffix = "inc"
+
+    with pytest.raises(TypeError, match="abstract"):
+        Incomplete()
+
+    class Other(type(get_format("parquet"))):
         name = "parquet"
         suffix = "pq"
 

@@ -14,6 +14,7 @@ command line and as keyword arguments of ``storage.write_dataset``.
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,9 +82,10 @@ class WriteContext:
     options: Mapping[str, Any] = field(default_factory=dict)
 
 
-class Format:
-    """Base class of formats. Subclasses set the class attributes and override ``write`` and
-    ``read``; the other hooks have defaults that fit a format storing episodes exactly."""
+class Format(abc.ABC):
+    """Base class of formats. Subclasses set the class attributes and implement ``write`` and
+    ``read`` (abstract: a format without them cannot be made); the other hooks have defaults
+    that fit a format storing episodes exactly."""
 
     name: ClassVar[str]
     title: ClassVar[str] = ""  # how messages name it ("bAbI text"); the name where empty
@@ -96,6 +98,7 @@ class Format:
     # -- writing ----------------------------------------------------------------------------
     def check(self, spec: Any, layout: Any, options: Mapping[str, Any]) -> None:
         """Refuse (one-line ``MemtasksError``) a task or dataset this format cannot hold."""
+        return None  # nothing to refuse by default
 
     def shards_error(self, shards: Any) -> str:
         """The message refusing ``shards`` other than 1 for a single-file format."""
@@ -105,6 +108,7 @@ class Format:
         """The one file's name of a single-file format."""
         return f"{split}.{self.suffix}"
 
+    @abc.abstractmethod
     def write(
         self,
         path: str,
@@ -113,7 +117,6 @@ class Format:
         on_batch: Callable[[EpisodeBatch], None],
     ) -> None:
         """Write ``batches`` to the file ``path``, calling ``on_batch`` after each."""
-        raise NotImplementedError
 
     def read_back(self, batch: EpisodeBatch) -> EpisodeBatch:
         """The episodes as reading the written file gives them back (``lossy`` formats)."""
@@ -126,12 +129,13 @@ class Format:
         return None
 
     # -- reading ----------------------------------------------------------------------------
+    @abc.abstractmethod
     def read(self, file: Path, manifest: dict[str, Any]) -> Iterator[EpisodeBatch]:
         """The episodes of one listed file, in order (``StorageError`` for damage)."""
-        raise NotImplementedError
 
     def check_manifest(self, manifest: dict[str, Any], folder: Path) -> None:
         """Refuse (``StorageError``) a manifest entry of this format that readers cannot use."""
+        return None  # nothing to refuse by default
 
     def expected_hash(self, manifest: dict[str, Any]) -> str:
         """The content hash verify compares the stored episodes with."""
@@ -140,6 +144,7 @@ class Format:
     def check_generator(self, spec: Any, knobs: Any, manifest: dict[str, Any],
                         bad: Callable[[str], Exception]) -> None:  # fmt: skip
         """Refuse a manifest whose format entry disagrees with the installed generator."""
+        return None  # nothing to refuse by default
 
     def describe(self) -> str:
         """One line for ``memtasks info`` / help texts."""
