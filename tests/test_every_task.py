@@ -371,6 +371,24 @@ def test_dataset_loads_from_its_fixture(dataset, sources):
         assert batch.mask.any(), split
 
 
+DATASET_GOLDEN = Path(__file__).resolve().parent / "golden" / "datasets.json"
+
+
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_dataset_golden_hashes(dataset, sources):
+    """The reader's episodes of each split of the spec's fixture files are pinned: a reader
+    change that moves them is a new dataset version (DESIGN.md section 3). A new dataset has no
+    entry: add the content hashes this test prints, after checking the episodes by hand."""
+    stored = json.loads(DATASET_GOLDEN.read_text()).get(dataset)
+    now = {s: b.content_hash() for s, b in _loaded(dataset, sources(dataset)).items()}
+    assert stored == now, f"{dataset}: golden {stored}, now {now} ({DATASET_GOLDEN.name})"
+
+
+def test_dataset_golden_file_holds_only_registered_datasets():
+    gone = sorted(set(json.loads(DATASET_GOLDEN.read_text())) - set(DATASETS))
+    assert not gone, f"golden hashes of datasets that are gone: {gone}"
+
+
 @pytest.mark.parametrize("dataset", DATASETS)
 def test_dataset_storage_round_trip(dataset, sources, tmp_path):
     spec = registry.get_spec(dataset)
