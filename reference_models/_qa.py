@@ -49,6 +49,7 @@ __all__ = [
     "bag_of_words",
     "memory_rows",
     "position_encoding",
+    "position_terms",
 ]
 
 
@@ -148,18 +149,25 @@ class AnswerHead(nn.Module):
         return self.linear(state).view(*state.shape[:-1], self.answer_words, self.vocab)
 
 
+def position_terms(tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The two word weights of the position encoding below, ``(a, b)``, both ``[..., W]``:
+    ``l_kj = a_j + (k/d) b_j`` with ``a_j = 1 - j/J`` and ``b_j = 2j/J - 1``. The encoding is a
+    sum of two terms, each separable in the word and the dimension, which is what lets MemN2N
+    encode a sentence as two weighted bags of words (``MemN2N.encode``). Padding weighs 0."""
+    present = tokens != 0
+    length = present.sum(-1, keepdim=True).clamp_min(1).float()  # J per sentence
+    jj = torch.arange(1, tokens.shape[-1] + 1, device=tokens.device).float() / length
+    return (1 - jj) * present, (2 * jj - 1) * present
+
+
 def position_encoding(tokens: torch.Tensor, size: int) -> torch.Tensor:
     """MemN2N's position encoding (Sukhbaatar et al. 2015, sec. 4.1), used by DMN+ too:
     ``l_kj = (1 - j/J) - (k/d)(1 - 2j/J)`` for word j of J (1-based) and dimension k of d, so a
     sentence's representation depends on its word order. J is each sentence's own length
     (padding excluded); padding positions get weight 0. Returns ``[..., W, d]`` float."""
-    present = tokens != 0
-    length = present.sum(-1, keepdim=True).clamp_min(1).float()  # J per sentence
-    j = torch.arange(1, tokens.shape[-1] + 1, device=tokens.device).float()
+    a, b = position_terms(tokens)
     k = torch.arange(1, size + 1, device=tokens.device).float() / size
-    jj = (j / length).unsqueeze(-1)  # [..., W, 1]
-    weights = (1 - jj) - k * (1 - 2 * jj)
-    return weights * present.unsqueeze(-1)
+    return a.unsqueeze(-1) + b.unsqueeze(-1) * k
 
 
 def bag_of_words(

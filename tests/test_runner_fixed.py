@@ -250,3 +250,64 @@ def test_patience_stops_and_ends_with_the_best_epochs_weights(tmp_path, monkeypa
     at_two = torch.load(tmp_path / "b" / "r.json.ckpt", weights_only=False)["model"]
     for k in at_two:
         torch.testing.assert_close(ended[k], at_two[k], rtol=0, atol=0)
+
+
+# -- several initialisations: the paper's best of 10 ---------------------------------------------
+def test_inits_keep_the_lowest_training_error_and_member_0_is_the_plain_run(tmp_path):
+    plain = run(babi(tmp_path, out=tmp_path / "one.json"))
+    best = run(babi(tmp_path, inits=3, out=tmp_path / "three.json"))
+    inits = best.initialisations
+    assert inits["count"] == 3 and inits["select"] == "answer_error"
+    assert [m["init_seed"] for m in inits["members"]] == [0, 1, 2]
+    keys = [(m["train"]["answer_error"], m["train"]["loss"]) for m in inits["members"]]
+    assert inits["chosen"] == keys.index(min(keys))
+    kept = inits["members"][inits["chosen"]]
+    assert best.init_seed == kept["init_seed"]
+    for name, metrics in best.metrics.items():  # the run's metrics are the kept member's
+        assert {k: v for k, v in metrics.items() if isinstance(v, float)} == kept["metrics"][name]
+    # member 0 is the run --inits 1 makes: same seeds, same data, same weights
+    assert inits["members"][0]["metrics"]["test"] == {
+        k: v for k, v in plain.metrics["test"].items() if isinstance(v, float)
+    }
+    assert plain.initialisations is None and plain.init_seed == 0
+    saved = json.loads((tmp_path / "three.json").read_text())
+    assert saved["initialisations"]["chosen"] == inits["chosen"]
+
+
+def test_init_seed_changes_the_weights_and_not_the_data(tmp_path):
+    a = run(babi(tmp_path, out=tmp_path / "a.json"))
+    b = run(babi(tmp_path, init_seed=5, out=tmp_path / "b.json"))
+    assert a.training_set == b.training_set and b.init_seed == 5 and b.seed == a.seed
+    assert a.epochs[0]["valid_loss"] != b.epochs[0]["valid_loss"]  # other weights
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"inits": 2, "train_questions": 0, "epochs": None, "steps": 3},
+         "--inits 2: choosing among initialisations by training error needs a fixed training "
+         "set"),
+        ({"inits": 2, "resume": True}, "--inits 2 keeps no checkpoint to resume"),
+        ({"inits": 0}, "inits must be an integer in [1, 1000]"),
+    ],
+)  # fmt: skip
+def test_bad_inits_are_one_line_errors(tmp_path, changes, message):
+    with pytest.raises(MemtasksError, match=message.replace("[", r"\[").replace(")", r"\)")) as e:
+        run(babi(tmp_path, **changes))
+    assert "\n" not in str(e.value)
+    assert not (tmp_path / "results.json").exists()
+
+
+def test_cli_inits_say_which_initialisation_was_kept(tmp_path, capsys):
+    from memtasks.cli import main
+
+    out = tmp_path / "r.json"
+    args = ["baseline", "lstm", "babi/qa1-v1", "--device", "cpu", "--train-questions", "20",
+            "--epochs", "1", "--batch-size", "4", "--eval-episodes", "5", "--quiet",
+            "--hp", "hidden_size=8", "--hp", "num_layers=1", "--inits", "2", "--init-seed", "4",
+            "--out", str(out)]  # fmt: skip
+    main(args)
+    saved = json.loads(out.read_text())
+    seeds = [m["init_seed"] for m in saved["initialisations"]["members"]]
+    assert seeds == [4, 5] and saved["init_seed"] in seeds
+    assert f"kept init seed {saved['init_seed']} of 2" in capsys.readouterr().out

@@ -112,7 +112,8 @@ def test_settings_refuse_wrong_types_in_one_line():
 
 def test_resolve_takes_a_variants_training_over_the_models():
     cfg = settings_module.resolve(RunSettings(model="memn2n.babi-1k", task="babi/qa1-v1"))
-    assert (cfg.train_questions, cfg.epochs, cfg.batch_size) == (1000, 100, 32)
+    assert (cfg.train_questions, cfg.epochs, cfg.batch_size, cfg.inits) == (1000, 120, 32, 10)
+    assert cfg.init_seed == cfg.seed == 0
     cfg = settings_module.resolve(RunSettings(model="dmn-plus.babi-10k", task="babi/joint-v1",
                                               epochs=3))  # fmt: skip
     assert (cfg.train_questions, cfg.epochs, cfg.patience) == (10_000, 3, 20)
@@ -126,8 +127,8 @@ def test_committed_results_load_through_the_schema(path):
     raw = json.loads(path.read_text())
     results = load_results(path)
     assert results.schema_version == SCHEMA_VERSION
-    for key, value in raw.items():  # nothing read is lost or changed
-        assert getattr(results, key) == value, key
+    for key, value in raw.items():  # nothing read is lost or changed (but the version)
+        assert key == "schema_version" or getattr(results, key) == value, key
     again = Results.from_dict(results.to_dict())
     assert again == results
 
@@ -143,7 +144,8 @@ def test_results_written_and_read_by_the_same_code(tmp_path):
 
 def test_results_of_an_unknown_schema_or_no_results_are_one_line(tmp_path):
     newer = {"schema_version": SCHEMA_VERSION + 1}
-    with pytest.raises(MemtasksError, match="schema version 3; this memtasks reads versions 1..2"):
+    newest = f"schema version {SCHEMA_VERSION + 1}; this memtasks reads versions 1..{SCHEMA_VERSION}"
+    with pytest.raises(MemtasksError, match=newest):
         migrate(newer, source="x.json")
     with pytest.raises(MemtasksError, match="x.json: not a results file .*task"):
         migrate({"model": "lstm"}, source="x.json")
@@ -162,6 +164,15 @@ def test_version_1_results_get_the_fields_they_lacked():
     migrated = migrate(old)
     assert migrated["training_set"]["stream"] is True and migrated["epochs"] == []
     assert migrated["schema_version"] == SCHEMA_VERSION
+
+
+def test_version_2_results_were_one_initialisation_seeded_by_the_run_seed():
+    old = {**json.loads(COMMITTED[0].read_text()), "schema_version": 2, "seed": 7}
+    old.pop("init_seed", None)
+    old.pop("initialisations", None)
+    migrated = migrate(old)
+    assert migrated["init_seed"] == 7 and migrated["initialisations"] is None
+    assert migrated["schema_version"] == SCHEMA_VERSION == 3
 
 
 # -- training on a dataset: Penn Treebank's fixture files -----------------------------------------

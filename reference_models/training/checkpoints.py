@@ -87,6 +87,8 @@ def identity(cfg: RunSettings, model: str, knobs, hp, optimizer=None) -> dict[st
     }
     if optimizer:
         out["optimizer"] = dict(optimizer)
+    if cfg.init_seed is not None and cfg.init_seed != cfg.seed:  # older checkpoints still match
+        out["init_seed"] = cfg.init_seed
     return out
 
 

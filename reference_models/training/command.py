@@ -114,6 +114,13 @@ def summary(results: Results, out: Path | None) -> str:
             f"{k} {v:.4g}" for k, v in metrics.items() if isinstance(v, float) and k != "loss"
         )
         lines.append(f"  {set_name}: {shown}")
+    inits = results.initialisations
+    if inits:
+        chosen = inits["members"][inits["chosen"]]
+        lines.append(
+            f"  kept init seed {chosen['init_seed']} of {inits['count']} (lowest training "
+            f"{inits['select']}: {chosen['train'][inits['select']]:.4g}); metrics above are its"
+        )
     if out is not None:
         lines.append(f"results: {out}")
     return "\n".join(lines)

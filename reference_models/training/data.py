@@ -130,6 +130,7 @@ class TrainingData:
     batches: Callable[[int, int], Iterator[Any]]  # (first step, total steps) -> model batches
     steps_per_epoch: int | None = None  # None: a stream (no epochs)
     valid: EpisodeBatch | None = None  # scored after each epoch
+    train: EpisodeBatch | None = None  # a fixed set's training episodes (None: a stream)
 
     @property
     def fixed(self) -> bool:
@@ -193,7 +194,7 @@ def _epochs(train: EpisodeBatch, valid, info, cfg: RunSettings, model, device) -
             else:
                 yield model.collate(train.take(rows), device)
 
-    return TrainingData(info, batches, steps_per_epoch, valid)
+    return TrainingData(info, batches, steps_per_epoch, valid, train)
 
 
 def extrapolate_knobs(spec, knobs: Knobs) -> dict[str, Knobs]:

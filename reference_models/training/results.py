@@ -8,6 +8,8 @@ and later reports read (``load_results``). ``schema_version`` says which fields 
   ``training_set``, ``release``, ``patience``, ``best_epoch``, ``git_dirty``, ``epochs``).
   ``migrate`` fills those with what such a run had (a stream, no epochs).
 - 2: ``schema_version`` and ``variant`` (the named configuration run, or None) added.
+- 3: ``init_seed`` (the weights' seed) and ``initialisations`` (``--inits N``: every
+  initialisation's training error and metrics, and which was kept; None for one) added.
 
 A file of a newer schema than this code knows is refused with one line, not misread.
 """
@@ -27,7 +29,7 @@ from .checkpoints import write_json
 
 __all__ = ["SCHEMA_VERSION", "Results", "load_results", "migrate", "write_results"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 @dataclass
@@ -44,6 +46,8 @@ class Results:
     metrics: dict[str, dict[str, Any]]  # the last evaluation: set name -> metric -> value
     schema_version: int = SCHEMA_VERSION
     variant: str | None = None  # MODEL.CONFIG where a named configuration was run
+    init_seed: int | None = None  # the initial weights' seed (before schema 3: ``seed``)
+    initialisations: dict[str, Any] | None = None  # --inits N: all N, and the one kept
     preset: str | None = None
     eval_knobs: dict[str, dict[str, Any]] = field(default_factory=dict)  # extrapolation sets
     parameters: int = 0
@@ -136,6 +140,10 @@ def migrate(data: Mapping[str, Any], *, source: str = "results") -> dict[str, An
             out.setdefault(key, None)
         out.setdefault("patience", 0)
         out.setdefault("variant", None)
+        version = 2
+    if version == 2:  # one initialisation, seeded by the run's seed
+        out.setdefault("init_seed", out.get("seed"))
+        out.setdefault("initialisations", None)
         out["schema_version"] = SCHEMA_VERSION
     missing = [k for k in _REQUIRED if k not in out]
     if missing:

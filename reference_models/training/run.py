@@ -27,13 +27,14 @@ from memtasks.registry import get_spec
 from .. import _base
 from ..registry import list_models, lookup, make_hparams
 from . import data as data_module
+from . import evaluation
 from .checkpoints import check_paths, identity, load_checkpoint
 from .evaluation import evaluation_hook
 from .loop import Progress, Trainer, save_failure
 from .results import Results, write_results
 from .settings import RunSettings, resolve
 
-__all__ = ["check_readable", "device_name", "git_commit", "prepare", "run"]
+__all__ = ["check_readable", "device_name", "git_commit", "prepare", "run", "train_initialisations"]
 
 
 def run(cfg: RunSettings) -> Results:
@@ -41,14 +42,19 @@ def run(cfg: RunSettings) -> Results:
     started = time.time()
     commit, dirty = git_commit()  # the code as it was when the run started
     trainer, variant = prepare(cfg)
-    trainer.train()
-    trainer.finish()
+    chosen = None
+    if trainer.cfg.inits > 1:
+        trainer, chosen = train_initialisations(trainer)
+    else:
+        trainer.train()
+        trainer.finish()
     checkpoint_error = None
     try:
         trainer.save()
     except OSError as exc:  # the results are still written below
         checkpoint_error = exc
     results = _results(trainer, variant, started, commit, dirty)
+    results.initialisations = chosen
     out_error = None
     if trainer.cfg.out is not None:
         try:
@@ -90,7 +96,7 @@ def prepare(cfg: RunSettings):
     splits = data_module.DatasetSplits(spec, knobs, cfg) if dataset else None
     check_readable(model_cls, spec, data_module.probe(spec, knobs, cfg, splits))
 
-    torch.manual_seed(cfg.seed)
+    torch.manual_seed(cfg.init_seed)
     layout = splits("train").layout if splits is not None else None  # the files' vocabulary
     model = model_cls(_base.TaskIO.of(spec, knobs, layout), hp).to(device)
     training = data_module.training_data(spec, knobs, cfg, model, device, splits)
@@ -149,6 +155,47 @@ def prepare(cfg: RunSettings):
     return trainer, variant
 
 
+def train_initialisations(first: Trainer, make=None) -> tuple[Trainer, dict]:
+    """``--inits N``: train N initialisations (init seeds s .. s+N-1) on the same data, one
+    after the other, and keep the one with the lowest training error (MemN2N's paper: "we
+    repeated each training 10 times with different random initializations, and picked the one
+    with the lowest training error"). Ties, common at 0 %, go to the lower training loss.
+    Returns the kept run's trainer (its evaluations are the run's metrics) and what every
+    initialisation reached, for the results' ``initialisations``.
+
+    ``make(settings)`` sets up each further initialisation's trainer (default: ``prepare``; a
+    benchmark may swap its data). The members keep no checkpoint: a run of N is started
+    again, not resumed (``resolve``)."""
+    make = make or (lambda settings: prepare(settings)[0])
+    cfg = first.cfg
+    member_cfg = cfg.replace(out=None, checkpoint=None, inits=1)
+    first.cfg = member_cfg
+    best, best_key, members = None, None, []
+    for k in range(cfg.inits):
+        trainer = first if k == 0 else make(member_cfg.replace(init_seed=cfg.init_seed + k))
+        trainer.train()
+        trainer.finish()
+        fit = evaluation.evaluate(trainer.model, trainer.spec, trainer.data.train,
+                                  trainer.device, cfg.eval_batch_size, trainer.amp)  # fmt: skip
+        select = "answer_error" if "answer_error" in fit else "loss"
+        train = {key: fit[key] for key in dict.fromkeys((select, "loss"))}
+        last = trainer.progress.evaluations[-1]["sets"]
+        members.append({
+            "init_seed": cfg.init_seed + k,
+            "train": train,
+            "train_time_s": trainer.progress.train_time_s,
+            "metrics": {name: {m: v for m, v in values.items() if isinstance(v, float)}
+                        for name, values in last.items()},
+        })  # fmt: skip
+        key = (train[select], train["loss"])
+        if best is None or key < best_key:
+            best, best_key, chosen = trainer, key, k
+        else:
+            del trainer  # only the kept run's weights stay in memory
+    best.cfg = cfg.replace(init_seed=cfg.init_seed + chosen)  # outputs as the run asked
+    return best, {"count": cfg.inits, "select": select, "chosen": chosen, "members": members}
+
+
 def _results(trainer: Trainer, variant, started: float, commit, dirty) -> Results:
     cfg, p, device = trainer.cfg, trainer.progress, trainer.device
     return Results(
@@ -162,6 +209,7 @@ def _results(trainer: Trainer, variant, started: float, commit, dirty) -> Result
         parameters=trainer.model.num_parameters(),
         optimizer=trainer.settings.to_dict(),
         seed=cfg.seed,
+        init_seed=cfg.init_seed,
         steps=p.step,
         steps_requested=trainer.total_steps,
         epochs_requested=cfg.epochs,

@@ -177,6 +177,19 @@ class RunSettings:
         "else 64)",
     )  # fmt: skip
     seed: int = setting(0, int, lo=0, hi=2**64 - 1)
+    # The data (training set, its order, test stories) come from --seed; the weights (and the
+    # model's own randomness: dropout, MemN2N's random noise) from --init-seed, so that several
+    # initialisations can be trained on the same data.
+    init_seed: int | None = setting(
+        None, int, lo=0, hi=2**63 - 1, optional=True,
+        help="seed of the initial weights and the model's own randomness (default: --seed)",
+    )  # fmt: skip
+    inits: int | None = setting(
+        None, int, lo=1, hi=1000, optional=True, metavar="N",
+        help="train N initialisations (init seeds --init-seed .. +N-1) on the same data and "
+        "keep the one with the lowest training error, as MemN2N's paper picks the best of 10 "
+        "(default: the model's, else 1); fixed training sets only",
+    )  # fmt: skip
     lr: float | None = setting(
         None, float, lo=0, hi=10, lo_open=True, hi_open=True, optional=True,
         help="learning rate (default: the model's, from its paper where known)",
@@ -236,7 +249,7 @@ _lr = fields()["lr"][1]
 LR_RANGE = (_lr.lo, _lr.hi)
 
 # what a variant's or model's training defaults may set
-_TRAINING = ("steps", "batch_size", "train_questions", "epochs", "patience")
+_TRAINING = ("steps", "batch_size", "train_questions", "epochs", "patience", "inits")
 
 
 def resolve(cfg: RunSettings, *, dataset: bool = False) -> RunSettings:
@@ -275,10 +288,24 @@ def resolve(cfg: RunSettings, *, dataset: bool = False) -> RunSettings:
         changes["patience"] = defaults.get("patience", 0)
     if cfg.steps is None and epochs is None:
         changes["steps"] = defaults.get("steps", 10_000)
+    if cfg.inits is None:
+        changes["inits"] = defaults.get("inits", 1)
+    if cfg.init_seed is None:
+        changes["init_seed"] = cfg.seed % 2**63
     out = dataclasses.replace(cfg, **changes)
     if out.epochs is not None and out.train_questions is None and not dataset:
         raise MemtasksError(
             "--epochs needs --train-questions (a stream has no epochs; use --steps)"
+        )
+    if out.inits > 1 and out.epochs is None:
+        raise MemtasksError(
+            f"--inits {out.inits}: choosing among initialisations by training error needs a "
+            f"fixed training set (--train-questions N with --epochs, or a dataset)"
+        )
+    if out.inits > 1 and out.resume:
+        raise MemtasksError(
+            f"--inits {out.inits} keeps no checkpoint to resume; drop --resume (or run one "
+            f"initialisation with --init-seed)"
         )
     if out.resume and out.checkpoint_path is None:
         raise MemtasksError("--resume needs --checkpoint PATH or --out PATH (<out>.ckpt)")
