@@ -15,6 +15,7 @@ of joint runs) and the joint bAbI card (mean error and failed tasks, beside the 
 from __future__ import annotations
 
 import argparse
+import functools
 import re
 import sys
 import textwrap
@@ -218,6 +219,126 @@ BABI_PAPER = {
     ("10k", "lstm", "joint"): "28.7 % (Graves et al. 2016)",
     ("10k", "dnc", "joint"): "best 3.8 %, mean 16.7 ± 7.6 (Graves et al. 2016)",
 }
+# Published per-task bAbI-1k errors (%), Sukhbaatar et al. 2015 (arXiv:1503.08895), Table 1:
+# MemN2N PE LS RN (3 hops, one model per task, the best of 10 runs by training error; mean
+# 13.9) and the strongly supervised MemNN of Weston et al. 2015 (AM+NG+NL; mean 6.7).
+BABI_1K_PAPER_TASKS = {
+    "memn2n": (0.0, 8.3, 40.3, 2.8, 13.1, 7.6, 17.3, 10.0, 13.2, 15.1,
+               0.9, 0.2, 0.4, 1.7, 0.0, 1.3, 51.0, 11.1, 82.8, 0.0),
+    "memnn": (0.0, 0.0, 0.0, 0.0, 2.0, 0.0, 15.0, 9.0, 0.0, 2.0,
+              0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 35.0, 5.0, 64.0, 0.0),
+}  # fmt: skip
+LEARNABILITY = ROOT / "benchmarks" / "results" / "cpu-2core-learnability"
+
+
+@functools.cache
+def _learnability() -> list[dict]:
+    """The learnability check's per-task summary (``benchmarks/bench_learnability.py``)."""
+    import importlib.util
+
+    if not LEARNABILITY.is_dir():
+        return []
+    path = ROOT / "benchmarks" / "bench_learnability.py"
+    spec = importlib.util.spec_from_file_location("bench_learnability", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.summarise(LEARNABILITY)
+
+
+LEARN_ABOUT = (
+    "MemN2N with the paper's protocol (`memn2n.babi-1k`: 3 hops, PE, LS, RN, d = 20, SGD, "
+    "120 epochs of batch 32; the best of 10 initialisations by training error) and the "
+    "learnability check, by `python benchmarks/bench_learnability.py` (results in "
+    "`benchmarks/results/cpu-2core-learnability`, one JSON per task, source and data seed, "
+    "with every initialisation's figures). The same model and protocol trained on the "
+    "release's training file (its first 900 questions; scored on the rest, the \"release "
+    'tail") and on generated data of the same size (data seeds 0-2), scored on the same '
+    "release tail: a task is flagged when the two sources differ by more than the noise "
+    "between initialisations (the larger range, max - min, of one data set's initialisations)."
+)
+
+
+def learnability_task_section(number: int) -> str:
+    rows = [r for r in _learnability() if r["task"] == number]
+    if not rows:
+        return ""
+    r = rows[0]
+    paper = BABI_1K_PAPER_TASKS["memn2n"][number - 1]
+    rel, gen = r["release_tail_from_release"], r["release_tail_from_generated"]
+    seeds = ", ".join(map(str, r["data_seeds"]))
+    lines = [
+        "### MemN2N, the paper's protocol, and the learnability check",
+        "",
+        _wrap(LEARN_ABOUT),
+        "",
+        "| MemN2N (`memn2n.babi-1k`) | error %, generated test | error %, release file | paper |",
+        "|---|---|---|---|",
+        f"| best of {r['best_of']} initialisations by training error (data seed 0) | "
+        f"{r['best_test']:.1f} | {r['best_release_file']:.1f} | {paper:g} |",
+        f"| mean of those {r['best_of']} | {r['mean_test_seed0']:.1f} | "
+        f"{r['mean_release_file_seed0']:.1f} | - |",
+        "",
+        "| trained on | error % on the release tail: mean (min-max, runs) |",
+        "|---|---|",
+        f"| the release's first 900 questions | {rel[0]:.1f} ({rel[1]:.1f}-{rel[2]:.1f}, "
+        f"{rel[3]}) |",
+        f"| generated, data seeds {seeds} | {gen[0]:.1f} ({gen[1]:.1f}-{gen[2]:.1f}, {gen[3]}) |",
+        "",
+        _wrap(
+            f"Difference (generated - release) {r['difference']:+.1f} points; noise between "
+            f"initialisations {r['noise']:.1f}: "
+            + ("**flagged**." if r["flagged"] else "not flagged.")
+        ),
+    ]
+    return "\n".join(lines)
+
+
+def learnability_joint_section() -> str:
+    rows = _learnability()
+    if not rows:
+        return ""
+    module_table = _learnability_table(rows)
+    best_test = [r["best_test"] for r in rows]
+    best_rel = [r["best_release_file"] for r in rows]
+    paper = [BABI_1K_PAPER_TASKS["memn2n"][r["task"] - 1] for r in rows]
+
+    def mean_failed(values: list[float]) -> str:
+        return f"{sum(values) / len(values):.1f} ({sum(v > 5 for v in values)})"
+
+    lines = [
+        "### MemN2N per task with the paper's protocol, and the learnability check",
+        "",
+        _wrap(LEARN_ABOUT),
+        "",
+        "| tasks | mean error % (failed), generated test | mean error % (failed), release file "
+        "| paper (same tasks) |",
+        "|---|---|---|---|",
+        f"| {len(rows)} | {mean_failed(best_test)} | {mean_failed(best_rel)} | "
+        f"{mean_failed(paper)} |",
+        "",
+        module_table,
+    ]
+    return "\n".join(lines)
+
+
+def _learnability_table(rows: list[dict]) -> str:
+    best = f"best of {rows[0]['best_of']}" if rows else "best"
+    head = (f"| task | {best}: error %, generated test | {best}: error %, release file "
+            "| paper | release tail, trained on the release | release tail, trained on "
+            "generated | noise | difference | flagged |")  # fmt: skip
+    lines = [head, "|" + "---|" * 9]
+    for r in rows:
+        rel, gen = r["release_tail_from_release"], r["release_tail_from_generated"]
+        lines.append(
+            f"| qa{r['task']} | {r['best_test']:.1f} | {r['best_release_file']:.1f} | "
+            f"{BABI_1K_PAPER_TASKS['memn2n'][r['task'] - 1]:g} | "
+            f"{rel[0]:.1f} ({rel[1]:.1f}-{rel[2]:.1f}) | {gen[0]:.1f} ({gen[1]:.1f}-{gen[2]:.1f}) "
+            f"| {r['noise']:.1f} | {r['difference']:+.1f} | "
+            f"{'**yes**' if r['flagged'] else 'no'} |"
+        )
+    return "\n".join(lines)
+
+
 RUN = re.compile(
     r"^(?P<task>[a-z0-9]+(?:-[a-z0-9]+)*?-v\d+)(?:-(?P<preset>[a-z0-9-]+))?__(?P<run>[a-z0-9+-]+)\.json$"
 )
@@ -387,7 +508,9 @@ def babi_task_section(number: int) -> str:
             "given it (a model that never saw the release should score there as on "
             "generated data: the best evidence that the generator is faithful). One run per "
             "row, seed 0 unless its folder is a `-seedN` one (the papers report the best of 10 "
-            "runs)."
+            'runs). "paper": the task\'s error in Sukhbaatar et al. 2015, Table 1 (MemN2N PE LS '
+            "RN, 3 hops, and the strongly supervised MemNN), one model per task, bAbI-1k, the "
+            "best of 10 runs."
         )
     ]
     rows = []
@@ -397,6 +520,7 @@ def babi_task_section(number: int) -> str:
             continue
         res = by_task[0] if how == "joint" else by_task[number]
         test, release = errors[number]
+        paper = BABI_1K_PAPER_TASKS.get(run_name) if (size, how) == ("1k", "per task") else None
         rows.append(
             [
                 f"`{tag_dir.name}`",
@@ -405,16 +529,19 @@ def babi_task_section(number: int) -> str:
                 _training(res),
                 _pct(test),
                 _pct(release),
+                f"{paper[number - 1]:g}" if paper else "-",
                 res.device,
             ]
         )
+    section = learnability_task_section(number)
+    learn = ["", section] if section else []
     if not rows:
-        return "\n".join(parts + ["", "No baseline has been run yet."])
+        return "\n".join(parts + ["", "No baseline has been run yet."] + learn)
     head = ["results", "model", "training data", "training", "error %, generated test",
-            "error %, release file", "device"]  # fmt: skip
+            "error %, release file", "paper (Table 1)", "device"]  # fmt: skip
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(parts + ["", "\n".join(lines)])
+    return "\n".join(parts + ["", "\n".join(lines)] + learn)
 
 
 def joint_section() -> str:
@@ -492,7 +619,8 @@ def joint_section() -> str:
         )
         line = f"`{tag_dir.name}`: {_about(tag_dir) or ''} Data: {data}. {_provenance(results)}"
         parts += ["", _wrap(line)]
-    return "\n".join(parts + ["", "\n".join(lines)])
+    learn = learnability_joint_section()
+    return "\n".join(parts + ["", "\n".join(lines)] + (["", learn] if learn else []))
 
 
 def qa_cards() -> dict[Path, str]:

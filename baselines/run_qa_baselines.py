@@ -101,19 +101,28 @@ def babi_10k() -> list[Run]:
     return [
         Run("dmn-plus", "dmn-plus", "babi/joint-v1", joint, timed=True),
         Run("memn2n", "memn2n.babi-10k-joint", "babi/joint-v1", (), timed=True),
+        Run("dnc", "dnc.babi-10k", "babi/joint-v1", (), timed=True),
         Run("lstm", "lstm", "babi/joint-v1",
             joint + ("--batch-size", "32", "--lr", "1e-3") + _hp(hidden_size=256, num_layers=1),
             timed=True),
     ]  # fmt: skip
 
 
-SETS = {"table2": table2, "babi-1k": babi_1k, "babi-10k": babi_10k}
+def babi_10k_tasks() -> list[Run]:
+    """DMN+ as its paper trains it on bAbI-10k: one model per task (Xiong et al. 2016)."""
+    return [Run("dmn-plus", "dmn-plus.babi-10k", task, ("--train-questions", "10000"),
+                timed=True) for task in BABI]  # fmt: skip
+
+
+SETS = {"table2": table2, "babi-1k": babi_1k, "babi-10k": babi_10k,
+        "babi-10k-tasks": babi_10k_tasks}  # fmt: skip
 QUICK = {  # tiny models and data: a smoke test of the whole set in seconds
     "rnn": _hp(hidden_size=8),
     "lstm": _hp(hidden_size=8, num_layers=1),
     "memnn": _hp(embed_size=8),
     "memn2n": _hp(embed_size=8),
-    "dmn-plus": _hp(embed_size=8),
+    "dmn-plus": _hp(embed_size=8, hidden_size=8),
+    "dnc": _hp(controller_size=8, memory_size=8, memory_width=4, read_heads=1),
 }
 
 

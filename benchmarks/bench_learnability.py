@@ -161,6 +161,7 @@ def summarise(folder: Path) -> list[dict]:
             "best_test": 100 * kept["test"]["answer_error"],
             "best_release_file": 100 * kept["release-file"]["answer_error"],
             "mean_test_seed0": float(np.mean(_errors(best, "test"))),
+            "mean_release_file_seed0": float(np.mean(_errors(best, "release-file"))),
         })  # fmt: skip
     return rows
 
