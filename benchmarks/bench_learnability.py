@@ -187,7 +187,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--release-dir", default=os.environ.get("MEMTASKS_BABI_DIR"))
     parser.add_argument("--out", required=True, help="folder of the per-run JSON files")
     parser.add_argument("--tasks", default="1-20", help="e.g. 1-20 or 2,3,16")
-    parser.add_argument("--inits", type=int, default=4, help="initialisations per data set")
+    parser.add_argument(
+        "--inits", type=int, default=3, help="initialisations trained on the release"
+    )
+    parser.add_argument(
+        "--seed-inits",
+        type=int,
+        default=1,
+        help="initialisations of each generated data seed after 0",
+    )
     parser.add_argument(
         "--best-of",
         type=int,
@@ -212,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     units = []
     for seed in range(args.data_seeds):  # seed 0 of every task first: the headline figures
         for task in tasks:
-            units.append((task, "generated", seed, args.best_of if seed == 0 else args.inits))
+            units.append((task, "generated", seed, args.best_of if seed == 0 else args.seed_inits))
             if seed == 0:
                 units.append((task, "release", 0, args.inits))
     todo = [u for u in units if not (out / f"qa{u[0]}__{u[1]}__seed{u[2]}.json").exists()]
