@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -61,7 +62,13 @@ def release_file(folder: Path, task: int, vocab):
 
 
 def run_unit(
-    task: int, source: str, seed: int, inits: int, folder: str, out: str, epochs: int | None = None
+    task_id: str,
+    source: str,
+    seed: int,
+    inits: int,
+    folder: str,
+    out: str,
+    epochs: int | None = None,
 ) -> str:
     """Train ``inits`` initialisations of one (task, source, data seed); write its JSON."""
     import torch
@@ -72,7 +79,8 @@ def run_unit(
 
     torch.set_num_threads(1)
     started = time.time()
-    cfg = RunSettings(model=VARIANT, task=f"babi/qa{task}-v1", seed=seed, inits=inits,
+    task = task_number(task_id)
+    cfg = RunSettings(model=VARIANT, task=task_id, seed=seed, inits=inits,
                       epochs=epochs, extrapolate=False, progress=False, threads=1)  # fmt: skip
     first, _ = prepare(cfg)
     vocab = first.spec.layout(first.knobs).vocab
@@ -99,18 +107,37 @@ def run_unit(
     _, chosen = train_initialisations(first, make=lambda c: adapt(prepare(c)[0]))
     commit, dirty = git_commit()
     record = {
-        "task": task, "source": source, "data_seed": seed, "variant": VARIANT,
+        "task": task, "task_id": task_id, "source": source, "data_seed": seed,
+        "variant": VARIANT,
         "train_questions": (TRAIN_QUESTIONS if source == "release"
                             else first.data.info.get("questions")),
         "tail_questions": len(_answers(tail)),
         "initialisations": chosen, "device": device_name(torch.device("cpu")),
         "git_commit": commit, "git_dirty": dirty, "wall_time_s": time.time() - started,
     }  # fmt: skip
-    path = Path(out) / f"qa{task}__{source}__seed{seed}.json"
+    path = Path(out) / unit_file(task_id, source, seed)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(record, indent=1))
     os.replace(tmp, path)
     return path.name
+
+
+def task_number(task_id: str) -> int:
+    return int(re.fullmatch(r"babi/qa(\d+)-v\d+", task_id)[1])
+
+
+def unit_file(task_id: str, source: str, seed: int) -> str:
+    """The generated runs are named by the generator's id, the release's by task only."""
+    name = task_id.split("/")[1] if source == "generated" else f"qa{task_number(task_id)}"
+    return f"{name}__{source}__seed{seed}.json"
+
+
+def newest(task: int) -> str:
+    """The newest version of bAbI task ``task`` (``babi/qa5-v2`` once it exists)."""
+    import memtasks
+
+    ids = [t for t in memtasks.list_tasks() if re.fullmatch(rf"babi/qa{task}-v\d+", t)]
+    return max(ids, key=lambda t: int(t.rsplit("-v", 1)[1]))
 
 
 def _answers(batch) -> np.ndarray:
@@ -128,34 +155,38 @@ def _errors(record: dict, set_name: str) -> list[float]:
 
 
 def summarise(folder: Path) -> list[dict]:
-    """Per task: both sources' errors on the release tail, the noise, the flag, and the
-    best-of-N figures of generated data seed 0."""
-    records: dict[int, list[dict]] = {}
+    """Per generator id (``babi/qa5-v1``, ``babi/qa5-v2``...): both sources' errors on the release
+    tail, the noise, the flag, and the best-of-N figures of generated data seed 0."""
+    release: dict[int, dict] = {}
+    generated: dict[str, list[dict]] = {}
     for path in sorted(folder.glob("qa*__*__seed*.json")):
         record = json.loads(path.read_text())
-        records.setdefault(record["task"], []).append(record)
+        if record["source"] == "release":
+            release[record["task"]] = record
+        else:
+            task_id = record.get("task_id", f"babi/qa{record['task']}-v1")
+            generated.setdefault(task_id, []).append(record)
     rows = []
-    for task in sorted(records):
-        release = [r for r in records[task] if r["source"] == "release"]
-        generated = [r for r in records[task] if r["source"] == "generated"]
-        if not release or not generated:
+    for task_id in sorted(generated, key=lambda t: (task_number(t), t)):
+        task, runs = task_number(task_id), generated[task_id]
+        if task not in release:
             continue
-        rel = _errors(release[0], "release-tail")
-        gen = [_errors(r, "release-tail") for r in generated]
+        rel = _errors(release[task], "release-tail")
+        gen = [_errors(r, "release-tail") for r in runs]
         noise = max([max(rel) - min(rel)] + [max(g) - min(g) for g in gen if len(g) > 1])
         gen_all = [e for g in gen for e in g]
         diff = float(np.mean(gen_all) - np.mean(rel))
-        best = next((r for r in generated if r["data_seed"] == 0), generated[0])
+        best = next((r for r in runs if r["data_seed"] == 0), runs[0])
         inits = best["initialisations"]
         kept = inits["members"][inits["chosen"]]["metrics"]
         rows.append({
-            "task": task,
+            "task": task, "task_id": task_id,
             "release_tail_from_release": (float(np.mean(rel)), min(rel), max(rel), len(rel)),
             "release_tail_from_generated": (float(np.mean(gen_all)), min(gen_all),
                                             max(gen_all), len(gen_all)),
             "generated_test_from_generated": float(np.mean(
-                [e for r in generated for e in _errors(r, "test")])),
-            "data_seeds": sorted(r["data_seed"] for r in generated),
+                [e for r in runs for e in _errors(r, "test")])),
+            "data_seeds": sorted(r["data_seed"] for r in runs),
             "noise": noise, "difference": diff, "flagged": abs(diff) > noise,
             "best_of": inits["count"],
             "best_test": 100 * kept["test"]["answer_error"],
@@ -174,7 +205,7 @@ def table(rows: list[dict]) -> str:
     for r in rows:
         rel, gen = r["release_tail_from_release"], r["release_tail_from_generated"]
         lines.append(
-            f"| qa{r['task']} | {rel[0]:.1f} ({rel[1]:.1f}-{rel[2]:.1f}, {rel[3]}) | "
+            f"| {r['task_id']} | {rel[0]:.1f} ({rel[1]:.1f}-{rel[2]:.1f}, {rel[3]}) | "
             f"{gen[0]:.1f} ({gen[1]:.1f}-{gen[2]:.1f}, {gen[3]}) | "
             f"{r['generated_test_from_generated']:.1f} | {r['noise']:.1f} | "
             f"{r['difference']:+.1f} | {'**yes**' if r['flagged'] else 'no'} |"
@@ -187,6 +218,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--release-dir", default=os.environ.get("MEMTASKS_BABI_DIR"))
     parser.add_argument("--out", required=True, help="folder of the per-run JSON files")
     parser.add_argument("--tasks", default="1-20", help="e.g. 1-20 or 2,3,16")
+    parser.add_argument(
+        "--version",
+        default="newest",
+        help="generator version: newest (default) or e.g. v1 for babi/qaN-v1",
+    )
     parser.add_argument(
         "--inits", type=int, default=3, help="initialisations trained on the release"
     )
@@ -217,13 +253,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--release-dir (or $MEMTASKS_BABI_DIR): the folder of the bAbI release")
     tasks = _parse_tasks(args.tasks)
     out.mkdir(parents=True, exist_ok=True)
+    ids = [newest(t) if args.version == "newest" else f"babi/qa{t}-{args.version}" for t in tasks]
     units = []
     for seed in range(args.data_seeds):  # seed 0 of every task first: the headline figures
-        for task in tasks:
-            units.append((task, "generated", seed, args.best_of if seed == 0 else args.seed_inits))
+        for task_id in ids:
+            units.append((task_id, "generated", seed,
+                          args.best_of if seed == 0 else args.seed_inits))  # fmt: skip
             if seed == 0:
-                units.append((task, "release", 0, args.inits))
-    todo = [u for u in units if not (out / f"qa{u[0]}__{u[1]}__seed{u[2]}.json").exists()]
+                units.append((task_id, "release", 0, args.inits))
+    todo = [u for u in units if not (out / unit_file(*u[:3])).exists()]
     print(f"{len(units) - len(todo)} of {len(units)} runs done; {len(todo)} to go", flush=True)
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         futures = [pool.submit(run_unit, *u, args.release_dir, str(out), args.epochs) for u in todo]
