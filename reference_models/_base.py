@@ -259,8 +259,9 @@ class SequenceModel(nn.Module):
 
     def end_of_epoch(self, epoch: int, valid_loss: float) -> str | None:
         """Called by the runner after each pass over a fixed training set, with the loss on
-        its held-out part; a model that changes its training schedule here (MemN2N's linear
-        start) returns a line saying what it did, which the results record."""
+        its held-out part (NaN where the run has none); a model that changes its training
+        schedule here (MemN2N's linear start) returns a line saying what it did, which the
+        results record."""
         return None
 
     def num_parameters(self) -> int:

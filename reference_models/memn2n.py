@@ -260,9 +260,18 @@ class MemN2N(QAModel):
 
     def end_of_epoch(self, epoch: int, valid_loss: float) -> str | None:
         """Linear start ends when the held-out loss has not reached a new best for
-        ``linear_patience`` epochs, or after ``linear_epochs``."""
+        ``linear_patience`` epochs, or after ``linear_epochs`` (the only rule where a run has
+        no held-out set: ``valid_loss`` is NaN then)."""
         if not self.linear:
             return None
+        if math.isnan(valid_loss):  # no held-out set to read: the cap alone ends it
+            if epoch < self.hp.linear_epochs:
+                return None
+            self.insert_softmax()
+            return (
+                f"epoch {epoch}: {self.hp.linear_epochs} epochs of linear start (no held-out "
+                f"set); softmax re-inserted"
+            )
         if self._best_valid is None or valid_loss < self._best_valid[0]:
             self._best_valid = (valid_loss, epoch)
         best, best_epoch = self._best_valid

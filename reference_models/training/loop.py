@@ -209,18 +209,18 @@ class Trainer:
         p, metric = self.progress, self.spec.metric.name
         entry: dict[str, Any] = {"epoch": epoch, "step": p.step}
         p.epochs.append(entry)
-        if self.data.valid is None:
-            return False
-        valid = evaluation.evaluate(self.model, self.spec, self.data.valid, self.device,
-                                    self.cfg.eval_batch_size, self.amp)  # fmt: skip
-        entry["valid_loss"] = valid["loss"]
-        entry["valid_" + metric] = valid.get(metric)
+        valid = {"loss": math.nan}  # no held-out set: the model's hook still hears of the epoch
+        if self.data.valid is not None:
+            valid = evaluation.evaluate(self.model, self.spec, self.data.valid, self.device,
+                                        self.cfg.eval_batch_size, self.amp)  # fmt: skip
+            entry["valid_loss"] = valid["loss"]
+            entry["valid_" + metric] = valid.get(metric)
         event = self.model.end_of_epoch(epoch, valid["loss"])
         if event:
             entry["event"] = event
             if self.bar is not None:
                 self.bar.write(f"{self.cfg.model} {self.cfg.task}: {event}")
-        if not self.cfg.patience:
+        if not self.cfg.patience or self.data.valid is None:
             return False
         if valid["loss"] < p.best_loss:
             self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
