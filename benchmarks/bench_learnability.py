@@ -85,7 +85,7 @@ def run_unit(
     first, _ = prepare(cfg)
     vocab = first.spec.layout(first.knobs).vocab
     whole = release_file(Path(folder), task, vocab).batch
-    head, tail = split_release(whole)
+    head, tail = split_release(whole, TRAIN_QUESTIONS)
 
     def adapt(trainer):
         """The same run on the release's head (source "release"), and the release sets."""
