@@ -172,7 +172,8 @@ def train_initialisations(first: Trainer, make=None) -> tuple[Trainer, dict]:
     first.cfg = member_cfg
     best, best_key, members = None, None, []
     for k in range(cfg.inits):
-        trainer = first if k == 0 else make(member_cfg.replace(init_seed=cfg.init_seed + k))
+        seed = (cfg.init_seed + k) % 2**64  # torch seeds are 64-bit
+        trainer = first if k == 0 else make(member_cfg.replace(init_seed=seed))
         trainer.train()
         trainer.finish()
         fit = evaluation.evaluate(trainer.model, trainer.spec, trainer.data.train,
@@ -181,7 +182,7 @@ def train_initialisations(first: Trainer, make=None) -> tuple[Trainer, dict]:
         train = {key: fit[key] for key in dict.fromkeys((select, "loss"))}
         last = trainer.progress.evaluations[-1]["sets"]
         members.append({
-            "init_seed": cfg.init_seed + k,
+            "init_seed": seed,
             "train": train,
             "train_time_s": trainer.progress.train_time_s,
             "metrics": {name: {m: v for m, v in values.items() if isinstance(v, float)}
@@ -192,7 +193,7 @@ def train_initialisations(first: Trainer, make=None) -> tuple[Trainer, dict]:
             best, best_key, chosen = trainer, key, k
         else:
             del trainer  # only the kept run's weights stay in memory
-    best.cfg = cfg.replace(init_seed=cfg.init_seed + chosen)  # outputs as the run asked
+    best.cfg = cfg.replace(init_seed=members[chosen]["init_seed"])  # outputs as the run asked
     return best, {"count": cfg.inits, "select": select, "chosen": chosen, "members": members}
 
 

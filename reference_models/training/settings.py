@@ -181,7 +181,7 @@ class RunSettings:
     # model's own randomness: dropout, MemN2N's random noise) from --init-seed, so that several
     # initialisations can be trained on the same data.
     init_seed: int | None = setting(
-        None, int, lo=0, hi=2**63 - 1, optional=True,
+        None, int, lo=0, hi=2**64 - 1, optional=True,
         help="seed of the initial weights and the model's own randomness (default: --seed)",
     )  # fmt: skip
     inits: int | None = setting(
@@ -291,7 +291,7 @@ def resolve(cfg: RunSettings, *, dataset: bool = False) -> RunSettings:
     if cfg.inits is None:
         changes["inits"] = defaults.get("inits", 1)
     if cfg.init_seed is None:
-        changes["init_seed"] = cfg.seed % 2**63
+        changes["init_seed"] = cfg.seed
     out = dataclasses.replace(cfg, **changes)
     if out.epochs is not None and out.train_questions is None and not dataset:
         raise MemtasksError(
