@@ -425,37 +425,55 @@ def world_section() -> str:
     parts = [
         _wrap(
             "The survey's Table 2 (Weston et al. 2014, sec. 5.2) on this generator: each model "
-            "trained by `memtasks baseline MODEL world/qa-v1 --preset P --train-questions 3000` "
+            "trained by `memtasks baseline MODEL world/qa-vN --preset P --train-questions 3000` "
             "(a fixed set of 3,000 questions, as the paper's 3k) and tested on 1,000 generated "
             "test stories of the same preset; `baselines/run_qa_baselines.py table2` runs them "
-            "all. Accuracy in %, ours beside the paper's (in brackets). The sequence models "
-            "read each story as one token sequence; MemNN is trained with the supporting facts "
-            "(strong supervision), as in the paper."
+            "all on `world/qa-v1`, `table2-v2` on `world/qa-v2`. Accuracy in %. The sequence "
+            "models read each story as one token sequence; MemNN is trained with the supporting "
+            "facts (strong supervision), as in the paper."
         )
     ]
     found = False
+    v1: dict[tuple[str, str], float] = {}  # (run, preset) -> v1 accuracy, first folder's
     for tag_dir in sorted(RESULTS.iterdir()) if RESULTS.exists() else []:
-        runs = [(p, r, res) for t, p, r, res in _runs_in(tag_dir) if t == "qa-v1"]
-        if not runs:
-            continue
-        found = True
-        results = [res for _, _, res in runs]
-        parts += ["", *_folder_head(tag_dir, results), _wrap(_provenance(results)), ""]
-        head = ["model", *WORLD_COLUMNS, "parameters", "training (d=5 actor+object)"]
-        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        for run_name, (label, paper) in TABLE2.items():
-            mine = {p: res for p, r, res in runs if r == run_name}
-            if not mine:
+        for task in ("qa-v1", "qa-v2"):
+            runs = [(p, r, res) for t, p, r, res in _runs_in(tag_dir) if t == task]
+            if not runs:
                 continue
-            cells = [label]
-            for preset, published in zip(WORLD_PRESETS, paper, strict=True):
-                res = mine.get(preset)
-                acc = res.metrics["test"]["answer_accuracy"] if res else None
-                cells.append(f"{_pct(acc)} ({published:g})")
-            any_run = mine.get("actor-object-d5") or next(iter(mine.values()))
-            cells += [f"{any_run['parameters']:,}", _training(any_run)]
-            lines.append("| " + " | ".join(cells) + " |")
-        parts += ["\n".join(lines)]
+            found = True
+            results = [res for _, _, res in runs]
+            parts += ["", *_folder_head(tag_dir, results), _wrap(_provenance(results)), ""]
+            if task == "qa-v2":
+                parts += [
+                    _wrap(
+                        "`world/qa-v2` (the paper's difficulty: last mention uniformly 1..d "
+                        "statements back), then `world/qa-v1` (exactly d back; the first folder "
+                        "above) and the paper: v2 / v1 / paper."
+                    ),
+                    "",
+                ]
+            else:
+                parts += ["`world/qa-v1`, the paper's figure in brackets.", ""]
+            head = ["model", *WORLD_COLUMNS, "parameters", "training (d=5 actor+object)"]
+            lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+            for run_name, (label, paper) in TABLE2.items():
+                mine = {p: res for p, r, res in runs if r == run_name}
+                if not mine:
+                    continue
+                cells = [label]
+                for preset, published in zip(WORLD_PRESETS, paper, strict=True):
+                    res = mine.get(preset)
+                    acc = res.metrics["test"]["answer_accuracy"] if res else None
+                    if task == "qa-v1":
+                        v1.setdefault((run_name, preset), acc)
+                        cells.append(f"{_pct(acc)} ({published:g})")
+                    else:
+                        old = v1.get((run_name, preset))
+                        cells.append(f"**{_pct(acc)}** / {_pct(old)} / {published:g}")
+                any_run = mine.get("actor-object-d5") or next(iter(mine.values()))
+                cells += [f"{any_run['parameters']:,}", _training(any_run)]
+                lines.append("| " + " | ".join(cells) + " |")
+            parts += ["\n".join(lines)]
     if not found:
         parts += ["", "No baseline has been run yet."]
     return "\n".join(parts)

@@ -94,6 +94,7 @@ CLAIMS = [
     ("babi/qa3-v1", "context_tokens", "longer episodes", _length),
     ("babi/qa18-v1", "steps", "farther supporting facts", _questions_distance),
     ("world/qa-v1", "difficulty", "entities mentioned longer ago", _questions_distance),
+    ("world/qa-v2", "difficulty", "entities mentioned longer ago", _questions_distance),
 ]
 
 

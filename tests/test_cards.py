@@ -181,7 +181,11 @@ def check_knob_rows(task: str, rows: dict[str, list[str]]) -> None:
 
 @pytest.mark.parametrize("task", TASKS)
 def test_knob_table_matches_the_code(task):
-    check_knob_rows(task, table_rows(sections(card_text(task))["Knobs"]))
+    # all versions share one card, whose table states the newest version's knobs; an older
+    # version's knobs are among them (a later version may add one, as world/qa-v2's `exact`)
+    rows = table_rows(sections(card_text(task))["Knobs"])
+    check_knob_rows(newest_id(task), rows)
+    assert set(memtasks.get_spec(task).knobs.infos()) <= set(rows), f"{task}: knobs not stated"
 
 
 def test_knob_table_printer_rows_pass_the_card_checks():

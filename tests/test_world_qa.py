@@ -1,10 +1,12 @@
-"""world/qa-v1, the simulated world of Memory Networks (generators/babi/world_qa.py).
+"""world/qa-v1 and world/qa-v2, the simulated world of Memory Networks
+(generators/babi/world_qa.py).
 
 Every story is read back from its rendered text and re-solved by a simulator written here from
 the sentences alone: the answers must be what the story says, the supporting facts must be
 earlier statements that answer the question on their own, the entity asked about must have
-been mentioned last exactly ``difficulty`` statements back, and no statement may contradict the
-world (dropping what one does not hold, taking what someone else holds or what lies elsewhere).
+been mentioned last exactly ``difficulty`` statements back (v1, and v2 with ``exact``) or
+1..``difficulty`` back (v2, uniformly), and no statement may contradict the world (dropping what
+one does not hold, taking what someone else holds or what lies elsewhere).
 """
 
 from __future__ import annotations
@@ -14,15 +16,26 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import memtasks
+from memtasks.axes import axes
 from memtasks.episode import EpisodeBatch
 from memtasks.generators.babi._task import world_of
-from memtasks.generators.babi.world_qa import WORLD_ACTORS, WORLD_OBJECTS, WORLD_ROOMS
+from memtasks.generators.babi.world_qa import (
+    WORLD_ACTORS,
+    WORLD_OBJECTS,
+    WORLD_ROOMS,
+    WorldQaV2Knobs,
+    busy_windows,
+)
 from memtasks.loaders.babi import story_lines
 
 TASK = "world/qa-v1"
 SPEC = memtasks.get_spec(TASK)
+TASK_V2 = "world/qa-v2"
+SPEC_V2 = memtasks.get_spec(TASK_V2)
 PRESETS = ("actor-d1", "actor-d5", "actor-object-d1", "actor-object-d5")
 
 MOVE = re.compile(r"(\w+) (?:moved|went back|went|journeyed|travelled) to the ([a-z ]+)\.")
@@ -78,14 +91,20 @@ class World:
         return self.lying.get(entity)
 
 
+def task_of(knobs) -> str:
+    return TASK_V2 if isinstance(knobs, WorldQaV2Knobs) else TASK
+
+
 def vocab_of(knobs):
-    return world_of(TASK, knobs).text.vocab
+    return world_of(task_of(knobs), knobs).text.vocab
 
 
 def check_stories(batch, knobs, *, long: bool = False) -> Counter:
-    """Re-solve every question of every story; return counts of what was checked."""
+    """Re-solve every question of every story; return counts of what was checked (and
+    ``distance=d``: how many questions reached back ``d`` statements)."""
     vocab = vocab_of(knobs)
-    rooms = {p for p, tag in world_of(TASK, knobs).tags.items() if tag == "LOC"}
+    rooms = {p for p, tag in world_of(task_of(knobs), knobs).tags.items() if tag == "LOC"}
+    exact = getattr(knobs, "exact", True)  # v1 has no such knob: its distance is exact
     seen: Counter = Counter()
     for i in range(len(batch)):
         world = World(strict=True)
@@ -131,7 +150,11 @@ def check_stories(batch, knobs, *, long: bool = False) -> Counter:
             ]  # fmt: skip
             if not long:
                 distance = len(order) - order.index(mentions[-1])
-                assert distance == knobs.difficulty, (i, line)
+                if exact:
+                    assert distance == knobs.difficulty, (i, line)
+                else:
+                    assert 1 <= distance <= knobs.difficulty, (i, line)
+                seen[f"distance={distance}"] += 1
             seen["object" if is_object else "actor"] += 1
             seen[kinds[0]] += 1
     return seen
@@ -283,4 +306,120 @@ def test_object_share():
 def test_bad_knobs_raise(values, name):
     with pytest.raises(memtasks.KnobError, match=name) as err:
         SPEC.make_knobs(**values)
+    assert "\n" not in str(err.value)
+
+
+# -- world/qa-v2: the paper's "within the last k" ---------------------------------------------
+@pytest.mark.parametrize("preset", PRESETS)
+def test_v2_presets_re_solved_from_text(preset):
+    knobs = SPEC_V2.make_knobs(preset)
+    batch = memtasks.generate(TASK_V2, 2000, seed=11, preset=preset).check()
+    seen = check_stories(batch, knobs)
+    assert seen["actor"] + seen["object"] == 10_000
+    # every distance 1..k occurs, each about as often as the others (uniform: 1/k of 10,000
+    # questions; a binomial share of 0.2 over 10,000 has a standard deviation of 0.004)
+    k = knobs.difficulty
+    counts = [seen[f"distance={d}"] for d in range(1, k + 1)]
+    assert sum(counts) == 10_000
+    shares = [c / 10_000 for c in counts]
+    assert all(abs(x - 1 / k) < 0.02 for x in shares), shares
+    if preset.startswith("actor-object"):
+        assert seen["object"] > 1500 and seen["actor"] > 1500
+    else:
+        assert seen["object"] == 0
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    difficulty=st.integers(1, 9),
+    per_question=st.integers(1, 4),
+    questions=st.sampled_from(("actor", "actor-object")),
+    exact=st.booleans(),
+    spare_actors=st.integers(0, 2),
+    seed=st.integers(0, 2**31),
+)
+def test_v2_distance_is_within_difficulty_or_exact(
+    difficulty, per_question, questions, exact, spare_actors, seed
+):
+    # the fewest actors the knobs allow, or a few more
+    actors = max(4, busy_windows(difficulty, per_question) + 1) + spare_actors
+    values = dict(
+        difficulty=difficulty, statements_per_question=per_question, questions=questions,
+        exact=exact, actors=actors, questions_per_story=6,
+    )  # fmt: skip
+    knobs = SPEC_V2.make_knobs(**values)
+    batch = memtasks.generate(TASK_V2, 30, seed=seed, **values).check()
+    # check_stories asserts 1 <= distance <= difficulty, or == difficulty when exact
+    seen = check_stories(batch, knobs)
+    assert seen["actor"] + seen["object"] == 180
+    distances = {int(key.split("=")[1]) for key in seen if key.startswith("distance=")}
+    assert distances <= set(range(1, difficulty + 1))
+    if exact:
+        assert distances == {difficulty}
+
+
+def test_v2_exact_is_v1s_reading():
+    # the same knobs with exact=true give v1's distances and story shape (not its bytes: the
+    # task id is part of every stream key)
+    for preset in PRESETS:
+        knobs = SPEC_V2.make_knobs(preset, exact=True)
+        batch = memtasks.generate(TASK_V2, 400, seed=4, preset=preset, exact=True)
+        seen = check_stories(batch, knobs)
+        assert seen[f"distance={knobs.difficulty}"] == 2000
+        v1 = memtasks.generate(TASK, 400, seed=4, preset=preset)
+        assert (batch.meta["statements"] == v1.meta["statements"]).all()
+        assert not batch.equals(v1)
+
+
+def test_v2_defaults_presets_and_axis():
+    assert SPEC_V2.make_knobs() == SPEC_V2.make_knobs("actor-d1")
+    k = SPEC_V2.make_knobs()
+    assert (k.actors, k.objects, k.rooms, k.difficulty, k.questions, k.exact) == (
+        4, 3, 5, 1, "actor", False
+    )  # fmt: skip
+    # the paper's four columns, as in v1
+    assert {p: SPEC_V2.presets[p] for p in PRESETS} == {p: SPEC.presets[p] for p in PRESETS}
+    axis = {a.knob: a for a in axes(SPEC_V2)}["difficulty"]
+    assert axis.direction == "up" and axis.ladder[0] == 1 and "longer ago" in axis.why
+    assert "exact" not in {a.knob for a in axes(SPEC_V2)}
+    # at difficulty 1 both readings are the same: the statement just before the question
+    for exact in (False, True):
+        knobs = SPEC_V2.make_knobs(questions="actor-object", exact=exact)
+        batch = memtasks.generate(TASK_V2, 200, seed=9, questions="actor-object", exact=exact)
+        assert check_stories(batch, knobs)["distance=1"] == 1000
+
+
+def test_v2_longer_distances_are_harder_to_guess():
+    # the harder end does what the axis claims: the room of the latest move before a question
+    # answers nearly every actor question at difficulty 1 and far fewer at difficulty 5
+    def latest_move_share(**values):
+        knobs = SPEC_V2.make_knobs(**values)
+        batch = memtasks.generate(TASK_V2, 300, seed=6, **values)
+        right = total = 0
+        for i in range(len(batch)):
+            last_room = None
+            for line in story_lines(batch, i, vocab_of(knobs)):
+                rest = line.partition(" ")[2]
+                if "\t" in rest:
+                    total += 1
+                    right += rest.split("\t")[1] == last_room
+                elif (m := MOVE.fullmatch(rest)) is not None:
+                    last_room = m[2]
+        return right / total
+
+    assert latest_move_share(difficulty=1) > 0.6
+    assert latest_move_share(difficulty=5) < latest_move_share(difficulty=1) - 0.2
+
+
+@pytest.mark.parametrize(
+    ("values", "name"),
+    [
+        ({"exact": "maybe"}, "exact"),
+        ({"difficulty": 0}, "difficulty"),
+        ({"difficulty": 9, "statements_per_question": 2, "actors": 4}, "actors"),
+    ],
+)
+def test_v2_bad_knobs_raise(values, name):
+    with pytest.raises(memtasks.KnobError, match=name) as err:
+        SPEC_V2.make_knobs(**values)
     assert "\n" not in str(err.value)

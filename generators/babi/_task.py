@@ -268,9 +268,13 @@ def babi_task(
     source: str = SOURCE,
 ) -> TaskSpec:
     """Register a bAbI-style task. ``build(knobs) -> World`` is cached per knobs."""
-    name = task_id.split("/")[1].rsplit("-v", 1)[0].replace("-", "_")
+    name, version = task_id.split("/")[1].rsplit("-v", 1)
+    name = name.replace("-", "_")
     number = int(name[2:]) if task_id.startswith("babi/qa") else 0
-    driver = Driver(f"{task_id.split('/')[0]}_{name}", story, weight, number)
+    # a later version has a driver of its own: the on-disk cache keys compiled code by this
+    # name, and a v2 binds another story function (or the same one with another knob record)
+    suffix = "" if version == "1" else f"_v{version}"
+    driver = Driver(f"{task_id.split('/')[0]}_{name}{suffix}", story, weight, number)
     cached_build = functools.lru_cache(maxsize=64)(build)
 
     def generator(k: Knobs, key, start: int, n: int) -> EpisodeBatch:

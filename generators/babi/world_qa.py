@@ -33,6 +33,16 @@ World rules: objects start in random rooms (unseen); an actor's first action is 
 goes to another room; an actor picks up only an object lying in its own room and held by no
 one, and drops only what it holds; it may hold several.
 
+``world/qa-v2`` reads the difficulty as the paper does. Weston et al. (2014, sec. 5.2): with a
+limit of 5, the entity asked about was last mentioned *within* the last 5 statements, at a
+random point between 1 and 5 back; ``world/qa-v1`` put it exactly ``difficulty`` statements
+back, which makes every question at difficulty 5 point to the same place (the fifth statement
+back) and lets weaker models score far above the paper (``data_cards/world/qa.md``). v2 draws
+each question's distance uniformly from 1..``difficulty``; ``exact=true`` restores v1's
+reading. Two questions whose distances reach back to the same statement ask about the same
+entity (that statement's actor, or its object). v1 is kept as it was (its ids mean the same
+bytes); the same story function makes both, v1 with the distance fixed.
+
 Card: ``data_cards/world/qa.md``. Tests: ``tests/test_world_qa.py``. Benchmark:
 ``benchmarks/bench_babi.py``.
 """
@@ -138,6 +148,24 @@ class WorldQaKnobs(BabiKnobs):
         )
 
 
+@dataclass(frozen=True)
+class WorldQaV2Knobs(WorldQaKnobs):
+    difficulty: int = knob(
+        1, lo=1, hi=1000,
+        doc="the entity asked about was last mentioned within this many statements before the "
+        "question, at a distance drawn uniformly from 1..difficulty (the paper's reading; the "
+        "paper uses 1 and 5); with exact=true, exactly this many",
+        # actors must be >= 6 from difficulty 10 on (see check)
+        harder="up", ladder=(1, 3, 5, 7),
+        why="the entity asked about may have been mentioned longer ago, and how long ago varies",
+    )  # fmt: skip
+    exact: bool = knob(
+        False,
+        doc="difficulty is the exact distance of every question (world/qa-v1's reading) rather "
+        "than the largest",
+    )
+
+
 # statement kinds
 _MOVE, _GET, _DROP = 0, 1, 2
 
@@ -148,6 +176,7 @@ def story(state, p, pools, lines):
     n_questions = np.int64(p.questions_per_story)
     per_question = np.int64(p.statements_per_question)
     difficulty = np.int64(p.difficulty)
+    exact = p.exact > 0
     ask_objects = p.ask_objects > 0
     move_share = p.move_share
     object_share = p.object_share
@@ -173,12 +202,27 @@ def story(state, p, pools, lines):
 
     first = max(per_question, difficulty)  # statements before the first question
     n_statements = first + (n_questions - 1) * per_question
+    # the statement each question reaches back to, which picks what it asks: `difficulty`
+    # statements before it (exact: world/qa-v1), or a distance drawn uniformly from
+    # 1..difficulty (the paper's "within the last k"; no draw in exact mode, so v1's stream
+    # is what it was)
+    reach = np.empty(n_questions, np.int64)
+    for q in range(n_questions):
+        d = difficulty
+        if not exact:
+            state, r = next_below(state, difficulty)
+            d = r + 1
+        reach[q] = first + q * per_question - d
     n = 0
-    mentioned = 0  # questions whose entity has been chosen
     asked = 0
     for s in range(n_statements):
-        # the statement `difficulty` steps before a question picks what that question asks
-        picks = mentioned < n_questions and s == first - difficulty + mentioned * per_question
+        # questions asked after statement s + 1 .. s + difficulty may reach back to s
+        q_lo = 0 if s < first else (s - first) // per_question + 1
+        q_hi = min(n_questions - 1, (s + difficulty - first) // per_question)
+        picks = False
+        for q in range(q_lo, q_hi + 1):
+            if reach[q] == s:
+                picks = True
         want_object = False
         if picks and ask_objects:
             state, x = next_float(state)
@@ -257,10 +301,13 @@ def story(state, p, pools, lines):
             n = statement(lines, n, drops[t], actors[a], objects[obj])
 
         if picks:
+            # questions reaching back to the same statement ask about the same entity, which
+            # stays unmentioned until the last of them is asked
             e = n_actors + obj if want_object else a
-            target[mentioned] = e
-            quiet_until[e] = s + difficulty
-            mentioned += 1
+            for q in range(q_lo, q_hi + 1):
+                if reach[q] == s:
+                    target[q] = e
+                    quiet_until[e] = max(quiet_until[e], first + q * per_question)
 
         if s + 1 == first + asked * per_question:
             e = target[asked]
@@ -302,6 +349,7 @@ def build(k: WorldQaKnobs):
         statements_per_question=k.statements_per_question, difficulty=k.difficulty,
         ask_objects=float(k.questions == "actor-object"), move_share=k.move_share,
         object_share=k.object_share,
+        exact=float(getattr(k, "exact", True)),  # world/qa-v1 has no such knob: always exact
     )  # fmt: skip
     return make_world(
         k, text, (actors, rooms, objects, moves, gets, drops, asks), params,
@@ -313,12 +361,30 @@ def build(k: WorldQaKnobs):
 SPEC = babi_task(
     "world/qa-v1",
     "simulated world (Memory Networks): where is a character or an object, last mentioned "
-    "exactly `difficulty` statements before the question",
+    "exactly `difficulty` statements before the question (superseded by world/qa-v2, the "
+    "paper's 'within the last difficulty statements')",
     WorldQaKnobs,
     story,
     build,
     presets={
         # the defaults are actor-d1
+        "actor-d1": {},
+        "actor-d5": {"difficulty": 5},
+        "actor-object-d1": {"questions": "actor-object"},
+        "actor-object-d5": {"questions": "actor-object", "difficulty": 5},
+    },
+    source=SOURCE,
+)
+
+SPEC_V2 = babi_task(
+    "world/qa-v2",
+    "simulated world (Memory Networks): where is a character or an object, last mentioned "
+    "within the last `difficulty` statements before the question (uniformly 1..difficulty back)",
+    WorldQaV2Knobs,
+    story,
+    build,
+    presets={
+        # the defaults are actor-d1; the paper's four columns of Table 2
         "actor-d1": {},
         "actor-d5": {"difficulty": 5},
         "actor-object-d1": {"questions": "actor-object"},
