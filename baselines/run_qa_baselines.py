@@ -71,9 +71,9 @@ TABLE2_MODELS = {
         "lstm",
         ("--epochs", "100", "--batch-size", "32") + _hp(hidden_size=100, num_layers=1),
     ),  # fmt: skip
-    "memnn-k1": ("memnn", _hp(hops=1, time_features="false")),
-    "memnn-k1-time": ("memnn", _hp(hops=1, time_features="true")),
-    "memnn-k2-time": ("memnn", _hp(hops=2, time_features="true")),
+    "memnn-k1": ("memnn.table2-k1", ()),
+    "memnn-k1-time": ("memnn.table2-k1-time", ()),
+    "memnn-k2-time": ("memnn.table2-k2-time", ()),
 }
 
 
@@ -95,8 +95,9 @@ def babi_1k() -> list[Run]:
             ("--train-questions", "1000", "--epochs", "60") + _hp(embed_size=50),
         )
     )
-    # three hops: qa3's questions have three supporting facts (fewer supports: the nil memory)
-    runs += [Run("memnn", "memnn", task, ("--train-questions", "1000") + _hp(hops=3))
+    # memnn.babi-1k: three hops (qa3's questions have three supporting facts; fewer supports:
+    # the nil memory), 3-grams, matching features, the tanh response network
+    runs += [Run("memnn", "memnn.babi-1k", task, ("--train-questions", "1000", "--epochs", "10"))
              for task in BABI]  # fmt: skip
     return runs
 
@@ -135,7 +136,7 @@ def command(run: Run, args: argparse.Namespace, out: Path) -> list[str]:
                 flags[i + 1] = "40"
             elif flag == "--epochs":
                 flags[i + 1] = "1"
-        flags += list(QUICK.get(run.model, ()))
+        flags += list(QUICK.get(run.model.split(".")[0], ()))
         if "--epochs" not in flags:
             flags += ["--epochs", "1"]
     cmd += flags
@@ -151,6 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("set", choices=sorted(SETS))
     parser.add_argument("--tag", required=True, help="results folder name, e.g. cpu-2core-babi-1k")
     parser.add_argument("--only", default="", help="comma-separated run files (or prefixes)")
+    parser.add_argument(
+        "--models", default="", help="comma-separated run names (memnn, memn2n...): only these"
+    )
     parser.add_argument("--time-limit", type=float, default=None, help="seconds per timed run")
     parser.add_argument("--eval-episodes", type=int, default=1000)
     parser.add_argument("--device", default="auto")
@@ -166,6 +170,9 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = Path(args.out_dir) if args.out_dir else HERE / "results" / args.tag
     out_dir.mkdir(parents=True, exist_ok=True)
     runs = SETS[args.set]()
+    if args.models:
+        names = args.models.split(",")
+        runs = [r for r in runs if r.name in names]
     if args.only:
         wanted = args.only.split(",")
         runs = [r for r in runs if any(r.file.startswith(w) for w in wanted)]

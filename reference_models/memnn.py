@@ -129,6 +129,11 @@ from .registry import Variant, register_model, register_variant
 
 __all__ = ["MemNN", "MemNNHparams", "margin_ranking_loss"]
 
+# NG: an n-gram (w_1 .. w_g) is the feature V + ((c S + g) mod buckets), c = (((w_1 B + w_2) B
+# + ...) mod P) computed step by step, so every product stays below 2^63; B exceeds any
+# vocabulary here, and the odd S spreads neighbouring codes over the buckets.
+_NGRAM_BASE, _NGRAM_PRIME, _NGRAM_SALT = 1 << 17, 2_147_483_647, 2_654_435_761
+
 
 def margin_ranking_loss(
     scores: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, margin: float
@@ -171,6 +176,32 @@ class MemNNHparams(QAHparams):
     )
     margin: float = knob(0.1, lo=0.0, hi=1e6, doc="gamma of the margin ranking loss (24)")
     init_std: float = knob(0.1, lo=0.0, hi=10.0, doc="std of the initial U entries")
+    ngrams: int = knob(
+        1,
+        lo=1,
+        hi=3,
+        doc="NG: a sentence's features are its words and its runs of up to this many words "
+        "(1: bag of words, the 2014 paper's; 3: the 2015 paper's bag of 3-grams)",
+    )
+    ngram_buckets: int = knob(
+        2048, lo=1, hi=1 << 20, doc="rows of each block that the n-grams (n >= 2) hash into"
+    )
+    match_features: bool = knob(
+        False,
+        doc="a chosen memory joins the input with matching features too: its words that "
+        "also occur in the question (Weston et al. 2014, sec. 3.6)",
+    )
+    support_order: str = knob(
+        "given",
+        choices=("given", "any"),
+        doc="hop h is supervised with the h-th supporting fact as the task lists them "
+        "(given, the paper's), or with the best-scoring support not yet taken (any)",
+    )
+    nonlinear: bool = knob(
+        False,
+        doc="NL: the response scores the words through a 2-layer tanh network of the input "
+        "(False: the 2014 paper's bilinear s_R)",
+    )
 
 
 @register_model
@@ -200,22 +231,34 @@ class MemNN(QAModel):
         super().__init__(io, hp)
         v, t, a = io.input_size, hp.max_age, hp.answer_words
         self.vocab = v
+        # A block of sentence features: the words, then (NG) the hashed n-gram rows.
+        self.buckets = hp.ngram_buckets if hp.ngrams > 1 else 0
+        f = self.features = v + self.buckets
         # The feature layouts (module docstring); t thresholds per time block. A chosen memory
         # joins the input in the block group of its hop (or of hop 1 for all, shared).
         groups = hp.hops if hp.per_hop_features else 1
         self.group = [min(h, groups - 1) for h in range(hp.hops)]
-        size = v + t + 1  # a group: memory words, memory age thresholds, nil
+        # a group: memory features, memory age thresholds, nil, words matched in the question
+        size = f + t + 1 + (v if hp.match_features else 0)
         # U_O
-        self.o_query, self.o_candidate, self.o_age_cand = 0, v, 2 * v
-        self.o_nil_cand, self.o_older, self.o_newer = 2 * v + t, 2 * v + t + 1, 2 * v + 2 * t + 1
-        o_groups = 2 * v + 3 * t + 1
+        self.o_query, self.o_candidate, self.o_age_cand = 0, f, 2 * f
+        self.o_nil_cand, self.o_older, self.o_newer = 2 * f + t, 2 * f + t + 1, 2 * f + 2 * t + 1
+        o_groups = 2 * f + 3 * t + 1
         self.o_memory = [o_groups + g * size for g in range(groups)]
         # U_R
-        self.r_query, self.r_answer = 0, v
-        r_groups = v + a * v
+        self.r_query, self.r_answer = 0, f
+        r_groups = f + a * v
         self.r_memory = [r_groups + g * size for g in range(groups)]
-        self.U_O = nn.Embedding(o_groups + groups * size, hp.embed_size, padding_idx=0)
+        # matching features of a candidate: its words that occur in the question
+        self.o_match_cand = o_groups + groups * size
+        o_rows = self.o_match_cand + (v if hp.match_features else 0)
+        self.U_O = nn.Embedding(o_rows, hp.embed_size, padding_idx=0)
         self.U_R = nn.Embedding(r_groups + groups * size, hp.embed_size, padding_idx=0)
+        # NL: the response's 2-layer tanh network over U_R Phi_x([x, m_o1, ...])
+        n = hp.embed_size
+        self.response = (
+            nn.Sequential(nn.Linear(n, n), nn.Tanh(), nn.Linear(n, n)) if (hp.nonlinear) else None
+        )
         with torch.no_grad():
             for u in (self.U_O, self.U_R):
                 nn.init.normal_(u.weight, std=hp.init_std)
@@ -226,13 +269,33 @@ class MemNN(QAModel):
             w[self.o_older : self.o_newer + t] = 0.0
             for u, starts in ((self.U_O, self.o_memory), (self.U_R, self.r_memory)):
                 for start in starts:
-                    u.weight[start + v : start + v + t] = 0.0
+                    u.weight[start + f : start + f + t] = 0.0
 
     # -- features -------------------------------------------------------------------------------
     @staticmethod
     def _feature(tokens: torch.Tensor, offset: int) -> torch.Tensor:
         """Feature index of each word in the block at ``offset``; padding (0) to feature 0."""
         return torch.where(tokens > 0, tokens + offset, 0)
+
+    def sentence_features(self, tokens: torch.Tensor) -> torch.Tensor:
+        """I: the features of sentences ``[..., W]`` as ids within a block, ``[..., F]``:
+        the words (ids 1 .. V-1), then with ``ngrams`` > 1 every run of 2 .. ``ngrams``
+        consecutive words as one feature, hashed into rows V .. V + buckets - 1 (0: none).
+        With sentences padded at the end, the runs are exactly those of the sentence."""
+        parts = [tokens]
+        w = tokens.shape[-1]
+        for g in range(2, self.hp.ngrams + 1):
+            if w < g:
+                break
+            code = torch.zeros_like(tokens[..., : w - g + 1])
+            present = torch.ones_like(code, dtype=torch.bool)
+            for j in range(g):
+                word = tokens[..., j : w - g + 1 + j]
+                code = (code * _NGRAM_BASE + word) % _NGRAM_PRIME
+                present &= word > 0
+            code = (code * _NGRAM_SALT + g) % self.buckets
+            parts.append(torch.where(present, self.vocab + code, 0))
+        return torch.cat(parts, -1) if len(parts) > 1 else tokens
 
     def _thermometer(self, u: nn.Embedding, start: int, steps: torch.Tensor) -> torch.Tensor:
         """``U e`` for the time features of ``steps`` (>= 0, int): the features k = 1 ..
@@ -268,29 +331,63 @@ class MemNN(QAModel):
 
         # G: every sentence's embeddings, computed once. (The memories' words are kept as they
         # are, so a padding row embeds to exactly zero.)
-        def memories(u: nn.Embedding, words: int, ages: int, nil: int) -> torch.Tensor:
-            e = u(self._feature(sentences, words)).sum(-2)
+        features = self.sentence_features(sentences)  # I: [S, N, F]
+
+        query_words = batch["query"]
+        if self.hp.match_features:  # a memory's words that also occur in the question
+            hit = (sentences[..., None] == query_words[:, None, None, :]).any(-1)
+            matched = torch.where(hit, sentences, 0)  # [S, N, W]
+
+        def memories(
+            u: nn.Embedding, words: int, ages: int, nil: int, match: int | None = None
+        ) -> torch.Tensor:
+            e = u(self._feature(features, words)).sum(-2)
+            if match is not None and self.hp.match_features:
+                e = e + u(self._feature(matched, match)).sum(-2)
             if self.hp.time_features:  # padding rows: age 0, no time feature
                 e = e + self._thermometer(u, ages, age)
             return torch.cat([e, u.weight[nil].expand(s, 1, -1)], 1)  # [S, N+1, n]
 
-        o_cand = memories(self.U_O, self.o_candidate, self.o_age_cand, self.o_nil_cand)
-        v, t = self.vocab, self.hp.max_age
-        o_in = [memories(self.U_O, g, g + v, g + v + t) for g in self.o_memory]
-        r_in = [memories(self.U_R, g, g + v, g + v + t) for g in self.r_memory]
-        query = batch["query"]
+        o_cand = memories(
+            self.U_O, self.o_candidate, self.o_age_cand, self.o_nil_cand, self.o_match_cand
+        )
+        f, t = self.features, self.hp.max_age
+        o_in = [memories(self.U_O, g, g + f, g + f + t, g + f + t + 1) for g in self.o_memory]
+        r_in = [memories(self.U_R, g, g + f, g + f + t, g + f + t + 1) for g in self.r_memory]
+        query = self.sentence_features(query_words)
         u_o = self.U_O(self._feature(query, self.o_query)).sum(-2)  # U_O Phi_x(x), [S, n]
         u_r = self.U_R(self._feature(query, self.r_query)).sum(-2)  # U_R Phi_x(x)
 
         targets = self.hop_targets(batch, n) if "support_rows" in batch else None
+        any_order = targets is not None and self.hp.support_order == "any"
+        if any_order:  # the supports in memory that no hop has taken yet
+            rows = batch["support_rows"]
+            count = (batch.get("support", rows) >= 0).sum(1)
+            remaining = torch.zeros(s, n + 1, dtype=torch.bool, device=dev)
+            remaining.scatter_(1, torch.where(rows >= 0, rows, n), rows >= 0)
+            remaining[:, n] = False
         ar = torch.arange(s, device=dev)
-        scores, choices = [], []
+        scores, choices, wanted, allowed = [], [], [], []
         for h in range(self.hp.hops):
             # s_O([x, m_o1, ...], m_i) for every i at once (20, 21, 23)
             score = torch.einsum("snd,sd->sn", o_cand, u_o)
             pick = score.detach().masked_fill(~valid_all, float("-inf")).argmax(-1)
-            if self.training and targets is not None:  # teacher forcing on supporting facts
-                pick = torch.where(targets[:, h] >= 0, targets[:, h], pick)
+            hop_valid = valid_all
+            if any_order:
+                # this hop's target: the best-scoring support not taken yet (nil once every
+                # support is taken); the other untaken supports are not wrong answers here
+                best = score.detach().masked_fill(~remaining, float("-inf")).argmax(-1)
+                target = torch.where(remaining.any(1), best, -1)
+                target = torch.where(h < count, target, n)
+                hop_valid = valid_all & ~remaining
+                hop_valid = hop_valid.scatter(1, target.clamp(0, n)[:, None], True)
+                remaining = remaining.scatter(1, target.clamp(0, n)[:, None], False)
+                wanted.append(target)
+            elif targets is not None:
+                wanted.append(targets[:, h])
+            allowed.append(hop_valid)
+            if self.training and wanted:  # teacher forcing on supporting facts
+                pick = torch.where(wanted[h] >= 0, wanted[h], pick)
             scores.append(score)
             choices.append(pick)
             # Phi_x([x, m_o1]) = Phi_x(x) + Phi_x(m_o1)
@@ -306,15 +403,18 @@ class MemNN(QAModel):
                 o_cand = o_cand + F.pad(order, (0, 0, 0, 1))  # [S, N+1, n]
 
         # R: s_R([x, m_o1, m_o2], w) for every word of every answer position (22, 23)
-        a = self.hp.answer_words
+        a, v = self.hp.answer_words, self.vocab
         answers = self.U_R.weight[self.r_answer : self.r_answer + a * v].view(a, v, -1)
+        if self.response is not None:  # NL: s_R = net(U_R Phi_x(...))^T U_R Phi_y(w)
+            u_r = u_r + self.response(u_r)
         logits = torch.einsum("sd,avd->sav", u_r, answers)
         return {
             "logits": logits,
             "hop_scores": torch.stack(scores, 1),  # [S, hops, N+1]; index N is nil
             "choices": torch.stack(choices, 1),  # [S, hops]
             "memory_valid": valid_all,  # [S, N+1]
-            "hop_targets": targets,  # [S, hops] or None
+            "hop_targets": torch.stack(wanted, 1) if wanted else None,  # [S, hops] or None
+            "hop_valid": torch.stack(allowed, 1),  # [S, hops, N+1]: candidates of the loss
         }
 
     # -- loss -----------------------------------------------------------------------------------
@@ -333,12 +433,34 @@ class MemNN(QAModel):
         ).sum()
         if out.get("hop_targets") is not None:
             scores = out["hop_scores"].float()
-            valid = out["memory_valid"].unsqueeze(1).expand_as(scores)
+            valid = out["hop_valid"]
             total = total + margin_ranking_loss(scores, out["hop_targets"], valid, gamma).sum()
         return total / max(s, 1)
 
 
-# -- paper configurations: the rows of the survey's Table 2 -------------------------------------
+# -- paper configurations -----------------------------------------------------------------------
+# The 2014 paper's model (bag of words, bilinear response, supports in the task's order), so that
+# the Table 2 rows keep meaning that model whatever the defaults become.
+_PAPER_2014 = {"ngrams": 1, "match_features": False, "nonlinear": False, "support_order": "given"}
+# The bAbI paper's strongly supervised MemNN, "AM + NG + NL" (Weston et al. 2015, Table 3; the
+# MemNN column of Sukhbaatar et al. 2015, Table 1): 3 hops with the nil memory (AM), 3-grams
+# (NG), the response's tanh network (NL), and matching features (module docstring).
+_BABI = {"hops": 3, "ngrams": 3, "match_features": True, "nonlinear": True}
+register_variant(
+    Variant(
+        "memnn.babi-1k",
+        summary="strongly supervised MemNN of the bAbI-1k table: 3 hops, 3-grams, matching "
+        "features, tanh response network; 10 epochs of 1,000 questions",
+        source="Weston et al. 2015, arXiv:1502.05698, sec. 5 and Table 3 (MemNN AM+NG+NL); "
+        "matching features: Weston, Chopra & Bordes 2014, arXiv:1410.3916, sec. 3.6",
+        task="babi/qa1-v1",
+        hparams=_BABI,
+        training={"train_questions": 1000, "epochs": 10, "batch_size": 32},
+        reported="mean error 6.7 % over the 20 tasks (Sukhbaatar et al. 2015, Table 1, MemNN)",
+    )
+)
+
+# The rows of the survey's Table 2.
 _TABLE2 = {  # name: (hops, time features, reported accuracy in % over the four world presets)
     "table2-k1": (1, False, "31.0 / 24.0 / 21.9 / 18.5"),
     "table2-k1-time": (1, True, "60.2 / 42.5 / 60.8 / 44.4"),
@@ -353,7 +475,7 @@ for _config, (_hops, _time, _reported) in _TABLE2.items():
             + ", strongly supervised, 3,000 questions",
             source="Weston, Chopra & Bordes 2014, arXiv:1410.3916, sec. 5.2 (survey Table 2)",
             task="world/qa-v1",
-            hparams={"hops": _hops, "time_features": _time},
+            hparams={"hops": _hops, "time_features": _time, **_PAPER_2014},
             training={"train_questions": 3000},
             reported=f"accuracy {_reported} % (actor d=1, actor+object d=1, actor d=5, "
             "actor+object d=5; survey Table 2)",
