@@ -129,10 +129,11 @@ from .registry import Variant, register_model, register_variant
 
 __all__ = ["MemNN", "MemNNHparams", "margin_ranking_loss"]
 
-# NG: an n-gram (w_1 .. w_g) is the feature V + ((c S + g) mod buckets), c = (((w_1 B + w_2) B
-# + ...) mod P) computed step by step, so every product stays below 2^63; B exceeds any
-# vocabulary here, and the odd S spreads neighbouring codes over the buckets.
-_NGRAM_BASE, _NGRAM_PRIME, _NGRAM_SALT = 1 << 17, 2_147_483_647, 2_654_435_761
+# NG: an n-gram (w_1 .. w_g) is the feature V + (((c S + g) mod P) mod buckets) with the
+# polynomial code c = (((w_1 B + w_2) B + ...) mod P), reduced step by step so that every product
+# stays below 2^63. B and S are odd primes and P = 2^31 - 1 a prime, so no word's share of the
+# code vanishes modulo a power-of-two bucket count.
+_NGRAM_BASE, _NGRAM_PRIME, _NGRAM_SALT = 1_000_003, 2_147_483_647, 2_654_435_761
 
 
 def margin_ranking_loss(
@@ -293,7 +294,7 @@ class MemNN(QAModel):
                 word = tokens[..., j : w - g + 1 + j]
                 code = (code * _NGRAM_BASE + word) % _NGRAM_PRIME
                 present &= word > 0
-            code = (code * _NGRAM_SALT + g) % self.buckets
+            code = (code * _NGRAM_SALT + g) % _NGRAM_PRIME % self.buckets
             parts.append(torch.where(present, self.vocab + code, 0))
         return torch.cat(parts, -1) if len(parts) > 1 else tokens
 
