@@ -264,6 +264,15 @@ class MemNN(QAModel):
             for u in (self.U_O, self.U_R):
                 nn.init.normal_(u.weight, std=hp.init_std)
                 u.weight[0] = 0.0  # the padding feature
+            # n-gram rows start at zero: the model starts as the bag of words, and a run of
+            # words gets weight only where the words alone do not score right (random n-gram
+            # rows are noise a 1k training set does not average out; module docstring)
+            for u, starts in (
+                (self.U_O, [self.o_query, self.o_candidate, *self.o_memory]),
+                (self.U_R, [self.r_query, *self.r_memory]),
+            ):
+                for start in starts:
+                    u.weight[start + v : start + f] = 0.0
             # Time features start neutral: a threshold no training age crosses adds nothing.
             w = self.U_O.weight
             w[self.o_age_cand : self.o_age_cand + t] = 0.0
