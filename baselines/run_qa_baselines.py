@@ -4,6 +4,7 @@
     python baselines/run_qa_baselines.py babi-1k --tag cpu-2core-babi-1k --jobs 2 --threads 1
     python baselines/run_qa_baselines.py babi-10k --tag cpu-2core-babi-10k --time-limit 900
     python baselines/run_qa_baselines.py table2 --quick --tag smoke          # seconds
+    python baselines/run_qa_baselines.py babi-1k --models memnn --tag cpu-2core-babi-1k-memnn-v2
 
 Three sets, each a list of ``memtasks baseline`` runs (``memtasks.models.training.run``; where
 a run is a paper's configuration its flags are those of the named variant, ``memn2n.babi-1k``,
@@ -19,7 +20,8 @@ a run is a paper's configuration its flags are those of the named variant, ``mem
     The 20 bAbI tasks with 1,000 training questions each (the ``release`` preset, generated):
     MemN2N with 3 hops, position encoding, linear start and random noise, per task and
     jointly (``babi/joint-v1``, d = 50, 60 epochs: Sukhbaatar et al. 2015, sec. 4.2), and the
-    strongly supervised MemNN (3 hops) per task.
+    strongly supervised MemNN per task (``memnn.babi-1k``: 3 hops, 3-grams, matching features,
+    the tanh response network; Weston et al. 2015, "MemNN AM+NG+NL").
 ``babi-10k``
     10,000 training questions per task, jointly: DMN+, MemN2N and an LSTM, each given
     ``--time-limit`` seconds of training (the budget is stated in the results).
