@@ -159,8 +159,9 @@ configuration keeps the paper's order.
 Measured (baselines/results/cpu-2core-babi-1k-memnn-v2, its README has the command and the
 table): mean error 10.4 % over the 20 tasks on generated test stories and 10.4 % on the
 release's training files, against the paper's 6.7 % (the bag-of-words model: 23.1 %). Above
-the paper by more than a point: qa2 (10.2 %, paper 0), qa3 (9.3 %, 0) and qa8 (14.1 %, 9),
-whose later hops miss (qa2's second hop 89.7 %; with every hop right qa2's error is 0.0 %);
+the paper by more than a point: qa2 (10.2 %, paper 0) and qa3 (9.3 %, 0), whose later hops
+miss (qa2's second hop right 89.7 % of the time, qa3's second and third 96.9 % and 90.4 %;
+with every hop right both err 0.0 %); qa8 (14.1 %, 9);
 qa5 (15.8 %, 2), qa17 (47.9 %, 35) and qa19 (76.8 %, 64), where the response fails with the
 hops right (errors with every hop right: 15.6 %, 47.1 %, 74.4 %; hops right: qa5 99.8 %, qa17
 99.8 % and 99.6 %, qa19 58.7 % and 81.7 %): the answer is a relation composed from the
