@@ -5,6 +5,7 @@
     python baselines/run_qa_baselines.py babi-1k --tag cpu-2core-babi-1k --jobs 2 --threads 1
     python baselines/run_qa_baselines.py babi-10k --tag cpu-2core-babi-10k --time-limit 900
     python baselines/run_qa_baselines.py table2 --quick --tag smoke          # seconds
+    python baselines/run_qa_baselines.py babi-1k --models memnn --tag cpu-2core-babi-1k-memnn-v2
 
 Three sets, each a list of ``memtasks baseline`` runs (``memtasks.models.training.run``; where
 a run is a paper's configuration its flags are those of the named variant, ``memn2n.babi-1k``,
@@ -23,7 +24,8 @@ a run is a paper's configuration its flags are those of the named variant, ``mem
     The 20 bAbI tasks with 1,000 training questions each (the ``release`` preset, generated):
     MemN2N with 3 hops, position encoding, linear start and random noise, per task and
     jointly (``babi/joint-v1``, d = 50, 60 epochs: Sukhbaatar et al. 2015, sec. 4.2), and the
-    strongly supervised MemNN (3 hops) per task.
+    strongly supervised MemNN per task (``memnn.babi-1k``: 3 hops, 3-grams, matching features,
+    the tanh response network; Weston et al. 2015, "MemNN AM+NG+NL").
 ``babi-10k``
     10,000 training questions per task, jointly: DMN+, MemN2N and an LSTM, each given
     ``--time-limit`` seconds of training (the budget is stated in the results).
@@ -75,9 +77,9 @@ TABLE2_MODELS = {
         "lstm",
         ("--epochs", "100", "--batch-size", "32") + _hp(hidden_size=100, num_layers=1),
     ),  # fmt: skip
-    "memnn-k1": ("memnn", _hp(hops=1, time_features="false")),
-    "memnn-k1-time": ("memnn", _hp(hops=1, time_features="true")),
-    "memnn-k2-time": ("memnn", _hp(hops=2, time_features="true")),
+    "memnn-k1": ("memnn.table2-k1", ()),
+    "memnn-k1-time": ("memnn.table2-k1-time", ()),
+    "memnn-k2-time": ("memnn.table2-k2-time", ()),
 }
 
 
@@ -98,8 +100,9 @@ def babi_1k() -> list[Run]:
     # training error (benchmarks/bench_learnability.py runs the same with more figures)
     runs = [Run("memn2n", "memn2n.babi-1k", task) for task in BABI]
     runs.append(Run("memn2n", "memn2n.babi-1k-joint", "babi/joint-v1"))
-    # three hops: qa3's questions have three supporting facts (fewer supports: the nil memory)
-    runs += [Run("memnn", "memnn", task, ("--train-questions", "1000") + _hp(hops=3))
+    # memnn.babi-1k: three hops (qa3's questions have three supporting facts; fewer supports:
+    # the nil memory), 3-grams, matching features, the tanh response network
+    runs += [Run("memnn", "memnn.babi-1k", task, ("--train-questions", "1000", "--epochs", "10"))
              for task in BABI]  # fmt: skip
     return runs
 
@@ -166,6 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("set", choices=sorted(SETS))
     parser.add_argument("--tag", required=True, help="results folder name, e.g. cpu-2core-babi-1k")
     parser.add_argument("--only", default="", help="comma-separated run files (or prefixes)")
+    parser.add_argument(
+        "--models", default="", help="comma-separated run names (memnn, memn2n...): only these"
+    )
     parser.add_argument("--time-limit", type=float, default=None, help="seconds per timed run")
     parser.add_argument("--eval-episodes", type=int, default=1000)
     parser.add_argument("--device", default="auto")
@@ -181,6 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = Path(args.out_dir) if args.out_dir else HERE / "results" / args.tag
     out_dir.mkdir(parents=True, exist_ok=True)
     runs = SETS[args.set]()
+    if args.models:
+        names = args.models.split(",")
+        runs = [r for r in runs if r.name in names]
     if args.only:
         wanted = args.only.split(",")
         runs = [r for r in runs if any(r.file.startswith(w) for w in wanted)]

@@ -1,7 +1,9 @@
 """Memory Networks (reference_models/memnn.py): the margin ranking loss (24) on a hand case, the
 scores (23), hops (20-21) and answers (22) against a slow transcription over explicit feature
-vectors, supporting-fact supervision, the nil memory, time features, padding, and learning the
-simulated-world questions."""
+vectors (bag of words, and with n-grams, matching features and the response network),
+supporting-fact supervision of every hop (in the task's order or any), the nil memory, time
+features, n-gram features by hand, yes/no answers, padding, and learning the simulated-world
+questions."""
 
 from __future__ import annotations
 
@@ -18,15 +20,21 @@ from memtasks.registry import get_spec  # noqa: E402
 TASK = "babi/qa1-v1"
 VOCAB = get_spec(TASK).layout(get_spec(TASK).make_knobs()).vocab
 ID = {w: i for i, w in enumerate(VOCAB)}
+YES_NO = "babi/qa6-v1"  # its vocabulary has "is", "in", "yes" and "no"
+ID6 = {w: i for i, w in enumerate(get_spec(YES_NO).layout(get_spec(YES_NO).make_knobs()).vocab)}
 
 
 def words(text: str) -> list[int]:
     return [ID[w] for w in text.split()]
 
 
-def make_batch(samples):
+def make_batch(samples, vocab=ID):
     """A QA batch by hand. ``samples``: (sentences, question, answer, support_rows) with the
     sentences as strings; a support row of None stands for a support not in memory."""
+
+    def words(text: str) -> list[int]:
+        return [vocab[w] for w in text.split()]
+
     s = len(samples)
     n = max(len(x[0]) for x in samples)
     w = max(len(words(t)) for x in samples for t in x[0])
@@ -112,19 +120,23 @@ def test_margin_ranking_loss_by_hand():
 # ---------------------------------------------------------------------------------------------
 def reference(m, batch, teacher: bool):
     """Hop scores, choices, answer scores and loss (24), sample by sample, from dense
-    feature vectors laid out as the module docstring says."""
+    feature vectors laid out as the module docstring says (supports in the task's order)."""
     hp = m.hp
     v, t = m.vocab, hp.max_age
+    f_ = v + (hp.ngram_buckets if hp.ngrams > 1 else 0)  # a block of sentence features
     w_o = m.U_O.weight.detach().double()  # rows = features: U = w_o.T
     w_r = m.U_R.weight.detach().double()
     d_o, d_r = w_o.shape[0], w_r.shape[0]
-    # U_O's blocks: question words at 0, then
-    cand, age_cand, nil_cand = v, 2 * v, 2 * v + t
-    older, newer, o_groups = 2 * v + t + 1, 2 * v + 2 * t + 1, 2 * v + 3 * t + 1
-    # U_R's: question words at 0, then
-    r_answer, r_groups = v, v + hp.answer_words * v
-    # a group: memory words, memory age thresholds, nil; one per hop, or one for all hops
-    size = v + t + 1
+    # U_O's blocks: question features at 0, then
+    cand, age_cand, nil_cand = f_, 2 * f_, 2 * f_ + t
+    older, newer, o_groups = 2 * f_ + t + 1, 2 * f_ + 2 * t + 1, 2 * f_ + 3 * t + 1
+    # U_R's: question features at 0, then
+    r_answer, r_groups = f_, f_ + hp.answer_words * v
+    # a group: memory features, memory age thresholds, nil, matched words; one per hop, or one
+    # for all hops; after the groups, U_O's candidate words matched in the question
+    size = f_ + t + 1 + (v if hp.match_features else 0)
+    groups = hp.hops if hp.per_hop_features else 1
+    match_cand = o_groups + groups * size
 
     def group(h):
         return h if hp.per_hop_features else 0
@@ -137,13 +149,19 @@ def reference(m, batch, teacher: bool):
             if steps >= k:
                 f[start + k - 1] += 1
 
-    def candidate(r, sents, ages, nil, chosen):  # Phi_y(m_r) of U_O
+    def features(tokens):  # I: words, then n-grams (tested by hand below)
+        return [int(x) for x in m.sentence_features(tokens[None])[0] if x]
+
+    def candidate(r, chosen, sents, matched, ages, nil):  # Phi_y(m_r) of U_O
         f = torch.zeros(d_o, dtype=torch.float64)
         if r == nil:
             f[nil_cand] = 1
             return f
         for x in sents[r]:
             f[cand + x] += 1
+        if hp.match_features:
+            for x in matched[r]:
+                f[match_cand + x] += 1
         if hp.time_features:
             thresholds(f, age_cand, ages[r])
             for o in chosen:  # the write time relative to each memory chosen so far
@@ -155,7 +173,10 @@ def reference(m, batch, teacher: bool):
     out_scores, out_choices, out_logits, total = [], [], [], 0.0
     for i in range(batch["sentences"].shape[0]):
         count = int(batch["sentence_counts"][i])
-        sents = [[int(x) for x in row if x] for row in batch["sentences"][i, :count]]
+        sents = [features(row) for row in batch["sentences"][i, :count]]
+        question = {int(x) for x in batch["query"][i] if x}
+        matched = [[int(x) for x in row if x and int(x) in question]
+                   for row in batch["sentences"][i, :count]]  # fmt: skip
         ages = [count - 1 - r for r in range(count)]
         n = nil = batch["sentences"].shape[1]  # the nil memory's index
         supports = [int(x) for x in batch["support_rows"][i]]
@@ -167,15 +188,14 @@ def reference(m, batch, teacher: bool):
 
         phi_x = torch.zeros(d_o, dtype=torch.float64)
         phi_r = torch.zeros(d_r, dtype=torch.float64)
-        for x in batch["query"][i]:
-            if x:
-                phi_x[int(x)] += 1
-                phi_r[int(x)] += 1
+        for x in features(batch["query"][i]):
+            phi_x[x] += 1
+            phi_r[x] += 1
 
         candidates = [*range(count), nil]
         hop_scores, choices = [], []
         for h in range(hp.hops):
-            phi_y = {r: candidate(r, sents, ages, nil, choices) for r in candidates}
+            phi_y = {r: candidate(r, choices, sents, matched, ages, nil) for r in candidates}
             sc = {r: s(w_o, phi_x, phi_y[r]) for r in candidates}
             pick = max(candidates, key=sc.get)
             if targets[h] >= 0:
@@ -189,21 +209,29 @@ def reference(m, batch, teacher: bool):
             # the chosen memory joins the input side, in its hop's group
             go, gr = o_groups + group(h) * size, r_groups + group(h) * size
             if pick == nil:
-                phi_x[go + v + t] += 1
-                phi_r[gr + v + t] += 1
+                phi_x[go + f_ + t] += 1
+                phi_r[gr + f_ + t] += 1
             else:
                 for x in sents[pick]:
                     phi_x[go + x] += 1
                     phi_r[gr + x] += 1
+                if hp.match_features:
+                    for x in matched[pick]:
+                        phi_x[go + f_ + t + 1 + x] += 1
+                        phi_r[gr + f_ + t + 1 + x] += 1
                 if hp.time_features:
-                    thresholds(phi_x, go + v, ages[pick])
-                    thresholds(phi_r, gr + v, ages[pick])
+                    thresholds(phi_x, go + f_, ages[pick])
+                    thresholds(phi_r, gr + f_, ages[pick])
+        z = phi_r @ w_r  # U_R Phi_x([x, m_o1, ...])
+        if hp.nonlinear:  # the response network, by hand: z + W2 tanh(W1 z + b1) + b2
+            net = m.response
+            w1, b1 = net[0].weight.detach().double(), net[0].bias.detach().double()
+            w2, b2 = net[2].weight.detach().double(), net[2].bias.detach().double()
+            z = z + w2 @ torch.tanh(w1 @ z + b1) + b2
         logits = torch.zeros(hp.answer_words, v, dtype=torch.float64)
         for p in range(hp.answer_words):
             for word in range(v):
-                e = torch.zeros(d_r, dtype=torch.float64)
-                e[r_answer + p * v + word] = 1
-                logits[p, word] = s(w_r, phi_r, e)
+                logits[p, word] = float(z @ w_r[r_answer + p * v + word])
         for p, word in enumerate(batch["answer"][i]):
             if word:
                 for other in range(v):
@@ -243,13 +271,23 @@ STORIES = [
 ]
 
 
+BABI_1K = {"ngrams": 3, "ngram_buckets": 64, "match_features": True, "nonlinear": True}
+
+
 @pytest.mark.parametrize(
-    "hops,time_features,per_hop",
-    [(1, False, True), (2, True, True), (3, True, True), (3, True, False)],
+    "hops,time_features,per_hop,extra",
+    [
+        (1, False, True, {}),
+        (2, True, True, {}),
+        (3, True, True, {}),
+        (3, True, False, {}),
+        (3, True, True, BABI_1K),  # memnn.babi-1k's features (small buckets: a small U)
+        (2, False, False, BABI_1K),
+    ],
 )
 @pytest.mark.parametrize("training", [False, True])
 def test_scores_hops_answers_and_loss_match_the_slow_transcription(
-    hops, time_features, per_hop, training
+    hops, time_features, per_hop, extra, training
 ):
     m = model(
         hops=hops,
@@ -258,10 +296,14 @@ def test_scores_hops_answers_and_loss_match_the_slow_transcription(
         max_age=3,
         answer_words=2,
         embed_size=8,
+        **extra,
     )
     with torch.no_grad():  # time rows start at 0: make every feature take part
         m.U_O.weight[1:].normal_(std=0.3)
         m.U_R.weight[1:].normal_(std=0.3)
+        if m.response is not None:  # and the response network's biases too
+            for p in m.response.parameters():
+                p.normal_(std=0.3)
     batch = make_batch(STORIES)
     m.train(training)
     out = m(batch)
@@ -464,3 +506,139 @@ def test_object_questions_need_a_second_hop():
     two = train_and_score("world/qa-v1", "actor-object-d1", 200, hops=2)
     assert two >= 0.85
     assert two > one + 0.15
+
+
+# ---------------------------------------------------------------------------------------------
+# I with n-grams (NG), matching features and yes/no answers, every hop supervised
+# ---------------------------------------------------------------------------------------------
+def test_ngram_features_by_hand():
+    m = model(ngrams=3, ngram_buckets=1 << 16)
+    v = m.vocab
+    a = torch.tensor(words("Mary went to the kitchen .") + [0, 0])
+    b = torch.tensor(words("the kitchen went to Mary .") + [0, 0])
+    fa, fb = m.sentence_features(a), m.sentence_features(b)
+    w = len(a)
+    assert fa.shape == (w + (w - 1) + (w - 2),)
+    assert torch.equal(fa[:w], a)  # the words come first, as they are
+    grams_a, grams_b = fa[w:], fb[w:]
+    # six words: five bigrams and four trigrams; runs that touch the padding are no feature
+    assert int((grams_a > 0).sum()) == 5 + 4
+    assert ((grams_a == 0) | ((grams_a >= v) & (grams_a < v + m.buckets))).all()
+    real = grams_a[grams_a > 0]
+    assert len(set(real.tolist())) == 9  # distinct runs, distinct features (no collision here)
+    # the same words in another order share the bigrams "went to" and "the kitchen" only
+    shared = set(real.tolist()) & set(grams_b[grams_b > 0].tolist())
+    went_to = m.sentence_features(torch.tensor(words("went to")))[2:]
+    the_kitchen = m.sentence_features(torch.tensor(words("the kitchen")))[2:]
+    assert shared == set(went_to.tolist()) | set(the_kitchen.tolist())
+    # bag of words: no n-gram features at all
+    assert torch.equal(model(ngrams=1).sentence_features(a), a)
+
+
+def test_ngrams_tell_the_question_forms_apart():
+    # "what is north of the kitchen" and "what is the kitchen north of" are one bag of words
+    # (bAbI qa4): bigrams separate them
+    x = words("where is Mary ?")
+    y = words("Mary is where ?")
+    bow, ng = model(ngrams=1), model(ngrams=2)
+    assert sorted(bow.sentence_features(torch.tensor(x)).tolist()) == sorted(y)
+    assert sorted(ng.sentence_features(torch.tensor(x)).tolist()) != sorted(
+        ng.sentence_features(torch.tensor(y)).tolist()
+    )
+
+
+YES_NO_SET = [
+    (["Mary went to the kitchen ."], "is Mary in the kitchen ?", "yes", [0]),
+    (["Mary went to the kitchen ."], "is Mary in the office ?", "no", [0]),
+    (["Mary went to the office ."], "is Mary in the office ?", "yes", [0]),
+    (["Mary went to the office ."], "is Mary in the kitchen ?", "no", [0]),
+]
+
+
+def yes_no_model(**hp):
+    torch.manual_seed(0)
+    return models.create("memnn", YES_NO, hops=1, **hp)
+
+
+def test_bilinear_response_cannot_answer_yes_no():
+    # s_R(yes) - s_R(no) is a sum of a question term and a memory term, and the four samples
+    # pair two questions with two memories both ways: the yes samples' differences add up to
+    # the no samples', so at most three of the four can be right, however long it trains.
+    batch = make_batch(YES_NO_SET, ID6)
+    m = yes_no_model()
+    out = sgd_steps(m, batch, 100)
+    assert out["choices"][:, 0].tolist() == [0, 0, 0, 0]  # the hop is right...
+    logits = out["logits"][:, 0]
+    diff = logits[:, ID6["yes"]] - logits[:, ID6["no"]]
+    torch.testing.assert_close(diff[0] + diff[2], diff[1] + diff[3], rtol=1e-4, atol=1e-4)
+    right = m.predictions(out, batch) == np.array([ID6[a] for *_, a, _ in YES_NO_SET])
+    assert right.sum() <= 3  # ...and the answer cannot be
+
+
+def test_matching_features_answer_yes_no():
+    batch = make_batch(YES_NO_SET, ID6)
+    m = yes_no_model(match_features=True)
+    out = sgd_steps(m, batch, 100)
+    assert m.predictions(out, batch).tolist() == [ID6[a] for *_, a, _ in YES_NO_SET]
+
+
+def test_every_hop_is_supervised():
+    # three supports, three hops: each hop's scores get a gradient from its own margin term,
+    # and a hop whose target already wins by the margin gets none
+    story = (
+        ["Mary went to the kitchen .", "John moved to the garden .", "Mary went to the office ."],
+        "where is Mary ?",
+        "office",
+        [2, 0, 1],
+    )
+    batch = make_batch([story])
+    for extra in ({}, BABI_1K):
+        m = model(hops=3, **extra)
+        m.train()
+        out = m(batch)
+        assert out["hop_targets"].tolist() == [[2, 0, 1]]
+        assert out["choices"].tolist() == [[2, 0, 1]]  # teacher forcing
+        scores = out["hop_scores"].detach().clone()
+        scores[0, 1, 0] += 100.0  # hop 2's target wins by far: no hop-2 term
+        scores.requires_grad_(True)
+        m.loss({**out, "hop_scores": scores}, batch).backward()
+        per_hop = scores.grad.abs().sum(-1)[0]
+        assert per_hop[0] > 0 and per_hop[2] > 0 and per_hop[1] == 0
+
+
+def test_any_order_supervises_the_best_untaken_support():
+    story = (
+        ["Mary went to the kitchen .", "John moved to the garden .", "Mary went to the office ."],
+        "where is Mary ?",
+        "office",
+        [2, 0],
+    )
+    batch = make_batch([story])
+    m = model(hops=3, support_order="any")
+    m.train()
+    out = m(batch)
+    nil = batch["sentences"].shape[1]
+    first, second, third = out["hop_targets"][0].tolist()
+    assert {first, second} == {0, 2} and third == nil
+    scores = out["hop_scores"][0, 0].detach()
+    assert scores[first] >= scores[second]  # the better-scoring support goes first
+    valid = out["hop_valid"][0]
+    assert not valid[0, second] and valid[0, first] and valid[0, 1]  # not a wrong answer yet
+    assert valid[1, first] and valid[1, second]  # taken: a wrong answer from hop 2 on
+    # in the task's order, the second support is a wrong answer for hop 1
+    given = model(hops=3)
+    given.train()
+    out = given(batch)
+    assert out["hop_targets"][0].tolist() == [2, 0, nil] and out["hop_valid"][0, 0, 0]
+
+
+def test_paper_variants():
+    from memtasks.models import registry
+
+    babi = registry.make_hparams("memnn.babi-1k")
+    assert (babi.hops, babi.ngrams, babi.match_features, babi.nonlinear) == (3, 3, True, True)
+    assert registry.get_variant("memnn.babi-1k").training["epochs"] == 10
+    for name in ("memnn.table2-k1", "memnn.table2-k1-time", "memnn.table2-k2-time"):
+        hp = registry.make_hparams(name)  # the 2014 model, whatever the defaults
+        assert (hp.ngrams, hp.match_features, hp.nonlinear) == (1, False, False)
+        assert hp.support_order == "given"
