@@ -116,6 +116,11 @@ class TaskSpec(SpecBase):
     metric: Any  # memtasks.metrics.Metric
     presets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     source: str = ""
+    # A version kept generable (its published datasets stay reproducible) after a newer one
+    # replaced it: the id that replaced it and one line saying why. ``memtasks list`` and
+    # ``info`` show both; ``family/name`` without ``-vN`` resolves to the newest regardless.
+    superseded_by: str = ""
+    superseded_why: str = ""
 
     def key(self, knobs: Knobs, seed: int, split: str) -> np.uint64:
         """The random stream of (this task, knobs, seed, split)."""
@@ -235,6 +240,14 @@ def _check_new(spec: SpecBase, what: str) -> None:
 def register(spec: TaskSpec) -> TaskSpec:
     """Add a task. Its knobs class learns its id, so that its messages name the task."""
     _check_new(spec, "task")
+    if bool(spec.superseded_by) != bool(spec.superseded_why):
+        raise ValueError(f"{spec.id}: superseded_by and superseded_why go together")
+    if spec.superseded_by:
+        new = _ID.match(spec.superseded_by)
+        if not new or spec.superseded_by.rsplit("-v", 1)[0] != spec.id.rsplit("-v", 1)[0]:
+            raise ValueError(f"{spec.id}: superseded_by must be a later version of the same task")
+        if int(new.group("version")) <= spec.version:
+            raise ValueError(f"{spec.id}: superseded_by must be a later version, not older")
     _TASKS[spec.id] = spec
     return spec
 

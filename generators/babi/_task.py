@@ -266,11 +266,17 @@ def babi_task(
     presets: dict | None = None,
     weight: float = 4.0,
     source: str = SOURCE,
+    superseded_by: str = "",
+    superseded_why: str = "",
 ) -> TaskSpec:
     """Register a bAbI-style task. ``build(knobs) -> World`` is cached per knobs."""
-    name = task_id.split("/")[1].rsplit("-v", 1)[0].replace("-", "_")
+    name, version = task_id.split("/")[1].rsplit("-v", 1)
+    name = name.replace("-", "_")
     number = int(name[2:]) if task_id.startswith("babi/qa") else 0
-    driver = Driver(f"{task_id.split('/')[0]}_{name}", story, weight, number)
+    # the kernel's name keys its on-disk cache, and the story function is bound in, not an
+    # argument: two versions of a task (two story functions) need two names
+    kernel = f"{task_id.split('/')[0]}_{name}" + (f"_v{version}" if version != "1" else "")
+    driver = Driver(kernel, story, weight, number)
     cached_build = functools.lru_cache(maxsize=64)(build)
 
     def generator(k: Knobs, key, start: int, n: int) -> EpisodeBatch:
@@ -288,6 +294,8 @@ def babi_task(
         metric=AnswerMetric(),
         presets={**(presets or {}), **LONG_PRESETS},
         source=source,
+        superseded_by=superseded_by,
+        superseded_why=superseded_why,
     )
     spec_world[task_id] = cached_build
     return register(spec)
