@@ -5,7 +5,7 @@ release's format), with the definitions in ``make_release_stats.py``, and compar
 with tolerances that allow for sampling noise (the release has 1,000 questions per task).
 ``release_stats.json`` holds the release's figures, so no release file is needed here.
 
-    python -m generators.babi.fidelity [qa1 qa2 ...] [-n 10000]
+    python -m generators.babi.fidelity [qa1 qa2 ...] [-n 10000] [--version V]
 
 prints generated figures beside the release's, and every difference beyond tolerance.
 """
@@ -37,9 +37,12 @@ def _summary(values: list[float]) -> dict:
     return {"mean": float(np.mean(values)), "min": min(values), "max": max(values)}
 
 
-def measure_text(lines: list[str], tags: dict[str, str] | None = None) -> dict:
+def measure_text(
+    lines: list[str], tags: dict[str, str] | None = None, task: int | None = None
+) -> dict:
     """Figures of bAbI text (lines without newlines), as in ``babi-stats.json``; with ``tags``
-    (phrase -> tag, e.g. ``{"kitchen": "LOC"}``) also the sentence shapes and their counts."""
+    (phrase -> tag, e.g. ``{"kitchen": "LOC"}``) also the sentence shapes and their counts;
+    with ``task`` also ``disagreement`` (where the task has a reader)."""
     stories, q_per_story, before, story_len, words_s, words_q = 0, [], [], [], [], []
     answers: Counter = Counter()
     n_support: Counter = Counter()
@@ -94,6 +97,8 @@ def measure_text(lines: list[str], tags: dict[str, str] | None = None) -> dict:
     }
     if shaper:
         out["templates"] = {k: dict(v.most_common()) for k, v in shapes.items()}
+    if task is not None and (found := disagreement(task, lines)) is not None:
+        out["disagreement"] = found
     return out
 
 
@@ -156,7 +161,8 @@ def _candidates_5(story):
                 # "Who gave the O?" also matches "Who gave the O to B?": the longer form first
                 if form == "Who gave the O?" and " to " in named[0]:
                     continue
-                found = [g[asked] for g in gives if all(g[i] == v for i, v in zip(names, named))]
+                pairs = list(zip(names, named, strict=True))
+                found = [g[asked] for g in gives if all(g[i] == v for i, v in pairs)]
                 yield form, found, answer
                 break
 
@@ -191,9 +197,7 @@ def _candidates_16(story):
             continue
         if m := re.match(r"^What color is (.+?)\?$", text):
             x = m.group(1)
-            peers = sorted(
-                (told[a], a) for a in species if a != x and species[a] == species.get(x)
-            )
+            peers = sorted((told[a], a) for a in species if a != x and species[a] == species.get(x))
             yield "What color is X?", [colour[a] for _, a in peers if a in colour], answer
 
 
@@ -219,17 +223,19 @@ def _candidates_19(story):
                             nxt.append(v)
                 frontier = nxt
             paths: list[tuple[int, str]] = []  # (latest statement, "s,e") of each shortest path
-
-            def walk(u, steps, latest):
-                if u == goal:
-                    paths.append((latest, ",".join(steps)))
-                    return
-                for d, v, line in edges.get(u, []):
-                    if depth.get(v) == depth[u] + 1 and depth[v] <= depth.get(goal, -1):
-                        walk(v, steps + [d], max(latest, line))
-
-            walk(start, [], 0)
+            _shortest_paths(edges, depth, start, goal, [], 0, paths)
             yield "How do you go from A to B?", [p for _, p in sorted(paths)], answer
+
+
+def _shortest_paths(edges, depth, u, goal, steps, latest, out) -> None:
+    """Every shortest path from ``u`` to ``goal`` over the told statements (``depth``: the
+    breadth-first distance from the start), as (its latest statement, "s,e")."""
+    if u == goal:
+        out.append((latest, ",".join(steps)))
+        return
+    for d, v, line in edges.get(u, []):
+        if depth.get(v) == depth[u] + 1 and depth[v] <= depth.get(goal, -1):
+            _shortest_paths(edges, depth, v, goal, [*steps, d], max(latest, line), out)
 
 
 _CANDIDATES = {5: _candidates_5, 14: _candidates_14, 16: _candidates_16, 19: _candidates_19}
@@ -238,12 +244,15 @@ _CANDIDATES = {5: _candidates_5, 14: _candidates_14, 16: _candidates_16, 19: _ca
 def disagreement(task: int, lines: list[str]) -> dict | None:
     """Of bAbI text of task ``task``: per question form, how many questions, how many follow
     matching facts that disagree (two or more different answers), and in how many of those the
-    answer is the most recent fact's (``RULES``); None for a task without a reader."""
+    answer is the most recent fact's (``RULES``); and how many questions follow 0, 1, 2 ...
+    matching facts. None for a task without a reader."""
     if task not in _CANDIDATES:
         return None
     forms: dict[str, Counter] = {}
+    matches: Counter = Counter()
     for story in _stories(lines):
         for form, found, answer in _CANDIDATES[task](story):
+            matches[str(len(found))] += 1
             c = forms.setdefault(form, Counter())
             c["questions"] += 1
             if len(set(found)) > 1:
@@ -255,6 +264,8 @@ def disagreement(task: int, lines: list[str]) -> dict | None:
         "questions": total["questions"],
         "disagree": total["disagree"],
         "most_recent": total["most_recent"],
+        # how many matching facts a question follows (task 16: the queried actor's peers)
+        "matches": dict(sorted(matches.items(), key=lambda kv: int(kv[0]))),
         "by_form": {f: {k: c[k] for k in ("questions", "disagree", "most_recent")}
                     for f, c in sorted(forms.items())},
     }  # fmt: skip
@@ -286,6 +297,12 @@ def compare_disagreement(task: int, got: dict | None) -> list[str]:
                 f"questions after disagreeing facts, {what}: share {mine:.3f}, release "
                 f"{share:.3f} (+-{allowed:.3f})"
             )
+    tv = _tv(ref["matches"], got["matches"])
+    if tv > 0.1:
+        problems.append(
+            f"matching facts per question: release {ref['matches']}, generated "
+            f"{got['matches']} (total variation {tv:.3f} > 0.1)"
+        )
     if got["disagree"] and got["most_recent"] != got["disagree"]:
         problems.append(
             f"questions after disagreeing facts: {got['disagree'] - got['most_recent']} of "
@@ -381,18 +398,23 @@ def compare(task: int, got: dict) -> list[str]:
                         f"{what} template {shape!r}: share {g.get(shape, 0) / ng:.3f}, "
                         f"release {share:.3f} (+-{allowed:.3f})"
                     )
+    # questions after facts that disagree, and what decides them (measured with ``task``)
+    if "disagreement" in ref and "disagreement" in got:
+        problems += compare_disagreement(task, got["disagreement"])
     return problems
 
 
-def generated(task: int, questions: int = 10_000, seed: int = 0, **knobs) -> tuple[list, dict]:
-    """Release-format lines of at least ``questions`` questions of ``babi/qa{task}``, and the
-    phrase -> tag map of its world."""
+def generated(
+    task: int, questions: int = 10_000, seed: int = 0, version: int | None = None, **knobs
+) -> tuple[list, dict]:
+    """Release-format lines of at least ``questions`` questions of ``babi/qa{task}`` (its newest
+    version, or ``-v{version}``), and the phrase -> tag map of its world."""
     import memtasks
     from memtasks.loaders.babi import SPACE_BEFORE_TAB, story_lines
 
     from ._task import world_of
 
-    spec = memtasks.get_spec(f"babi/qa{task}")
+    spec = memtasks.get_spec(f"babi/qa{task}" + (f"-v{version}" if version else ""))
     k = spec.make_knobs("release", **knobs)
     world = world_of(spec.id, k)
     vocab = world.text.vocab
@@ -412,9 +434,9 @@ def generated(task: int, questions: int = 10_000, seed: int = 0, **knobs) -> tup
     return lines, world.tags
 
 
-def report(task: int, questions: int = 10_000) -> str:
-    lines, tags = generated(task, questions)
-    got = measure_text(lines, tags)
+def report(task: int, questions: int = 10_000, version: int | None = None) -> str:
+    lines, tags = generated(task, questions, version=version)
+    got = measure_text(lines, tags, task)
     ref = release(task)
     rows = [f"babi/qa{task} ({ref['task_name']}): {got['num_questions']} generated questions"]
     for key in ("statements_before_question", "story_length_statements"):
@@ -427,6 +449,13 @@ def report(task: int, questions: int = 10_000) -> str:
         f"  supports     {got['supporting_facts_per_question_dist']}  release "
         f"{ref['supporting_facts_per_question_dist']}"
     )
+    for what, figures in (("generated", got), ("release", ref)):
+        d = figures.get("disagreement")
+        if d:
+            rows.append(
+                f"  after disagreeing facts ({what}): {d['disagree'] / d['questions']:.1%} of "
+                f"questions, {d['most_recent']} of {d['disagree']} answered by {d['rule']}"
+            )
     problems = compare(task, got)
     rows += [f"  ! {p}" for p in problems] or ["  all within tolerance"]
     return "\n".join(rows)
@@ -436,10 +465,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("tasks", nargs="*", help="qa1 qa2 ... (default: all)")
     parser.add_argument("-n", type=int, default=10_000, help="questions per task")
+    parser.add_argument("--version", type=int, default=None, help="task version (newest)")
     args = parser.parse_args()
     tasks = [int(t.removeprefix("qa")) for t in args.tasks] or range(1, 21)
     for t in tasks:
-        print(report(t, args.n))
+        print(report(t, args.n, args.version))
 
 
 if __name__ == "__main__":

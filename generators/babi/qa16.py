@@ -42,8 +42,8 @@ from memtasks.knobs import knob
 from memtasks.rng import next_below
 
 from .._kernels import njit
-from ._entities import EXTRA_ACTORS
 from . import _story
+from ._entities import EXTRA_ACTORS
 from ._story import add_answer, add_support, named, question, question_ok, statement
 from ._task import BabiKnobs, babi_task, knob_record, make_world
 from ._text import Text
@@ -98,7 +98,7 @@ def shape_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         for g, counts in enumerate((x, *other)):
             slots += [(g, c) for c, k in enumerate(counts) for _ in range(k)]
         assert len(slots) == SHAPE_ACTORS, SHAPES[i]
-        group[i], colour[i] = zip(*slots)
+        group[i], colour[i] = zip(*slots, strict=True)
     return cumulative, group.ravel(), colour.ravel()
 
 
@@ -328,9 +328,9 @@ def story_mixed(state, p, pools, lines):
     # the peer whose species was told last answers (the release's rule, 1,000 of 1,000)
     peer = -1
     for a in range(n_actors):
-        if a != x and species[a] == species[x]:
-            if peer < 0 or species_line[a] > species_line[peer]:
-                peer = a
+        is_peer = a != x and species[a] == species[x]
+        if is_peer and (peer < 0 or species_line[a] > species_line[peer]):
+            peer = a
     if not question_ok(lines, n, min(species_line[x], species_line[peer]), p):
         return state, -1
     n = question(lines, n, asks[0], actors[x])
