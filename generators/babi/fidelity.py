@@ -114,7 +114,7 @@ RULES = {
     5: "the most recent matching give (story order)",
     14: "the most recent visit to the room (time of day)",
     16: "the peer whose species was told last",
-    19: "the path whose latest statement is latest (told facts never give two paths)",
+    19: "the most recently told path (told facts never give two)",
 }
 _TIME_WORDS = ("yesterday", "this morning", "this afternoon", "this evening")
 _GIVE = re.compile(r"^(.+?) (?:gave|handed|passed) the (.+?) to (.+?)\.$")
