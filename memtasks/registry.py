@@ -237,17 +237,27 @@ def _check_new(spec: SpecBase, what: str) -> None:
             raise ValueError(f"preset name {name!r} of {spec.id} is not lowercase-with-dashes")
 
 
-def register(spec: TaskSpec) -> TaskSpec:
-    """Add a task. Its knobs class learns its id, so that its messages name the task."""
-    _check_new(spec, "task")
+def _check_superseded(spec: TaskSpec) -> None:
+    """A superseded task names a later version of itself and says why (before anything is
+    registered or changed)."""
     if bool(spec.superseded_by) != bool(spec.superseded_why):
         raise ValueError(f"{spec.id}: superseded_by and superseded_why go together")
-    if spec.superseded_by:
-        new = _ID.match(spec.superseded_by)
-        if not new or spec.superseded_by.rsplit("-v", 1)[0] != spec.id.rsplit("-v", 1)[0]:
-            raise ValueError(f"{spec.id}: superseded_by must be a later version of the same task")
-        if int(new.group("version")) <= spec.version:
-            raise ValueError(f"{spec.id}: superseded_by must be a later version, not older")
+    old, new = _ID.match(spec.id), _ID.match(spec.superseded_by)
+    if not spec.superseded_by or not old:  # a bad id of its own is _check_new's to refuse
+        return
+    if not new or new.group("family", "name") != old.group("family", "name"):
+        raise ValueError(
+            f"{spec.id}: superseded_by must be a later version of the same task, "
+            f"got {spec.superseded_by!r}"
+        )
+    if int(new.group("version")) <= int(old.group("version")):
+        raise ValueError(f"{spec.id}: superseded_by {spec.superseded_by!r} is not a later version")
+
+
+def register(spec: TaskSpec) -> TaskSpec:
+    """Add a task. Its knobs class learns its id, so that its messages name the task."""
+    _check_superseded(spec)
+    _check_new(spec, "task")
     _TASKS[spec.id] = spec
     return spec
 
