@@ -8,6 +8,12 @@ with tolerances that allow for sampling noise (the release has 1,000 questions p
     python -m generators.babi.fidelity [qa1 qa2 ...] [-n 10000] [--version V]
 
 prints generated figures beside the release's, and every difference beyond tolerance.
+
+*(issue 13)* The surface figures cannot see whether a question follows facts that name other
+answers. ``disagreement`` reads that from the text for tasks 5, 14, 16 and 19: per question
+form, the share of questions whose matching earlier facts disagree, whether the most recent
+fact decides them, and how many facts match a question; ``compare`` checks them against the
+release's when ``measure_text`` is given the task.
 """
 
 from __future__ import annotations
