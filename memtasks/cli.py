@@ -76,8 +76,11 @@ def list_command(family: str | None) -> None:
         )
     width = max(len(t) for t in ids)
     for task in ids:
+        spec = get_spec(task)
         mark = "[dataset] " if task in datasets else ""
-        click.echo(f"{task:<{width}}  {mark}{get_spec(task).summary}")
+        if getattr(spec, "superseded_by", ""):
+            mark = f"[superseded by {spec.superseded_by}] "
+        click.echo(f"{task:<{width}}  {mark}{spec.summary}")
 
 
 @cli.command()
@@ -95,6 +98,8 @@ def info(task: str) -> None:
     knobs = spec.knobs()
     layout = spec.layout(knobs)
     click.echo(f"{spec.id}: {spec.summary}")
+    if spec.superseded_by:
+        click.echo(f"superseded by {spec.superseded_by}: {spec.superseded_why}")
     click.echo(f"source: {spec.source}")
     card = spec.card.relative_to(spec.card.parents[2])  # data_cards/<family>/<name>.md
     click.echo(f"card:   {card}{'' if spec.card.is_file() else ' (in the source repository)'}")

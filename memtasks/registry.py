@@ -116,6 +116,11 @@ class TaskSpec(SpecBase):
     metric: Any  # memtasks.metrics.Metric
     presets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     source: str = ""
+    # A version kept generable (its published datasets stay reproducible) after a newer one
+    # replaced it: the id that replaced it and one line saying why. ``memtasks list`` and
+    # ``info`` show both; ``family/name`` without ``-vN`` resolves to the newest regardless.
+    superseded_by: str = ""
+    superseded_why: str = ""
 
     def key(self, knobs: Knobs, seed: int, split: str) -> np.uint64:
         """The random stream of (this task, knobs, seed, split)."""
@@ -232,8 +237,26 @@ def _check_new(spec: SpecBase, what: str) -> None:
             raise ValueError(f"preset name {name!r} of {spec.id} is not lowercase-with-dashes")
 
 
+def _check_superseded(spec: TaskSpec) -> None:
+    """A superseded task names a later version of itself and says why (before anything is
+    registered or changed)."""
+    if bool(spec.superseded_by) != bool(spec.superseded_why):
+        raise ValueError(f"{spec.id}: superseded_by and superseded_why go together")
+    old, new = _ID.match(spec.id), _ID.match(spec.superseded_by)
+    if not spec.superseded_by or not old:  # a bad id of its own is _check_new's to refuse
+        return
+    if not new or new.group("family", "name") != old.group("family", "name"):
+        raise ValueError(
+            f"{spec.id}: superseded_by must be a later version of the same task, "
+            f"got {spec.superseded_by!r}"
+        )
+    if int(new.group("version")) <= int(old.group("version")):
+        raise ValueError(f"{spec.id}: superseded_by {spec.superseded_by!r} is not a later version")
+
+
 def register(spec: TaskSpec) -> TaskSpec:
     """Add a task. Its knobs class learns its id, so that its messages name the task."""
+    _check_superseded(spec)
     _check_new(spec, "task")
     _TASKS[spec.id] = spec
     return spec

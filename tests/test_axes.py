@@ -82,6 +82,19 @@ def _statements(batch) -> float:
     return float(batch.meta["statements"].mean())
 
 
+def _after_disagreeing_facts(batch) -> float:
+    """The share of questions whose matching earlier facts disagree (issue 13), read from the
+    stories as released text."""
+    from memtasks.generators.babi import fidelity
+    from memtasks.loaders.babi import story_lines
+
+    spec = memtasks.get_spec(batch.task)
+    vocab = spec.layout(spec.make_knobs()).vocab
+    lines = [line for i in range(len(batch)) for line in story_lines(batch, i, vocab)]
+    found = fidelity.disagreement(int(batch.meta["task"][0]), lines)
+    return found["disagree"] / found["questions"]
+
+
 # (task, axis, what its harder end claims, measured): a sample of 64 episodes at the easiest and
 # the hardest ladder value must move the measure the way the why says
 CLAIMS = [
@@ -93,6 +106,9 @@ CLAIMS = [
     ("babi/qa2-v1", "min_distance", "farther supporting facts", _questions_distance),
     ("babi/qa3-v1", "context_tokens", "longer episodes", _length),
     ("babi/qa18-v1", "steps", "farther supporting facts", _questions_distance),
+    ("babi/qa5-v2", "recency", "older gives naming other answers", _after_disagreeing_facts),
+    ("babi/qa14-v2", "revisit", "rooms visited twice", _after_disagreeing_facts),
+    ("babi/qa16-v2", "peer_mix", "peers whose colours disagree", _after_disagreeing_facts),
     ("world/qa-v1", "difficulty", "entities mentioned longer ago", _questions_distance),
     ("world/qa-v2", "difficulty", "entities mentioned longer ago", _questions_distance),
 ]

@@ -1,8 +1,10 @@
-"""babi/joint-v1: the 20 bAbI tasks in turn, in one vocabulary."""
+"""babi/joint-v1 and -v2: the 20 bAbI tasks in turn, in one vocabulary (v2 with qa5, qa14
+and qa16 at v2)."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,28 +19,42 @@ def _vocab(task: str) -> tuple[str, ...]:
     return spec.layout(spec.make_knobs("release")).vocab
 
 
-def test_episodes_take_the_tasks_in_turn_and_read_as_the_tasks_own():
+@pytest.mark.parametrize(
+    "joint_id, tasks, v2",
+    [("babi/joint-v1", (3, 1, 17), ()), ("babi/joint-v2", (5, 1, 16, 14), (5, 14, 16))],
+)
+def test_episodes_take_the_tasks_in_turn_and_read_as_the_tasks_own(joint_id, tasks, v2):
     from memtasks.rng import stream_key
 
-    tasks = (3, 1, 17)
-    knobs = SPEC.make_knobs(tasks=tasks)
-    joint = memtasks.generate("babi/joint-v1", 9, seed=4, tasks=tasks)
-    assert joint.meta["task"].tolist() == [3, 1, 17] * 3
+    spec_joint = memtasks.get_spec(joint_id)
+    knobs = spec_joint.make_knobs(tasks=tasks)
+    n = len(tasks)
+    joint = memtasks.generate(joint_id, 3 * n, seed=4, tasks=tasks)
+    assert joint.meta["task"].tolist() == list(tasks) * 3
     assert set(joint.meta) == {"task", "statements", "questions"}
-    union = SPEC.layout(knobs).vocab
+    union = spec_joint.layout(knobs).vocab
     for k, number in enumerate(tasks):
-        spec = memtasks.get_spec(f"babi/qa{number}-v1")
+        spec = memtasks.get_spec(f"babi/qa{number}-v{2 if number in v2 else 1}")
         task_knobs = spec.make_knobs("release")
-        key = stream_key(spec.id, task_knobs.to_dict(), int(SPEC.key(knobs, 4, "train")), "joint")
+        key = stream_key(
+            spec.id, task_knobs.to_dict(), int(spec_joint.key(knobs, 4, "train")), "joint"
+        )
         own = spec.generator(task_knobs, key, 0, 3)  # the task's stories 0, 1, 2
         vocab = spec.layout(task_knobs).vocab
-        mine = joint[k::3]
+        mine = joint[k::n]
         np.testing.assert_array_equal(mine.lengths, own.lengths)
         for field in ("mask", "role", "segment", "support", "support_answer"):
             np.testing.assert_array_equal(getattr(mine, field), getattr(own, field))
         # the same words, written in the union's ids
         assert [union[t] for t in mine.inputs] == [vocab[t] for t in own.inputs]
         assert [union[t] for t in mine.targets] == [vocab[t] for t in own.targets]
+
+
+def test_joint_v1_is_superseded_by_v2():
+    old, new = memtasks.get_spec("babi/joint-v1"), memtasks.get_spec("babi/joint")
+    assert new.id == "babi/joint-v2" and old.superseded_by == new.id and old.superseded_why
+    with pytest.raises(KnobError, match="babi/joint-v2"):  # its own messages name it
+        memtasks.generate("babi/joint-v2", 1, tasks=(1, 1))
 
 
 def test_vocabulary_is_the_union_with_the_specials_first():

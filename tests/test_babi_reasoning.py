@@ -192,23 +192,33 @@ def check16(story, n_actors=5, n_peers=1):
     assert peer != x and " a " not in story[sup[2]][0]
 
 
+# v1's rule (one colour per species, exactly ``peers`` peers), kept by v2 with peer_mix=false;
+# v2's release shapes: tests/test_babi_recency.py
 @pytest.mark.parametrize(
-    "knobs",
-    [{}, {"actors": 12, "story_actors": 8, "peers": 3, "animals": 6, "colors": 6}],
+    "task, knobs",
+    [
+        ("babi/qa16-v1", {}),
+        ("babi/qa16-v1", {"actors": 12, "story_actors": 8, "peers": 3, "animals": 6, "colors": 6}),
+        ("babi/qa16-v2", {"peer_mix": False}),
+        ("babi/qa16-v2", {"actors": 9, "story_actors": 6, "peers": 2, "peer_mix": False}),
+    ],
 )
-def test_qa16_answers_follow_from_the_story(knobs):
-    k = memtasks.get_spec("babi/qa16").make_knobs(**knobs)
-    for story in stories("babi/qa16", STORIES, **knobs):
+def test_qa16_answers_follow_from_the_story(task, knobs):
+    k = memtasks.get_spec(task).make_knobs(**knobs)
+    for story in stories(task, STORIES, **knobs):
         check16(story, k.story_actors, k.peers)
 
 
 def test_qa16_knobs():
     k = {"actors": 30, "animals": 20, "colors": 12}
     words = {
-        w.strip(".?") for st in stories("babi/qa16", 300, **k) for ln in st for w in ln[0].split()
+        w.strip(".?")
+        for st in stories("babi/qa16-v1", 300, **k)
+        for ln in st
+        for w in ln[0].split()
     }
     assert "Lily" in words and "Alice" in words and "parrot" in words and "purple" in words
-    for story in stories("babi/qa16", 200, story_actors=2, actors=2):
+    for story in stories("babi/qa16-v1", 200, story_actors=2, actors=2):
         check16(story, 2, 1)
     for bad, match in [
         ({"peers": 5}, "peers must be < story_actors"),
@@ -216,7 +226,7 @@ def test_qa16_knobs():
         ({"colors": 0}, "colors"),
     ]:
         with pytest.raises(memtasks.KnobError, match=match):
-            memtasks.generate("babi/qa16", 1, **bad)
+            memtasks.generate("babi/qa16-v1", 1, **bad)
 
 
 # -- task 18 -------------------------------------------------------------------------------------
@@ -420,7 +430,7 @@ def test_qa20_knobs():
 
 
 # -- all four ------------------------------------------------------------------------------------
-TASKS = ["babi/qa15", "babi/qa16", "babi/qa18", "babi/qa20"]
+TASKS = ["babi/qa15", "babi/qa16-v1", "babi/qa18", "babi/qa20"]
 
 
 @pytest.mark.parametrize("task", TASKS)
@@ -444,7 +454,7 @@ def test_min_distance_bounds_every_question(task):
 
 @pytest.mark.parametrize(
     ("task", "solve", "n_support"),
-    [("babi/qa15", solve15, 2), ("babi/qa16", solve16, 3), ("babi/qa18", solve18, 2),
+    [("babi/qa15", solve15, 2), ("babi/qa16-v1", solve16, 3), ("babi/qa18", solve18, 2),
      ("babi/qa20", solve20, 1)],
 )  # fmt: skip
 def test_the_checks_catch_wrong_answers_and_short_supports(task, solve, n_support):

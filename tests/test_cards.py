@@ -74,6 +74,12 @@ def newest_id(task: str) -> str:
     return memtasks.get_spec(f"{spec.family}/{spec.name}").id
 
 
+# A card documents the newest version of its task (its tables, presets and examples are that
+# version's); an older version kept generable is named in it with why it was superseded.
+NEWEST = [t for t in TASKS if newest_id(t) == t]
+SUPERSEDED = [t for t in TASKS if memtasks.get_spec(t).superseded_by]
+
+
 def sections(text: str) -> dict[str, str]:
     """``## Heading`` -> the text up to the next ``## `` heading."""
     out, name, lines = {}, None, []
@@ -179,7 +185,7 @@ def check_knob_rows(task: str, rows: dict[str, list[str]]) -> None:
         assert meaning, f"{task}.{name}: the meaning is empty"
 
 
-@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("task", NEWEST)
 def test_knob_table_matches_the_code(task):
     # all versions share one card, whose table states the newest version's knobs; an older
     # version's knobs are among them (a later version may add one, as world/qa-v2's `exact`)
@@ -189,11 +195,25 @@ def test_knob_table_matches_the_code(task):
 
 
 def test_knob_table_printer_rows_pass_the_card_checks():
-    for task in TASKS:
+    for task in NEWEST:
         check_knob_rows(task, table_rows(updater.knob_table(task)))
 
 
-@pytest.mark.parametrize("task", [t for t in TASKS if memtasks.get_spec(t).presets])
+@pytest.mark.parametrize("task", SUPERSEDED)
+def test_a_superseded_version_is_named_in_the_card_with_why(task):
+    """The card of a task documents its newest version; an older one kept generable is named
+    there, with the version that replaced it and why (the registry's ``superseded_why``)."""
+    spec = memtasks.get_spec(task)
+    text = " ".join(card_text(task).split())
+    assert memtasks.get_spec(spec.superseded_by).version > spec.version
+    assert f"`{task}` is kept generable" in text, f"{task}: the card does not name it"
+    assert f"superseded by `{spec.superseded_by}`" in text
+    assert " ".join(spec.superseded_why.split()) in text, f"{task}: the card lacks its why"
+    # and its knobs are still the card's knobs (a later version only adds some)
+    assert set(spec.knobs.infos()) <= set(table_rows(sections(card_text(task))["Knobs"]))
+
+
+@pytest.mark.parametrize("task", [t for t in NEWEST if memtasks.get_spec(t).presets])
 def test_preset_table_matches_the_code(task):
     spec = memtasks.get_spec(task)
     rows = table_rows(sections(card_text(task))["Presets"])
@@ -206,7 +226,7 @@ def test_preset_table_matches_the_code(task):
 
 
 # -- examples -------------------------------------------------------------------------------------
-@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("task", NEWEST)
 def test_examples_print_what_the_code_prints_now(task):
     text = card_text(task)
     blocks = list(EXAMPLE.finditer(text))
@@ -225,7 +245,7 @@ def test_examples_print_what_the_code_prints_now(task):
     assert updater.update_text(text) == text
 
 
-@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("task", NEWEST)
 def test_stated_show_commands_print_the_example(task, capsys):
     from memtasks.cli import main
 
@@ -244,7 +264,7 @@ _NO_MARKUP = st.text(
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(task=st.sampled_from(TASKS), junk=_NO_MARKUP)
+@given(task=st.sampled_from(NEWEST), junk=_NO_MARKUP)
 def test_update_restores_a_stale_example_and_nothing_else(task, junk):
     text = card_text(task)
 

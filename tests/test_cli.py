@@ -33,6 +33,22 @@ def test_info_lists_knobs_presets_layout_and_metric(capsys):
         assert word in out
 
 
+def test_list_and_info_say_a_version_is_superseded_and_why(capsys):
+    code, out, _ = run(capsys, "list", "babi")
+    assert code == 0
+    line = next(x for x in out.splitlines() if x.startswith("babi/qa5-v1 "))
+    assert "[superseded by babi/qa5-v2]" in line
+    new = next(x for x in out.splitlines() if x.startswith("babi/qa5-v2 "))
+    assert "superseded" not in new
+    code, out, _ = run(capsys, "info", "babi/qa16-v1")
+    assert code == 0
+    why = memtasks.get_spec("babi/qa16-v1").superseded_why
+    assert f"superseded by babi/qa16-v2: {why}" in out
+    code, out, _ = run(capsys, "info", "babi/qa16")  # the newest: not superseded
+    assert code == 0 and out.startswith("babi/qa16-v2:") and "superseded" not in out
+    assert "peer_mix" in out
+
+
 def test_show_prints_bit_grids_with_the_set_knobs(capsys):
     code, out, _ = run(capsys, "show", "ntm/copy-v1", "-n", "2", "--set", "max_length=3",
                        "--seed", "7")  # fmt: skip

@@ -141,6 +141,32 @@ def test_register_refuses_bad_ids_duplicates_and_bad_presets(monkeypatch):
     assert memtasks.list_tasks("test") == ["test/size-v1"]
 
 
+def test_a_superseded_version_names_a_later_one_and_why(monkeypatch):
+    """``superseded_by`` / ``superseded_why`` (issue 13): both or neither, a later version of
+    the same task; refused before anything is registered."""
+    monkeypatch.setattr(registry, "_TASKS", dict(registry._TASKS))
+    copy = registry._TASKS["ntm/copy-v1"]
+    old = dataclasses.replace(copy, id="ntm/copy-v3")
+    for by, why, says in [
+        ("ntm/copy-v4", "", "go together"),
+        ("", "because", "go together"),
+        ("ntm/repeat-copy-v4", "because", "a later version of the same task"),
+        ("ntm/copy", "because", "a later version of the same task"),
+        ("ntm/copy-v2", "because", "is not a later version"),
+        ("ntm/copy-v3", "because", "is not a later version"),
+    ]:
+        with pytest.raises(ValueError, match=says):
+            registry.register(dataclasses.replace(old, superseded_by=by, superseded_why=why))
+    assert "ntm/copy-v3" not in registry._TASKS and copy.knobs.task_id == "ntm/copy-v1"
+    spec = dataclasses.replace(old, superseded_by="ntm/copy-v10", superseded_why="because")
+    assert registry.register(spec) is spec
+    copy.knobs.task_id = "ntm/copy-v1"  # registering named the shared knobs class after v3
+    # the bAbI tasks replaced in issue 13
+    for n in (5, 14, 16):
+        assert memtasks.get_spec(f"babi/qa{n}-v1").superseded_by == f"babi/qa{n}-v2"
+    assert registry._TASKS["ntm/copy-v1"].superseded_by == ""  # the default: not superseded
+
+
 # -- knob ranges, types and messages ----------------------------------------------------------
 def test_every_default_is_valid_and_in_range():
     for task in ALL_TASKS:

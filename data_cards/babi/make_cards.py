@@ -150,7 +150,7 @@ PRESET_NOTES = {
     "open-vocab": "larger pools: names, rooms and objects the release never uses",
     "hard": "longer paths among more decoy rooms",
     "deep": "questions need chains of three comparisons, and no shorter chain exists",
-    "crowd": "ten actors, three of them sharing the queried actor's species",
+    "crowd": "ten actors, three of them sharing the queried actor's species (one colour each)",
     "scripts-3": "each actor goes through three motivations in turn",
     "actor-d1": "the paper's actor questions at difficulty 1 (the defaults)",
     "actor-d5": "the paper's actor questions at difficulty 5",
@@ -173,7 +173,7 @@ def stats_table(task: int) -> str:
     from memtasks.generators.babi import fidelity
 
     lines, tags = fidelity.generated(task, 10_000)
-    got = fidelity.measure_text(lines, tags)
+    got = fidelity.measure_text(lines, tags, task)
     ref = fidelity.release(task)
     problems = fidelity.compare(task, got)
 
@@ -203,6 +203,8 @@ def stats_table(task: int) -> str:
         f"{len(got['templates']['Q'])} | {len(ref['templates']['S'])} + "
         f"{len(ref['templates']['Q'])} |",
     ]
+    if "disagreement" in ref:
+        rows += disagreement_rows(got["disagreement"], ref["disagreement"])
     verdict = (
         "Every figure is within the tolerances of `generators/babi/fidelity.py` (checked for "
         "every task by `tests/test_babi_release.py`)."
@@ -219,6 +221,60 @@ def stats_table(task: int) -> str:
     )
 
 
+def disagreement_rows(got: dict, ref: dict) -> list[str]:
+    """Rows of the statistics table (issue 13): questions whose matching earlier facts name
+    different answers, how they are answered, and how many facts match a question."""
+
+    def share(d):
+        return f"{d['disagree'] / d['questions']:.1%}"
+
+    def decided(d):
+        return f"{d['most_recent']} of {d['disagree']}" if d["disagree"] else "(none)"
+
+    def matches(d):
+        n = sum(d["matches"].values())
+        return ", ".join(f"{k}: {v / n:.1%}" for k, v in d["matches"].items())
+
+    rows = [
+        f"| questions whose matching earlier facts disagree | {share(got)} | {share(ref)} |",
+        f"| ... of them answered by {ref['rule']} | {decided(got)} | {decided(ref)} |",
+    ]
+    if len(ref["by_form"]) > 1:
+        for form, r in ref["by_form"].items():
+            g = got["by_form"].get(form, {"questions": 0, "disagree": 0})
+            rows.append(
+                f'| ... of the questions "{form}" | {g["disagree"] / max(g["questions"], 1):.1%}'
+                f" | {share(r)} |"
+            )
+    rows.append(f"| matching earlier facts per question | {matches(got)} | {matches(ref)} |")
+    return rows
+
+
+def versions_note(task: int) -> str:
+    """Older versions of the task, kept generable: why each was superseded, and its share of
+    questions after disagreeing facts (measured as above)."""
+    from memtasks.generators.babi import fidelity
+
+    notes = []
+    for old in memtasks.list_tasks("babi"):
+        spec = memtasks.get_spec(old)
+        if not old.startswith(f"babi/qa{task}-v") or not spec.superseded_by:
+            continue
+        lines, _ = fidelity.generated(task, 10_000, version=spec.version)
+        d = fidelity.disagreement(task, lines)
+        figure = (
+            f" Its questions whose matching earlier facts disagree: "
+            f"{d['disagree'] / d['questions']:.1%} of 10,000 (seed 0)."
+            if d
+            else ""
+        )
+        notes.append(
+            f"`{old}` is kept generable (its datasets stay reproducible) and superseded by "
+            f"`{spec.superseded_by}`: it {spec.superseded_why}.{figure}"
+        )
+    return "\n\n".join(notes)
+
+
 def preset_table(spec) -> str:
     rows = ["| preset | knob values | notes |", "|---|---|---|"]
     for name, values in spec.presets.items():
@@ -231,6 +287,9 @@ def babi_card(task: int, ours: str) -> str:
     spec = memtasks.get_spec(f"babi/qa{task}")
     title, what = TASKS[task]
     from memtasks.loaders.babi import release_file_name
+
+    versions = versions_note(task)
+    versions = f"\n{versions}\n" if versions else ""
 
     return f"""---
 pretty_name: bAbI task {task}, {title}
@@ -307,7 +366,7 @@ English training file `{release_file_name(task, "train")}`:
 {stats_table(task)}
 
 {ours}
-
+{versions}
 ## Example episode
 
 Stories print as the released text: numbered lines, then a question's answer and the line
@@ -565,18 +624,25 @@ OURS: dict[int, str] = {
     4: "A question asks for the next room in a direction, as the release does; read as "
     '"anywhere in that direction", a third of its questions would have two answers.',
     5: "Every statement is performed on the world (the Lua generator appended distractors it "
-    "never performed); questions refer to the most recent transfer and are asked only when "
-    "their answer is unique.",
+    "never performed); a question is about the most recent give, in the release's wording "
+    '(no "last"), and where earlier gives disagree on its answer the most recent matching '
+    "give decides, as in the release (`recency`; `recency=false` asks only where every give "
+    "agrees).",
     7: "Objects received from another actor count and are supporting facts (the Lua generator "
     "left them out).",
     8: "Objects received from another actor count and are supporting facts (the Lua generator "
     "left them out).",
     11: "All 45 sentence shapes of the released files (the reference template list shows 40; "
     "the other five are in `release_stats.json`, measured from the training file).",
-    14: "Actors never go back to a room they were in (the release's revisits make 11% of its "
-    "questions ambiguous); statements are shuffled within the group between two questions.",
-    16: "One colour per species and exactly `peers` actors sharing the queried actor's species "
-    "(the release draws colours per actor: in 12% of its stories the answer is ambiguous).",
+    14: "Actors go back to rooms as in the release (to any room but their own); a question "
+    "never asks about a visit since repeated, so after two visits the most recent decides, as "
+    "in the release (`revisit`; `revisit=false` never goes back). Statements are shuffled "
+    "within the group between two questions.",
+    16: "Stories have the release's shapes, drawn from its own counts (how the 5 actors fall "
+    "into species and how each species' colours agree): the queried actor has 1, 3 or 4 peers "
+    "and, where their colours disagree, the peer whose species was told last answers, as in "
+    "the release (`peer_mix`; `peer_mix=false` gives exactly `peers` peers and one colour per "
+    "species).",
     17: "No contradictory or repeated statements and left/right the right way round (both were "
     "bugs of the Lua generator).",
     18: "The questions of a round are drawn independently over the pairs linked by a chain of "

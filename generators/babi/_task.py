@@ -266,6 +266,8 @@ def babi_task(
     presets: dict | None = None,
     weight: float = 4.0,
     source: str = SOURCE,
+    superseded_by: str = "",
+    superseded_why: str = "",
 ) -> TaskSpec:
     """Register a bAbI-style task. ``build(knobs) -> World`` is cached per knobs."""
     name, version = task_id.split("/")[1].rsplit("-v", 1)
@@ -292,6 +294,8 @@ def babi_task(
         metric=AnswerMetric(),
         presets={**(presets or {}), **LONG_PRESETS},
         source=source,
+        superseded_by=superseded_by,
+        superseded_why=superseded_why,
     )
     spec_world[task_id] = cached_build
     return register(spec)

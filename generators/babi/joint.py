@@ -9,6 +9,11 @@ every window of ``n`` consecutive episodes holds one story of each task. Each ta
 its own stream, derived from this task's (seed, split), so the joint stream is as reproducible
 as the tasks' own. ``meta["task"]`` says which task a story is of (the runner reports results
 by task from it); ``statements`` and ``questions`` are kept, the per-question fields are not.
+
+``babi/joint-v2`` (issue 13) mixes the tasks' newest versions as of issue 13: ``babi/qa5-v2``,
+``qa14-v2`` and ``qa16-v2`` (questions after facts that disagree, as the release asks them),
+the others ``-v1``. ``babi/joint-v1`` is kept as it was (the v1 tasks), superseded. The ids of
+each version are fixed here, so a later task version needs a new joint version.
 """
 
 from __future__ import annotations
@@ -42,37 +47,43 @@ class JointKnobs(Knobs):
         )
 
 
-def _task_id(number: int) -> str:
-    return f"babi/qa{number}-v1"
+# joint version -> the task versions it mixes (those not named: -v1)
+TASK_VERSIONS = {1: {}, 2: {5: 2, 14: 2, 16: 2}}
+
+
+def _task_id(number: int, version: int = 1) -> str:
+    return f"babi/qa{number}-v{TASK_VERSIONS[version].get(number, 1)}"
 
 
 @functools.lru_cache(maxsize=64)
-def _vocab(tasks: tuple[int, ...]) -> tuple[str, ...]:
+def _vocab(tasks: tuple[int, ...], version: int = 1) -> tuple[str, ...]:
     """The union of the tasks' vocabularies: task ``tasks[0]``'s in its order, then each next
     task's new words (every task starts with the same ``<pad>``, ``<answer>``, ``.``, ``?``)."""
     words: dict[str, None] = {}
     for t in tasks:
-        spec = get_spec(_task_id(t))
+        spec = get_spec(_task_id(t, version))
         words.update(dict.fromkeys(spec.layout(spec.make_knobs("release")).vocab))
     return tuple(words)
 
 
 @functools.lru_cache(maxsize=64)
-def _id_maps(tasks: tuple[int, ...]) -> tuple[np.ndarray, ...]:
+def _id_maps(tasks: tuple[int, ...], version: int = 1) -> tuple[np.ndarray, ...]:
     """For each task, ``int32[len(its vocab)]``: its word ids in the union vocabulary."""
-    union = {w: i for i, w in enumerate(_vocab(tasks))}
+    union = {w: i for i, w in enumerate(_vocab(tasks, version))}
     maps = []
     for t in tasks:
-        spec = get_spec(_task_id(t))
+        spec = get_spec(_task_id(t, version))
         vocab = spec.layout(spec.make_knobs("release")).vocab
         maps.append(np.asarray([union[w] for w in vocab], dtype=np.int32))
     return tuple(maps)
 
 
-def generate(knobs: JointKnobs, key: np.uint64, start: int, count: int) -> EpisodeBatch:
+def generate(
+    knobs: JointKnobs, key: np.uint64, start: int, count: int, version: int = 1
+) -> EpisodeBatch:
     tasks = tuple(knobs.tasks)
     n = len(tasks)
-    maps = _id_maps(tasks)
+    maps = _id_maps(tasks, version)
     stop = start + count
     parts: list[EpisodeBatch] = []
     rows: list[np.ndarray] = []  # the joint index of each part's episodes
@@ -86,7 +97,7 @@ def generate(knobs: JointKnobs, key: np.uint64, start: int, count: int) -> Episo
             # an empty range: no task has episodes in it, yet the batch needs the fields and
             # dtypes of one, so the first task gives zero episodes
             first, last = 0, -1
-        spec = get_spec(_task_id(t))
+        spec = get_spec(_task_id(t, version))
         task_knobs = spec.make_knobs("release")
         # each task's own stream, derived from this one's key: independent of the other tasks
         sub_key = stream_key(spec.id, task_knobs.to_dict(), int(key), "joint")
@@ -107,9 +118,36 @@ def generate(knobs: JointKnobs, key: np.uint64, start: int, count: int) -> Episo
     return joint
 
 
-def layout(knobs: JointKnobs) -> Layout:
-    return Layout(input_dtype="int32", target_dtype="int32", vocab=_vocab(tuple(knobs.tasks)))
+def layout(knobs: JointKnobs, version: int = 1) -> Layout:
+    vocab = _vocab(tuple(knobs.tasks), version)
+    return Layout(input_dtype="int32", target_dtype="int32", vocab=vocab)
 
+
+SOURCE = (
+    "Weston et al. (2015), arXiv:1502.05698; joint training as in Sukhbaatar et al. (2015), "
+    "arXiv:1503.08895, Table 1"
+)
+
+
+@dataclass(frozen=True)
+class JointV2Knobs(JointKnobs):
+    """``babi/joint-v2``'s knobs: ``JointKnobs``, a class of its own so that its messages name
+    its task."""
+
+
+SPEC_V2 = register(
+    TaskSpec(
+        id="babi/joint-v2",
+        summary="the 20 bAbI tasks in turn, one vocabulary: for joint training (release data; "
+        "qa5, qa14, qa16 v2)",
+        knobs=JointV2Knobs,
+        generator=functools.partial(generate, version=2),
+        layout=functools.partial(layout, version=2),
+        metric=get_spec("babi/qa1-v1").metric,
+        presets={"release": {}},
+        source=SOURCE,
+    )
+)
 
 SPEC = register(
     TaskSpec(
@@ -120,7 +158,9 @@ SPEC = register(
         layout=layout,
         metric=get_spec("babi/qa1-v1").metric,
         presets={"release": {}},
-        source="Weston et al. (2015), arXiv:1502.05698; joint training as in Sukhbaatar et al. "
-        "(2015), arXiv:1503.08895, Table 1",
+        source=SOURCE,
+        superseded_by="babi/joint-v2",
+        superseded_why="mixes babi/qa5-v1, qa14-v1 and qa16-v1, which never ask after facts "
+        "that disagree; joint-v2 mixes their v2",
     )
 )

@@ -21,7 +21,10 @@ Definitions of the statistics:
 - story_length_statements: the non-question lines of the whole story;
 - vocab: lowercased word tokens of statements and questions (". ? ," stripped) plus answer
   tokens (answers split on ","); answers: the distinct full answer strings ("n,w");
-- supporting_facts_per_question_dist: how many space-separated ids the third field holds.
+- supporting_facts_per_question_dist: how many space-separated ids the third field holds;
+- disagreement (tasks 5, 14, 16, 19; ``fidelity.disagreement``): per question form, the
+  questions, those whose matching earlier facts name two or more different answers, and those
+  of them answered by the most recent fact (the rule in ``fidelity.RULES``).
 """
 
 from __future__ import annotations
@@ -82,6 +85,8 @@ def vocabulary(path: Path) -> list[str]:
 
 
 def main(shared: Path) -> None:
+    from memtasks.generators.babi import fidelity
+
     stats = json.loads((shared / "reference/babi-stats.json").read_text())
     shapes, announced = templates(shared / "reference/babi-templates-en.txt")
     tasks = {}
@@ -99,6 +104,9 @@ def main(shared: Path) -> None:
             "templates": shapes[n],
             "vocab": vocabulary(file),
         }
+        found = fidelity.disagreement(n, file.read_text().splitlines())
+        if found is not None:
+            tasks[str(n)]["disagreement"] = found
     doc = {
         "source": "bAbI v1.2 (tasks_1-20_v1-2), en/*_train.txt, CC BY 3.0; statistics as defined "
         "in generators/babi/make_release_stats.py",
