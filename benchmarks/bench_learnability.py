@@ -241,6 +241,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-seeds", type=int, default=3, help="generated data seeds")
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--epochs", type=int, default=None, help="default: the variant's (120)")
+    parser.add_argument(
+        "--sources",
+        default="generated,release",
+        help="which runs: generated, release or both (comma-separated)",
+    )
     parser.add_argument("--report", action="store_true", help="only print the table")
     args = parser.parse_args(argv)
     out = Path(args.out)
@@ -261,6 +266,8 @@ def main(argv: list[str] | None = None) -> int:
                           args.best_of if seed == 0 else args.seed_inits))  # fmt: skip
             if seed == 0:
                 units.append((task_id, "release", 0, args.inits))
+    sources = set(args.sources.split(","))
+    units = [u for u in units if u[1] in sources]
     todo = [u for u in units if not (out / unit_file(*u[:3])).exists()]
     print(f"{len(units) - len(todo)} of {len(units)} runs done; {len(todo)} to go", flush=True)
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
