@@ -254,7 +254,8 @@ LEARN_ABOUT = (
     "release's training file (its first 900 questions; scored on the rest, the \"release "
     'tail") and on generated data of the same size (data seeds 0-2), scored on the same '
     "release tail: a task is flagged when the two sources differ by more than the noise "
-    "between initialisations (the larger range, max - min, of one data set's initialisations)."
+    "between initialisations (the larger range, max - min, of one data set's initialisations; "
+    "at least the tail's own resolution, two binomial standard errors and one question)."
 )
 
 

@@ -88,6 +88,23 @@ def test_a_task_is_flagged_when_the_sources_differ_by_more_than_the_noise(tmp_pa
     assert "| babi/qa5-v1 |" in table and "**yes**" in table
 
 
+def test_the_noise_is_never_under_the_tails_own_resolution(tmp_path):
+    """Every initialisation at 0 % on one side and 1 % on the other: one question of 100 is
+    no evidence, however steady the initialisations are."""
+    release = _record("babi/qa12-v1", "release", 0, [1.0, 1.0, 1.0])
+    release["tail_questions"] = 100
+    (tmp_path / "qa12__release__seed0.json").write_text(json.dumps(release))
+    (tmp_path / "qa12-v1__generated__seed0.json").write_text(
+        json.dumps(_record("babi/qa12-v1", "generated", 0, [0.0] * 5))
+    )
+    (row,) = bench.summarise(tmp_path)
+    pooled = 3 / 8 / 100  # three runs at 1 %, five at 0 %
+    assert row["noise"] == pytest.approx(200 * (pooled * (1 - pooled) / 100) ** 0.5)
+    assert row["difference"] == pytest.approx(-1.0) and not row["flagged"]
+    assert bench._sampling(100, [50.0]) == pytest.approx(10.0)  # 2 * sqrt(.25 / 100)
+    assert bench._sampling(None, [50.0]) == 0.0
+
+
 def test_one_tiny_run_on_a_stand_in_release(tmp_path, monkeypatch):
     from memtasks import storage
     from memtasks.loaders import babi
