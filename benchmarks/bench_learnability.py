@@ -81,6 +81,7 @@ def run_unit(
 
     torch.set_num_threads(1)
     started = time.time()
+    commit, dirty = git_commit()  # the code that runs, not the checkout when the file is written
     task = task_number(task_id)
     cfg = RunSettings(model=VARIANT, task=task_id, seed=seed, inits=inits,
                       epochs=epochs, extrapolate=False, progress=False, threads=1)  # fmt: skip
@@ -107,7 +108,6 @@ def run_unit(
 
     first = adapt(first)
     _, chosen = train_initialisations(first, make=lambda c: adapt(prepare(c)[0]))
-    commit, dirty = git_commit()
     record = {
         "task": task, "task_id": task_id, "source": source, "data_seed": seed,
         "variant": VARIANT,
