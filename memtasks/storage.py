@@ -46,6 +46,7 @@ import queue
 import re
 import shutil
 import signal
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -688,19 +689,55 @@ def _write_all(jobs, workers, hasher: ContentHasher, read_back: ContentHasher | 
         initargs=(threads, done, os.getpid()),
     )  # fmt: skip
     try:
-        futures = [pool.submit(_worker, job) for job in jobs]
-        for s, future in enumerate(futures):
-            while not future.done():
-                report(block=True)
-            positions[s], pieces = future.result()
-            for piece in pieces:
-                record(*piece)
+        with _signals_deferred() as check:
+            futures = [pool.submit(_worker, job) for job in jobs]
+            for s, future in enumerate(futures):
+                while not future.done():
+                    check()  # a safe point: this thread holds no future's lock here
+                    report(block=True)
+                check()
+                positions[s], pieces = future.result()
+                for piece in pieces:
+                    record(*piece)
     except BaseException:
         _stop_pool(pool)
         raise
     pool.shutdown(wait=True)
     report(block=False)
     return positions
+
+
+@contextlib.contextmanager
+def _signals_deferred():
+    """SIGINT and SIGTERM held back while the main thread polls the pool, and handed to the
+    handler that was in place at a safe point: the ``check()`` this yields.
+
+    A handler that raises (Ctrl-C's KeyboardInterrupt, the command line's SIGTERM) can land
+    between a lock's acquire and the ``with`` that would release it: ``Future.done()`` then
+    keeps the future's lock, and the pool's manager thread, cancelling that future at
+    shutdown, waits for it forever (a generate that hung after SIGTERM). ``check()`` is called
+    where this thread holds no lock. Only Python-level handlers are deferred; SIG_DFL and
+    SIG_IGN act as they would."""
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: None  # handlers can be set only there; an embedding program keeps its own
+        return
+    noted: list[tuple[int, object]] = []
+    old = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    deferred = {sig: h for sig, h in old.items() if callable(h)}
+    for sig in deferred:
+        signal.signal(sig, lambda signum, frame: noted.append((signum, frame)))
+
+    def check() -> None:
+        while noted:
+            signum, frame = noted.pop(0)
+            deferred[signum](signum, frame)
+
+    try:
+        yield check
+    finally:
+        for sig, handler in deferred.items():
+            signal.signal(sig, handler)
+        check()  # one that came after the last check
 
 
 def _stop_pool(pool: ProcessPoolExecutor) -> None:

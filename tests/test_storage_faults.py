@@ -478,3 +478,19 @@ def test_dedup_planning_shows_a_progress_bar(capsys, tmp_path):
     assert code == 0
     assert "dedup: hashing stories" in err
     assert json.loads((out / storage.MANIFEST).read_text())["dedup_against"] == 2000
+
+
+def test_signals_reach_their_handler_only_at_the_pools_safe_points():
+    """Ctrl-C while the parent polls the worker pool waits for ``check()``: a KeyboardInterrupt
+    raised inside a future's lock left it held, and the pool's shutdown then hung."""
+    with storage._signals_deferred() as check:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)  # the handler has run by now: it only noted the signal
+        with pytest.raises(KeyboardInterrupt):
+            check()
+        check()  # delivered once
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    # one that arrives after the last check is handed over on leaving
+    with pytest.raises(KeyboardInterrupt), storage._signals_deferred():
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)
