@@ -22,6 +22,7 @@ what ``memtasks bench`` runs.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import statistics
@@ -90,7 +91,10 @@ def task_kernels(spec: TaskSpec) -> list[Any]:
     A name may be a dispatcher itself or an object holding several (a kernel compiled both
     serial and parallel keeps one dispatcher per variant as attributes).
     """
-    module = sys.modules[spec.generator.__module__]
+    generator = spec.generator
+    while isinstance(generator, functools.partial):  # babi/joint-v2: joint's with version=2
+        generator = generator.func
+    module = sys.modules[generator.__module__]
     dispatchers = []
 
     def collect(obj, depth: int) -> None:
@@ -100,11 +104,11 @@ def task_kernels(spec: TaskSpec) -> list[Any]:
             for held in getattr(obj, "__dict__", {}).values():
                 collect(held, depth - 1)
 
-    for name in spec.generator.__code__.co_names:
+    for name in generator.__code__.co_names:
         collect(getattr(module, name, None), 1)
     # generators made by a factory (bAbI) hold their kernels in closure cells: a driver object
     # holding kernels holding dispatchers
-    for cell in spec.generator.__closure__ or ():
+    for cell in generator.__closure__ or ():
         collect(cell.cell_contents, 2)
     return dispatchers
 

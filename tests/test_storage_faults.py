@@ -483,6 +483,15 @@ def test_dedup_planning_shows_a_progress_bar(capsys, tmp_path):
 def test_signals_reach_their_handler_only_at_the_pools_safe_points():
     """Ctrl-C while the parent polls the worker pool waits for ``check()``: a KeyboardInterrupt
     raised inside a future's lock left it held, and the pool's shutdown then hung."""
+    # Python's own Ctrl-C handler, whatever an earlier test left (a worker's init ignores it)
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        _deferred_delivery()
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
+def _deferred_delivery() -> None:
     with storage._signals_deferred() as check:
         os.kill(os.getpid(), signal.SIGINT)
         time.sleep(0.05)  # the handler has run by now: it only noted the signal
