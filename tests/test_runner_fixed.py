@@ -311,3 +311,13 @@ def test_cli_inits_say_which_initialisation_was_kept(tmp_path, capsys):
     seeds = [m["init_seed"] for m in saved["initialisations"]["members"]]
     assert seeds == [4, 5] and saved["init_seed"] in seeds
     assert f"kept init seed {saved['init_seed']} of 2" in capsys.readouterr().out
+
+
+def test_a_run_without_a_held_out_set_still_tells_the_model_each_epoch(tmp_path):
+    """With no held-out stories the model's end-of-epoch hook still runs (with NaN): MemN2N's
+    linear start ends at its cap, where it once never ended."""
+    results = run(babi(tmp_path, model="memn2n", valid_fraction=0.0, epochs=3,
+                       hparams={"embed_size": 8, "linear_epochs": 2}))  # fmt: skip
+    events = [e.get("event", "") for e in results.epochs]
+    assert "no held-out set" in events[1] and events[0] == events[2] == ""
+    assert all("valid_loss" not in e for e in results.epochs)

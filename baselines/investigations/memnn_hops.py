@@ -14,6 +14,7 @@ response that cannot express the answer; one whose hops fail cannot find the fac
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import time
 
@@ -30,10 +31,8 @@ def value(text: str):
     if low in ("true", "false"):
         return low == "true"
     for kind in (int, float):
-        try:
+        with contextlib.suppress(ValueError):  # not a number of this kind: try the next
             return kind(text)
-        except ValueError:
-            pass
     return text
 
 
