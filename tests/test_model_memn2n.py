@@ -41,14 +41,15 @@ def batch(episodes):
 # ---------------------------------------------------------------------------------------------
 # A slow reference: the paper's equations one sample, one memory, one word at a time
 # ---------------------------------------------------------------------------------------------
-def ref_encode(tokens, table, pe):
-    """sum_j l_j * E x_j, with l_kj = (1 - j/J) - (k/d)(1 - 2j/J) (83) or 1 (bag of words)."""
+def ref_encode(tokens, table, pe, scale=1.0):
+    """sum_j l_j * E x_j, with l_kj = (1 - j/J) - (k/d)(1 - 2j/J) (83) (times ``scale``, the
+    knob ``pe_scale``) or 1 (bag of words)."""
     words = [int(t) for t in tokens if int(t) != 0]
     big_j, d = len(words), table.shape[1]
     out = torch.zeros(d, dtype=torch.float64)
     for j, w in enumerate(words, start=1):
         for k in range(1, d + 1):
-            weight = (1 - j / big_j) - (k / d) * (1 - 2 * j / big_j) if pe else 1.0
+            weight = scale * ((1 - j / big_j) - (k / d) * (1 - 2 * j / big_j)) if pe else 1.0
             out[k - 1] += weight * float(table[w, k - 1])
     return out
 
@@ -58,6 +59,7 @@ def ref_logits(model, batch):
     e = model.embeddings.detach().double()
     t = None if model.temporal is None else model.temporal.detach().double()
     k_hops, pe = hp.hops, hp.encoding == "pe"
+    scale = hp.pe_scale
     if hp.tying == "adjacent":
         b_tab = e[0]
         a_tab, c_tab = [e[k] for k in range(k_hops)], [e[k + 1] for k in range(k_hops)]
@@ -69,15 +71,18 @@ def ref_logits(model, batch):
     for s in range(batch["query"].shape[0]):
         count = int(batch["sentence_counts"][s])
         sents = batch["sentences"][s]
-        u = ref_encode(batch["query"][s], b_tab, pe)
+        u = ref_encode(batch["query"][s], b_tab, pe, scale)
         for k in range(k_hops):
-            m = [ref_encode(sents[i], a_tab[k], pe) for i in range(count)]
-            c = [ref_encode(sents[i], c_tab[k], pe) for i in range(count)]
+            m = [ref_encode(sents[i], a_tab[k], pe, scale) for i in range(count)]
+            c = [ref_encode(sents[i], c_tab[k], pe, scale) for i in range(count)]
             if ta is not None:  # (84)-(85): the most recent sentence has age 0
-                m = [m[i] + ta[k][count - 1 - i] for i in range(count)]
-                c = [c[i] + tc[k][count - 1 - i] for i in range(count)]
+                age = [min(count - 1 - i, hp.memory_size - 1) for i in range(count)]  # the cap
+                m = [m[i] + ta[k][age[i]] for i in range(count)]
+                c = [c[i] + tc[k][age[i]] for i in range(count)]
             scores = torch.stack([u @ mi for mi in m])
-            p = scores if model.linear else torch.exp(scores) / torch.exp(scores).sum()
+            # the authors' code: a memory of memory_size slots, the empty ones scoring 0
+            empty = max(hp.memory_size - count, 0) if hp.empty_slots == "attended" else 0
+            p = scores if model.linear else torch.exp(scores) / (torch.exp(scores).sum() + empty)
             o = sum(p[i] * c[i] for i in range(count))
             if model.name == "gated-memn2n":  # (86)-(87)
                 g = k if hp.gate_tying == "hop" else 0
@@ -108,6 +113,8 @@ CASES = [
     ("memn2n", dict(tying="layerwise")),
     ("memn2n", dict(encoding="bow", temporal=False, hops=1, answer_words=1)),
     ("memn2n", dict(tying="layerwise", encoding="bow", hops=2)),
+    ("memn2n", dict(empty_slots="attended", pe_scale=2.0)),
+    ("memn2n", dict(empty_slots="attended", memory_size=6, tying="layerwise")),
     ("gated-memn2n", dict()),
     ("gated-memn2n", dict(gate_tying="global", tying="layerwise")),
 ]
