@@ -23,7 +23,8 @@ a run is a paper's configuration its flags are those of the named variant, ``mem
 ``babi-1k``
     The 20 bAbI tasks with 1,000 training questions each (the ``release`` preset, generated):
     MemN2N with 3 hops, position encoding, linear start and random noise, per task and
-    jointly (``babi/joint-v1``, d = 50, 60 epochs: Sukhbaatar et al. 2015, sec. 4.2), and the
+    jointly (``babi/joint-v1``, d = 50, 60 epochs after 30 of linear start: Sukhbaatar et al.
+    2015, sec. 4.2, and the authors' joint configuration), and the
     strongly supervised MemNN per task (``memnn.babi-1k``: 3 hops, 3-grams, matching features,
     the tanh response network; Weston et al. 2015, "MemNN AM+NG+NL").
 ``babi-10k``
