@@ -231,14 +231,17 @@ BABI_1K_PAPER_TASKS = {
 LEARNABILITY = ROOT / "benchmarks" / "results" / "cpu-2core-learnability"
 # What the learnability figures of a task say, where they need words (measured, issue 13).
 LEARN_NOTES = {
-    5: "v1 never asks after gives that disagree: trained on it, MemN2N scores 3.3 % error on "
-    "generated test stories and 14.5 % on the release tail; v2 asks them at the release's "
-    "rates, and the two sources then agree on the tail (11.4 against 11.3 %).",
-    16: "Both sources fail alike (training error 34-43 %, on the release's own 900 questions "
-    "too), so the gap to the paper's 1.3 % is the model's training, not the data. Tried on "
-    "generated qa16, test error of two initialisations each, none a cure: the paper's LS rate "
-    "(0.16 on the mean loss) 52.3-54.6 %, 0.64 53.7-54.5 %, no linear start 50.6-56.9 %, the "
-    "authors' position encoding (one J for all sentences) 55.5-56.9 %.",
+    5: "v1 never asks after gives that disagree: trained on it, MemN2N (the former variant: "
+    "the paper's encoding scale, empty slots masked) scored 3.3 % error on generated test "
+    "stories and 14.5 % on the release tail; v2 asks them at the release's rates, and the two "
+    "sources then agreed on the tail (11.4 against 11.3 %; "
+    "`benchmarks/results/cpu-2core-learnability-pre`).",
+    16: "The former variant (the paper's encoding scale, rate 0.01 on the summed loss) failed "
+    "qa16 on both sources alike (best of 10: 56.4 % on generated test stories; 46-55 % on the "
+    "release tail when trained on the release's own questions): the model's training, not the "
+    "data. The authors' encoding "
+    "scale with the paper's rate learns it (`reference_models/memn2n.py`, \"The bAbI "
+    'variants"); without linear start it fails again (54.6 %, one run).',
 }
 
 
@@ -257,8 +260,10 @@ def _learnability() -> list[dict]:
 
 
 LEARN_ABOUT = (
-    "MemN2N with the paper's protocol (`memn2n.babi-1k`: 3 hops, PE, LS, RN, d = 20, SGD, "
-    "120 epochs of batch 32; the best of 10 initialisations by training error) and the "
+    "MemN2N with the paper's protocol (`memn2n.babi-1k`: 3 hops, PE, LS, RN, d = 20, SGD at "
+    "the paper's rate, 20 epochs of linear start and 100 more, batch 32, the best of 10 "
+    "initialisations by training error; as the authors' code, the encoding at its scale and "
+    "the empty memory slots in the attention) and the "
     "learnability check, by `python benchmarks/bench_learnability.py` (results in "
     "`benchmarks/results/cpu-2core-learnability`, one JSON per task, source and data seed, "
     "with every initialisation's figures). The same model and protocol trained on the "
