@@ -112,3 +112,18 @@ def test_every_qa_baseline_command_is_one_the_cli_accepts(quick, tmp_path):
             assert _make_tables().RUN.match(run.file), run.file
     with pytest.raises(click.UsageError):
         cli.commands["baseline"].make_context("baseline", ["memn2n", "babi/qa1-v1", "--bogus"])
+
+
+def test_a_results_readme_keeps_its_tables_and_code_in_the_cards():
+    """A README's paragraphs are rewrapped for the card; its tables and indented commands are
+    kept line for line (rewrapping ran a table's rows together into one paragraph)."""
+    text = (
+        "A paragraph   that\nruns over lines.\n\n    python run.py --flag\n\n"
+        "| task | error |\n|---|---|\n| qa1 | 0.0 |\n"
+    )
+    out = _make_tables()._markdown(text)
+    assert out.split("\n\n") == [
+        "A paragraph that runs over lines.",
+        "    python run.py --flag",
+        "| task | error |\n|---|---|\n| qa1 | 0.0 |",
+    ]
