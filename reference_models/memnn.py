@@ -166,7 +166,9 @@ qa5 (15.8 %, 2), qa17 (47.9 %, 35) and qa19 (76.8 %, 64), where the response fai
 hops right (errors with every hop right: 15.6 %, 47.1 %, 74.4 %; hops right: qa5 99.8 %, qa17
 99.8 % and 99.6 %, qa19 58.7 % and 81.7 %): the answer is a relation composed from the
 question's form and two facts' roles, which the additive features and the small tanh network
-did not learn from 1,000 questions in 10 epochs; and qa18 (10.5 %, 5).
+did not learn from 1,000 questions in 10 epochs (nor in 30: qa5 19.1 %, ``memtasks baseline
+memnn.babi-1k babi/qa5-v1 --train-questions 1000 --epochs 30``, seed 0: more epochs overfit);
+and qa18 (10.5 %, 5).
 
 Every figure of this docstring without a command of its own: ``python
 baselines/investigations/memnn_hops.py N --hp hops=3 --hp ...`` (seed 0, 10 epochs of the first
