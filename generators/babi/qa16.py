@@ -126,15 +126,14 @@ class Qa16Knobs(BabiKnobs):
 
 
 @njit
-def story(state, p, pools, lines):
-    actor_pool, animals, colors, says_is_a, says_is, asks = pools
-    n_actors, n_peers = np.int64(p.story_actors), np.int64(p.peers)
-    # the cast, in random order
+def cast_and_telling(state, actor_pool, n_actors):
+    """``(state, actors, who)``: the cast, the pool in random order (its first ``n_actors``),
+    and the telling, ``who[t]`` the actor of line t: a random actor with a line left tells it
+    (species, then colour), so the last line is some actor's colour."""
     actors = actor_pool.copy()
     for i in range(n_actors):
         state, j = next_below(state, len(actors) - i)
         actors[i], actors[i + j] = actors[i + j], actors[i]
-    # the telling: a random actor with a line left tells it (species, then colour)
     told = np.zeros(n_actors, np.int64)
     who = np.empty(2 * n_actors, np.int64)
     left = np.arange(n_actors)
@@ -147,6 +146,14 @@ def story(state, p, pools, lines):
         if told[a] == 2:
             n_left -= 1
             left[k] = left[n_left]
+    return state, actors, who
+
+
+@njit
+def story(state, p, pools, lines):
+    actor_pool, animals, colors, says_is_a, says_is, asks = pools
+    n_actors, n_peers = np.int64(p.story_actors), np.int64(p.peers)
+    state, actors, who = cast_and_telling(state, actor_pool, n_actors)
     x = who[2 * n_actors - 1]  # the queried actor: its colour line becomes the question
     # species: x and its peers share one, the others have any other; colours per species
     state, sx = next_below(state, len(animals))
@@ -257,22 +264,7 @@ def story_mixed(state, p, pools, lines):
         pools
     )
     n_actors = np.int64(p.story_actors)
-    actors = actor_pool.copy()
-    for i in range(n_actors):
-        state, j = next_below(state, len(actors) - i)
-        actors[i], actors[i + j] = actors[i + j], actors[i]
-    told = np.zeros(n_actors, np.int64)
-    who = np.empty(2 * n_actors, np.int64)
-    left = np.arange(n_actors)
-    n_left = n_actors
-    for t in range(2 * n_actors):
-        state, k = next_below(state, n_left)
-        a = left[k]
-        who[t] = a
-        told[a] += 1
-        if told[a] == 2:
-            n_left -= 1
-            left[k] = left[n_left]
+    state, actors, who = cast_and_telling(state, actor_pool, n_actors)
     x = who[2 * n_actors - 1]  # the queried actor: its colour line becomes the question
     # the story's shape, as often as in the release
     state, r = next_below(state, cumulative[len(cumulative) - 1])
