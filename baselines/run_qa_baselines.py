@@ -25,8 +25,9 @@ a run is a paper's configuration its flags are those of the named variant, ``mem
     MemN2N with 3 hops, position encoding, linear start and random noise, per task and
     jointly (``babi/joint-v1``, d = 50, 60 epochs after 30 of linear start: Sukhbaatar et al.
     2015, sec. 4.2, and the authors' joint configuration), and the
-    strongly supervised MemNN per task (``memnn.babi-1k``: 3 hops, 3-grams, matching features,
-    the tanh response network; Weston et al. 2015, "MemNN AM+NG+NL").
+    strongly supervised MemNN per task (``memnn.babi-1k``: up to 6 hops, 3-grams, matching
+    features, the tanh response network; Weston et al. 2015, "MemNN AM+NG+NL"; what it adds:
+    ``reference_models/memnn.py``).
 ``babi-10k``
     10,000 training questions per task, jointly: DMN+, MemN2N and an LSTM, each given
     ``--time-limit`` seconds of training (the budget is stated in the results).
@@ -101,8 +102,9 @@ def babi_1k() -> list[Run]:
     # training error (benchmarks/bench_learnability.py runs the same with more figures)
     runs = [Run("memn2n", "memn2n.babi-1k", task) for task in BABI]
     runs.append(Run("memn2n", "memn2n.babi-1k-joint", "babi/joint-v1"))
-    # memnn.babi-1k: three hops (qa3's questions have three supporting facts; fewer supports:
-    # the nil memory), 3-grams, matching features, the tanh response network
+    # memnn.babi-1k: up to six hops (the nil memory ends them; qa7 and qa8 list up to eight
+    # supporting facts, six or fewer for 99 % of questions), 3-grams, matching features, the
+    # tanh response network, and the features the module docstring adds
     runs += [Run("memnn", "memnn.babi-1k", task, ("--train-questions", "1000", "--epochs", "10"))
              for task in BABI]  # fmt: skip
     return runs

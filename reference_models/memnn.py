@@ -236,7 +236,9 @@ class MemNNHparams(QAHparams):
     memory_size: int = knob(
         0, lo=0, hi=1_000_000, doc="most recent sentences held in memory (0: all of them)"
     )
-    hops: int = knob(2, lo=1, hi=3, doc="k, memories looked up before answering (eq. 20-21)")
+    hops: int = knob(
+        2, lo=1, hi=16, doc="k, the most memories looked up before answering (eq. 20-21)"
+    )
     time_features: bool = knob(
         True,
         doc="write-time features: each memory's age (relative to the question) and its order "
@@ -266,6 +268,24 @@ class MemNNHparams(QAHparams):
         False,
         doc="a chosen memory joins the input with matching features too: its words that "
         "also occur in the question (Weston et al. 2014, sec. 3.6)",
+    )
+    match_chosen: bool = knob(
+        False,
+        doc="a candidate memory carries its words that also occur in a memory already chosen "
+        "(hops after the first; matching features over the whole input [x, m_o1, ...])",
+    )
+    recency_features: bool = knob(
+        False,
+        doc="a candidate memory's words carry 'the latest memory holding this word' (for the "
+        "question's words and the chosen memories'), and 'the nearest memory before / after "
+        "the one just chosen holding this word' (for that memory's words): order without "
+        "distance",
+    )
+    answer_context: bool = knob(
+        False,
+        doc="a candidate answer word carries, for each chosen memory it occurs in, the words "
+        "just before and after it there (its role in the fact), and whether it occurs in the "
+        "question",
     )
     support_order: str = knob(
         "given",
@@ -327,9 +347,18 @@ class MemNN(QAModel):
         self.r_memory = [r_groups + g * size for g in range(groups)]
         # matching features of a candidate: its words that occur in the question
         self.o_match_cand = o_groups + groups * size
-        o_rows = self.o_match_cand + (v if hp.match_features else 0)
+        # matching features of a candidate against the memories already chosen
+        self.o_match_chosen = self.o_match_cand + (v if hp.match_features else 0)
+        # recency flags of a candidate's words: [V latest | V nearest before | V nearest after]
+        self.o_latest = self.o_match_chosen + (v if hp.match_chosen else 0)
+        self.o_before, self.o_after = self.o_latest + v, self.o_latest + 2 * v
+        o_rows = self.o_latest + (3 * v if hp.recency_features else 0)
         self.U_O = nn.Embedding(o_rows, hp.embed_size, padding_idx=0)
-        self.U_R = nn.Embedding(r_groups + groups * size, hp.embed_size, padding_idx=0)
+        # answer context: per hop group [V words before | V words after | "occurs here"], then
+        # one row "occurs in the question"
+        self.r_context = r_groups + groups * size
+        r_rows = self.r_context + ((2 * v + 1) * groups + 1 if hp.answer_context else 0)
+        self.U_R = nn.Embedding(r_rows, hp.embed_size, padding_idx=0)
         # NL: the response's 2-layer tanh network over U_R Phi_x([x, m_o1, ...])
         n = hp.embed_size
         self.response = (
@@ -352,6 +381,9 @@ class MemNN(QAModel):
             w = self.U_O.weight
             w[self.o_age_cand : self.o_age_cand + t] = 0.0
             w[self.o_older : self.o_newer + t] = 0.0
+            # as the time rows: a match with a chosen memory starts neutral
+            w[self.o_match_chosen :] = 0.0  # matches with choices, recency: neutral at first
+            self.U_R.weight[self.r_context :] = 0.0  # answer context: neutral at the start
             for u, starts in ((self.U_O, self.o_memory), (self.U_R, self.r_memory)):
                 for start in starts:
                     u.weight[start + f : start + f + t] = 0.0
@@ -414,7 +446,8 @@ class MemNN(QAModel):
         age, valid = memory_rows(batch["sentence_counts"], n)  # [S, N]; age 0: the latest
         valid_all = torch.cat([valid, torch.ones(s, 1, dtype=torch.bool, device=dev)], 1)
 
-        # G: every sentence's embeddings, computed once. (The memories' words are kept as they
+        # G: the candidates' embeddings, computed once; a chosen memory's input-side ones only
+        # once chosen (one sentence per sample and hop). (The memories' words are kept as they
         # are, so a padding row embeds to exactly zero.)
         features = self.sentence_features(sentences)  # I: [S, N, F]
 
@@ -423,11 +456,9 @@ class MemNN(QAModel):
             hit = (sentences[..., None] == query_words[:, None, None, :]).any(-1)
             matched = torch.where(hit, sentences, 0)  # [S, N, W]
 
-        def memories(
-            u: nn.Embedding, words: int, ages: int, nil: int, match: int | None = None
-        ) -> torch.Tensor:
+        def memories(u: nn.Embedding, words: int, ages: int, nil: int, match: int) -> torch.Tensor:
             e = u(self._feature(features, words)).sum(-2)
-            if match is not None and self.hp.match_features:
+            if self.hp.match_features:
                 e = e + u(self._feature(matched, match)).sum(-2)
             if self.hp.time_features:  # padding rows: age 0, no time feature
                 e = e + self._thermometer(u, ages, age)
@@ -436,12 +467,47 @@ class MemNN(QAModel):
         o_cand = memories(
             self.U_O, self.o_candidate, self.o_age_cand, self.o_nil_cand, self.o_match_cand
         )
-        f, t = self.features, self.hp.max_age
-        o_in = [memories(self.U_O, g, g + f, g + f + t, g + f + t + 1) for g in self.o_memory]
-        r_in = [memories(self.U_R, g, g + f, g + f + t, g + f + t + 1) for g in self.r_memory]
+        f, t, v_ = self.features, self.hp.max_age, self.vocab
+        ar = torch.arange(s, device=dev)
+
+        def joined(u: nn.Embedding, start: int, pick: torch.Tensor) -> torch.Tensor:
+            """U Phi_x(m_pick) in the group at ``start`` (memory features, ages, nil, matched
+            words), ``[S, n]``: what the memory chosen by a hop adds to the input."""
+            nil = u.weight[start + f + t].expand(s, -1)
+            if n == 0:
+                return nil
+            row = pick.clamp_max(n - 1)
+            e = u(self._feature(features[ar, row], start)).sum(-2)
+            if self.hp.match_features:
+                e = e + u(self._feature(matched[ar, row], start + f + t + 1)).sum(-2)
+            if self.hp.time_features:
+                e = e + self._thermometer(u, start + f, age[ar, row])
+            return torch.where((pick < n)[:, None], e, nil)
+
         query = self.sentence_features(query_words)
         u_o = self.U_O(self._feature(query, self.o_query)).sum(-2)  # U_O Phi_x(x), [S, n]
         u_r = self.U_R(self._feature(query, self.r_query)).sum(-2)  # U_R Phi_x(x)
+
+        if self.hp.recency_features and n > 0:
+            rows = torch.arange(n, device=dev)[None, :, None].expand_as(sentences)
+            flat, rows = sentences.reshape(s, -1), rows.reshape(s, -1)
+            start = torch.full((s, v_), -1, dtype=torch.int64, device=dev)
+            last = start.scatter_reduce(1, flat, rows, "amax")  # [S, V]: latest row holding x
+            is_last = last.gather(1, flat).view_as(sentences) == rows.view_as(sentences)
+            context = torch.zeros(s, v_, dtype=torch.bool, device=dev)
+
+            def recent(words: torch.Tensor) -> torch.Tensor:
+                """The 'latest memory holding x' term of each candidate for the words
+                ``words [S, W]`` newly in the input (the question's, a chosen memory's)."""
+                nonlocal context
+                new = torch.zeros_like(context).scatter(1, words, True) & ~context
+                new[:, 0] = False
+                context = context | new
+                on = is_last & new.gather(1, flat).view_as(sentences)
+                e = self.U_O(torch.where(on, sentences + self.o_latest, 0)).sum(-2)
+                return F.pad(e, (0, 0, 0, 1))  # [S, N+1, n]; nil: nothing
+
+            o_cand = o_cand + recent(query_words)
 
         targets = self.hop_targets(batch, n) if "support_rows" in batch else None
         any_order = targets is not None and self.hp.support_order == "any"
@@ -451,8 +517,7 @@ class MemNN(QAModel):
             remaining = torch.zeros(s, n + 1, dtype=torch.bool, device=dev)
             remaining.scatter_(1, torch.where(rows >= 0, rows, n), rows >= 0)
             remaining[:, n] = False
-        ar = torch.arange(s, device=dev)
-        scores, choices, wanted, allowed = [], [], [], []
+        scores, choices, wanted, allowed, picked = [], [], [], [], []
         for h in range(self.hp.hops):
             # s_O([x, m_o1, ...], m_i) for every i at once (20, 21, 23)
             score = torch.einsum("snd,sd->sn", o_cand, u_o)
@@ -475,9 +540,10 @@ class MemNN(QAModel):
                 pick = torch.where(wanted[h] >= 0, wanted[h], pick)
             scores.append(score)
             choices.append(pick)
+            picked.append(pick)
             # Phi_x([x, m_o1]) = Phi_x(x) + Phi_x(m_o1)
-            u_o = u_o + o_in[self.group[h]][ar, pick]
-            u_r = u_r + r_in[self.group[h]][ar, pick]
+            u_o = u_o + joined(self.U_O, self.o_memory[self.group[h]], pick)
+            u_r = u_r + joined(self.U_R, self.r_memory[self.group[h]], pick)
             if self.hp.time_features and h + 1 < self.hp.hops and n > 0:
                 # each candidate's write time relative to the memory just chosen: "written
                 # at least k sentences before it" / "after it" (nil, and for nil, nothing)
@@ -486,6 +552,23 @@ class MemNN(QAModel):
                 order = self._thermometer(self.U_O, self.o_older, gap.clamp_min(0))
                 order = order + self._thermometer(self.U_O, self.o_newer, (-gap).clamp_min(0))
                 o_cand = o_cand + F.pad(order, (0, 0, 0, 1))  # [S, N+1, n]
+            if self.hp.match_chosen and h + 1 < self.hp.hops and n > 0:
+                # each candidate's words that also occur in the memory just chosen (nil: none);
+                # the chosen memory itself gets none, as its match with itself says nothing
+                chosen = sentences[ar, pick.clamp_max(n - 1)]  # [S, W]
+                hit = (sentences[..., None] == chosen[:, None, None, :]).any(-1) & (sentences > 0)
+                keep = (pick < n)[:, None] & (torch.arange(n, device=dev)[None, :] != pick[:, None])
+                both = torch.where(hit & keep[..., None], sentences, 0)
+                shared = self.U_O(self._feature(both, self.o_match_chosen)).sum(-2)
+                o_cand = o_cand + F.pad(shared, (0, 0, 0, 1))  # [S, N+1, n]
+            if self.hp.recency_features and h + 1 < self.hp.hops and n > 0:
+                o_cand = (
+                    o_cand
+                    + self._nearest(sentences, pick)
+                    + recent(
+                        torch.where((pick < n)[:, None], sentences[ar, pick.clamp_max(n - 1)], 0)
+                    )
+                )
 
         # R: s_R([x, m_o1, m_o2], w) for every word of every answer position (22, 23)
         a, v = self.hp.answer_words, self.vocab
@@ -493,6 +576,8 @@ class MemNN(QAModel):
         if self.response is not None:  # NL: s_R = net(U_R Phi_x(...))^T U_R Phi_y(w)
             u_r = u_r + self.response(u_r)
         logits = torch.einsum("sd,avd->sav", u_r, answers)
+        if self.hp.answer_context:
+            logits = logits + self._answer_context(u_r, sentences, query_words, picked)[:, None]
         return {
             "logits": logits,
             "hop_scores": torch.stack(scores, 1),  # [S, hops, N+1]; index N is nil
@@ -501,6 +586,67 @@ class MemNN(QAModel):
             "hop_targets": torch.stack(wanted, 1) if wanted else None,  # [S, hops] or None
             "hop_valid": torch.stack(allowed, 1),  # [S, hops, N+1]: candidates of the loss
         }
+
+    def _nearest(self, sentences: torch.Tensor, pick: torch.Tensor) -> torch.Tensor:
+        """The 'nearest memory before / after the chosen one holding x' terms of every
+        candidate, for the words x of the memory ``pick`` just chosen, ``[S, N+1, n]`` (nil
+        chosen: nothing). Why: "where was Sandra before she dropped it" is her last move
+        before that fact, however far back, and the thermometer offsets make a far fact pay
+        for every step of its distance (bAbI qa2's hop 2 missed such facts)."""
+        s, n, w = sentences.shape
+        dev = sentences.device
+        ar = torch.arange(s, device=dev)
+        chosen = torch.where((pick < n)[:, None], sentences[ar, pick.clamp_max(n - 1)], 0)
+        rows = torch.arange(n, device=dev)[None, :, None].expand_as(sentences).reshape(s, -1)
+        flat = sentences.reshape(s, -1)
+        at = pick[:, None]
+        v = self.vocab
+        before = torch.full((s, v), -1, dtype=torch.int64, device=dev).scatter_reduce(
+            1, flat, torch.where(rows < at, rows, -1), "amax"
+        )
+        after = torch.full((s, v), n, dtype=torch.int64, device=dev).scatter_reduce(
+            1, flat, torch.where(rows > at, rows, n), "amin"
+        )
+        mine = torch.zeros(s, v, dtype=torch.bool, device=dev).scatter(1, chosen, True)
+        mine[:, 0] = False
+        mine = mine.gather(1, flat)
+        e = 0
+        for nearest, block in ((before, self.o_before), (after, self.o_after)):
+            on = (nearest.gather(1, flat) == rows) & mine
+            e = e + self.U_O(torch.where(on, flat + block, 0)).view(s, n, w, -1).sum(-2)
+        return F.pad(e, (0, 0, 0, 1))
+
+    def _answer_context(self, u_r, sentences, query, picked) -> torch.Tensor:
+        """The answer-context term of every word's score, ``[S, V]``: u_r . U_R Phi_c(w), with
+        Phi_c(w) the words just before and after each occurrence of w in each chosen memory
+        (in that hop group's rows), an "occurs here" feature per occurrence, and "occurs in
+        the question". Why: a fact names several people, and which one answers depends on
+        the question's form and the person's place in the fact ("who received the apple?"
+        after "Mary gave the apple to Bill": the one after "to"); here that is one bilinear
+        term, question word x neighbour, instead of a product the response network must
+        learn."""
+        s, n, w = sentences.shape
+        v, g1 = self.vocab, 2 * self.vocab + 1
+        ar = torch.arange(s, device=sentences.device)
+        rows = self.U_R.weight
+        bonus = torch.zeros(s, v, dtype=u_r.dtype, device=u_r.device)
+        for h, pick in enumerate(picked):
+            if n == 0:
+                break
+            words = sentences[ar, pick.clamp_max(n - 1)]  # [S, W]
+            words = torch.where((pick < n)[:, None], words, 0)  # nil: no words
+            before = F.pad(words[:, :-1], (1, 0))
+            after = F.pad(words[:, 1:], (0, 1))
+            start = self.r_context + self.group[h] * g1
+            e = rows[start + v + v] + torch.where(before[..., None] > 0, rows[start + before], 0)
+            e = e + torch.where(after[..., None] > 0, rows[start + v + after], 0)
+            value = torch.einsum("swd,sd->sw", e, u_r) * (words > 0)
+            bonus = bonus.scatter_add(1, words, value)
+        asked = torch.zeros(s, v, dtype=u_r.dtype, device=u_r.device)
+        asked = asked.scatter(1, query, 1.0)
+        asked[:, 0] = 0.0
+        last = self.r_context + (self.group[-1] + 1) * g1
+        return bonus + asked * (u_r @ rows[last])[:, None]
 
     # -- loss -----------------------------------------------------------------------------------
     def loss(self, out, batch: dict) -> torch.Tensor:
@@ -530,12 +676,21 @@ _PAPER_2014 = {"ngrams": 1, "match_features": False, "nonlinear": False, "suppor
 # The bAbI paper's strongly supervised MemNN, "AM + NG + NL" (Weston et al. 2015, Table 3; the
 # MemNN column of Sukhbaatar et al. 2015, Table 1): 3 hops with the nil memory (AM), 3-grams
 # (NG), the response's tanh network (NL), and matching features (module docstring).
-_BABI = {"hops": 3, "ngrams": 3, "match_features": True, "nonlinear": True}
+_BABI = {
+    "hops": 6,
+    "ngrams": 3,
+    "match_features": True,
+    "nonlinear": True,
+    "match_chosen": True,
+    "recency_features": True,
+    "answer_context": True,
+}
 register_variant(
     Variant(
         "memnn.babi-1k",
-        summary="strongly supervised MemNN of the bAbI-1k table: 3 hops, 3-grams, matching "
-        "features, tanh response network; 10 epochs of 1,000 questions",
+        summary="strongly supervised MemNN of the bAbI-1k table: up to 6 hops, 3-grams, "
+        "matching features, tanh response network, recency and answer-context features; 10 "
+        "epochs of 1,000 questions",
         source="Weston et al. 2015, arXiv:1502.05698, sec. 5 and Table 3 (MemNN AM+NG+NL); "
         "matching features: Weston, Chopra & Bordes 2014, arXiv:1410.3916, sec. 3.6",
         task="babi/qa1-v1",

@@ -137,6 +137,12 @@ def reference(m, batch, teacher: bool):
     size = f_ + t + 1 + (v if hp.match_features else 0)
     groups = hp.hops if hp.per_hop_features else 1
     match_cand = o_groups + groups * size
+    match_chosen = match_cand + (v if hp.match_features else 0)  # then words shared with a choice
+    latest = match_chosen + (v if hp.match_chosen else 0)  # then recency: latest, before, after
+    before, after = latest + v, latest + 2 * v
+    # U_R after the groups (answer_context): per group [V before | V after | occurs], then asked
+    g1 = 2 * v + 1
+    r_context = r_groups + groups * size
 
     def group(h):
         return h if hp.per_hop_features else 0
@@ -152,7 +158,7 @@ def reference(m, batch, teacher: bool):
     def features(tokens):  # I: words, then n-grams (tested by hand below)
         return [int(x) for x in m.sentence_features(tokens[None])[0] if x]
 
-    def candidate(r, chosen, sents, matched, ages, nil):  # Phi_y(m_r) of U_O
+    def candidate(r, chosen, sents, matched, ages, nil, tokens, question):  # Phi_y(m_r), U_O
         f = torch.zeros(d_o, dtype=torch.float64)
         if r == nil:
             f[nil_cand] = 1
@@ -162,6 +168,28 @@ def reference(m, batch, teacher: bool):
         if hp.match_features:
             for x in matched[r]:
                 f[match_cand + x] += 1
+        if hp.match_chosen:  # its words (one per occurrence) found in a chosen memory, not itself
+            for o in chosen:
+                if o not in (nil, r):
+                    for x in tokens[r]:
+                        f[match_chosen + x] += x in tokens[o]
+        if hp.recency_features:
+            # "r is the latest memory holding x", x a word of the question or of a choice
+            context = question | {x for o in chosen if o != nil for x in tokens[o]}
+            for x in tokens[r]:
+                if x in context and not any(x in tokens[j] for j in range(r + 1, len(tokens))):
+                    f[latest + x] += 1
+            # "r is the nearest memory before / after choice o holding x", x a word of o
+            for o in chosen:
+                if o == nil:
+                    continue
+                for x in tokens[r]:
+                    if x not in tokens[o]:
+                        continue
+                    if r < o and not any(x in tokens[j] for j in range(r + 1, o)):
+                        f[before + x] += 1
+                    if r > o and not any(x in tokens[j] for j in range(o + 1, r)):
+                        f[after + x] += 1
         if hp.time_features:
             thresholds(f, age_cand, ages[r])
             for o in chosen:  # the write time relative to each memory chosen so far
@@ -178,6 +206,7 @@ def reference(m, batch, teacher: bool):
         matched = [[int(x) for x in row if x and int(x) in question]
                    for row in batch["sentences"][i, :count]]  # fmt: skip
         ages = [count - 1 - r for r in range(count)]
+        tokens = [[int(x) for x in row if x] for row in batch["sentences"][i, :count]]
         n = nil = batch["sentences"].shape[1]  # the nil memory's index
         supports = [int(x) for x in batch["support_rows"][i]]
         n_supp = int((batch["support"][i] >= 0).sum())
@@ -195,7 +224,10 @@ def reference(m, batch, teacher: bool):
         candidates = [*range(count), nil]
         hop_scores, choices = [], []
         for h in range(hp.hops):
-            phi_y = {r: candidate(r, choices, sents, matched, ages, nil) for r in candidates}
+            phi_y = {
+                r: candidate(r, choices, sents, matched, ages, nil, tokens, question)
+                for r in candidates
+            }
             sc = {r: s(w_o, phi_x, phi_y[r]) for r in candidates}
             pick = max(candidates, key=sc.get)
             if targets[h] >= 0:
@@ -232,6 +264,21 @@ def reference(m, batch, teacher: bool):
         for p in range(hp.answer_words):
             for word in range(v):
                 logits[p, word] = float(z @ w_r[r_answer + p * v + word])
+        if hp.answer_context:  # each word of each chosen memory: its neighbours there
+            for h, pick in enumerate(choices):
+                if pick == nil:
+                    continue
+                start = r_context + group(h) * g1
+                row = tokens[pick]
+                for j, x in enumerate(row):
+                    e = w_r[start + 2 * v].clone()
+                    if j > 0:
+                        e += w_r[start + row[j - 1]]
+                    if j + 1 < len(row):
+                        e += w_r[start + v + row[j + 1]]
+                    logits[:, x] += float(z @ e)
+            for x in question:  # once per word, however often asked
+                logits[:, x] += float(z @ w_r[r_context + groups * g1])
         for p, word in enumerate(batch["answer"][i]):
             if word:
                 for other in range(v):
@@ -274,6 +321,9 @@ STORIES = [
 BABI_1K = {"ngrams": 3, "ngram_buckets": 64, "match_features": True, "nonlinear": True}
 
 
+NEW = {"match_chosen": True, "answer_context": True, "recency_features": True}
+
+
 @pytest.mark.parametrize(
     "hops,time_features,per_hop,extra",
     [
@@ -283,6 +333,9 @@ BABI_1K = {"ngrams": 3, "ngram_buckets": 64, "match_features": True, "nonlinear"
         (3, True, False, {}),
         (3, True, True, BABI_1K),  # memnn.babi-1k's features (small buckets: a small U)
         (2, False, False, BABI_1K),
+        (3, True, True, {**BABI_1K, **NEW}),
+        (2, True, False, NEW),
+        (4, False, True, {"recency_features": True}),
     ],
 )
 @pytest.mark.parametrize("training", [False, True])
@@ -582,6 +635,35 @@ def test_matching_features_answer_yes_no():
     assert m.predictions(out, batch).tolist() == [ID6[a] for *_, a, _ in YES_NO_SET]
 
 
+ROLES = "babi/qa5-v1"  # who gave what to whom
+ID5 = {w: i for i, w in enumerate(get_spec(ROLES).layout(get_spec(ROLES).make_knobs()).vocab)}
+ROLE_SET = [
+    (["Mary gave the apple to Bill ."], "who received the apple ?", "Bill", [0]),
+    (["Bill gave the apple to Mary ."], "who received the apple ?", "Mary", [0]),
+    (["Mary gave the apple to Bill ."], "who gave the apple ?", "Mary", [0]),
+    (["Bill gave the apple to Mary ."], "who gave the apple ?", "Bill", [0]),
+]
+
+
+def test_answer_context_tells_the_giver_from_the_receiver():
+    # "Mary gave the apple to Bill" and "Bill gave the apple to Mary" are one bag of words, so
+    # the bag-of-words response scores both facts alike and gives one answer to a question
+    # asked of either: at most two of the four samples right. The words beside each answer
+    # candidate in the fact ("to Bill", "Mary gave") tell the roles apart.
+    batch = make_batch(ROLE_SET, ID5)
+    answers = [ID5[a] for *_, a, _ in ROLE_SET]
+    torch.manual_seed(0)
+    bow = models.create("memnn", ROLES, hops=1)
+    out = sgd_steps(bow, batch, 100)
+    assert out["choices"][:, 0].tolist() == [0, 0, 0, 0]
+    torch.testing.assert_close(out["logits"][0], out["logits"][1])
+    assert (bow.predictions(out, batch) == np.array(answers)).sum() <= 2
+    torch.manual_seed(0)
+    m = models.create("memnn", ROLES, hops=1, answer_context=True)
+    out = sgd_steps(m, batch, 100)
+    assert m.predictions(out, batch).tolist() == answers
+
+
 def test_every_hop_is_supervised():
     # three supports, three hops: each hop's scores get a gradient from its own margin term,
     # and a hop whose target already wins by the margin gets none
@@ -636,7 +718,8 @@ def test_paper_variants():
     from memtasks.models import registry
 
     babi = registry.make_hparams("memnn.babi-1k")
-    assert (babi.hops, babi.ngrams, babi.match_features, babi.nonlinear) == (3, 3, True, True)
+    assert (babi.hops, babi.ngrams, babi.match_features, babi.nonlinear) == (6, 3, True, True)
+    assert babi.match_chosen and babi.recency_features and babi.answer_context
     assert registry.get_variant("memnn.babi-1k").training["epochs"] == 10
     for name in ("memnn.table2-k1", "memnn.table2-k1-time", "memnn.table2-k2-time"):
         hp = registry.make_hparams(name)  # the 2014 model, whatever the defaults
