@@ -321,6 +321,12 @@ class MemNNHparams(QAHparams):
         "the one just chosen holding this word' (for that memory's words): order without "
         "distance",
     )
+    pairwise_time: bool = knob(
+        False,
+        doc="the paper's pairwise write-time comparison (sec. 3.4): of two memories the newer "
+        "gets a bonus c = u . t_pair (any sign), and a hop picks by a tournament over the "
+        "memories in write order instead of an argmax",
+    )
     answer_context: bool = knob(
         False,
         doc="a candidate answer word carries, for each chosen memory it occurs in, the words "
@@ -392,7 +398,8 @@ class MemNN(QAModel):
         # recency flags of a candidate's words: [V latest | V nearest before | V nearest after]
         self.o_latest = self.o_match_chosen + (v if hp.match_chosen else 0)
         self.o_before, self.o_after = self.o_latest + v, self.o_latest + 2 * v
-        o_rows = self.o_latest + (3 * v if hp.recency_features else 0)
+        self.o_pair = self.o_latest + (3 * v if hp.recency_features else 0)  # pairwise time
+        o_rows = self.o_pair + (1 if hp.pairwise_time else 0)
         self.U_O = nn.Embedding(o_rows, hp.embed_size, padding_idx=0)
         # answer context: per hop group [V words before | V words after | "occurs here"], then
         # one row "occurs in the question"
@@ -557,11 +564,15 @@ class MemNN(QAModel):
             remaining = torch.zeros(s, n + 1, dtype=torch.bool, device=dev)
             remaining.scatter_(1, torch.where(rows >= 0, rows, n), rows >= 0)
             remaining[:, n] = False
-        scores, choices, wanted, allowed, picked = [], [], [], [], []
+        scores, choices, wanted, allowed, picked, bonuses = [], [], [], [], [], []
         for h in range(self.hp.hops):
             # s_O([x, m_o1, ...], m_i) for every i at once (20, 21, 23)
             score = torch.einsum("snd,sd->sn", o_cand, u_o)
             pick = score.detach().masked_fill(~valid_all, float("-inf")).argmax(-1)
+            if self.hp.pairwise_time:
+                bonus = u_o @ self.U_O.weight[self.o_pair]  # [S]: c, the newer one's bonus
+                bonuses.append(bonus)
+                pick = self._tournament(score.detach(), bonus.detach(), valid_all)
             hop_valid = valid_all
             if any_order:
                 # this hop's target: the best-scoring support not taken yet (nil once every
@@ -625,7 +636,26 @@ class MemNN(QAModel):
             "memory_valid": valid_all,  # [S, N+1]
             "hop_targets": torch.stack(wanted, 1) if wanted else None,  # [S, hops] or None
             "hop_valid": torch.stack(allowed, 1),  # [S, hops, N+1]: candidates of the loss
+            "hop_bonus": torch.stack(bonuses, 1) if bonuses else None,  # [S, hops]: c
         }
+
+    @staticmethod
+    def _tournament(score: torch.Tensor, bonus: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """The paper's choice with pairwise time features (Weston et al. 2014, sec. 3.4): the
+        memories in write order, each newer one taking the place of the one kept when it
+        wins the comparison, s_i + c > s_kept; the nil memory (no write time) last, on its
+        score alone. ``score [S, N+1]``, ``bonus [S]`` (c), ``valid [S, N+1]``; returns
+        ``[S]``. Where the training margins hold, this is the target: it beats every older
+        memory with the bonus and every newer one against it."""
+        s, n1 = score.shape
+        kept = torch.full((s,), -1, dtype=torch.int64, device=score.device)
+        best = torch.full((s,), float("-inf"), dtype=score.dtype, device=score.device)
+        for i in range(n1 - 1):
+            take = valid[:, i] & ((kept < 0) | (score[:, i] + bonus > best))
+            kept = torch.where(take, i, kept)
+            best = torch.where(take, score[:, i], best)
+        nil = (kept < 0) | (score[:, -1] > best)
+        return torch.where(nil, n1 - 1, kept)
 
     def _nearest(self, sentences: torch.Tensor, pick: torch.Tensor) -> torch.Tensor:
         """The 'nearest memory before / after the chosen one holding x' terms of every
@@ -705,6 +735,16 @@ class MemNN(QAModel):
         if out.get("hop_targets") is not None:
             scores = out["hop_scores"].float()
             valid = out["hop_valid"]
+            if out.get("hop_bonus") is not None:
+                # pairwise: the target t must beat each wrong j by the margin with the newer
+                # of the two given c, i.e. j's score counts as s_j + c sign(j - t) (rows are in
+                # write order; the nil memory, last, has no write time)
+                t = out["hop_targets"]
+                nil = scores.shape[-1] - 1
+                j = torch.arange(nil + 1, device=scores.device)
+                timed = (j < nil) & ((t >= 0) & (t < nil))[..., None]
+                sign = torch.sign(j - t[..., None]).to(scores.dtype)
+                scores = scores + torch.where(timed, sign * out["hop_bonus"][..., None], 0.0)
             total = total + margin_ranking_loss(scores, out["hop_targets"], valid, gamma).sum()
         return total / max(s, 1)
 
@@ -723,13 +763,15 @@ _BABI = {
     "nonlinear": True,
     "match_chosen": True,
     "recency_features": True,
+    "pairwise_time": True,
     "answer_context": True,
 }
 register_variant(
     Variant(
         "memnn.babi-1k",
         summary="strongly supervised MemNN of the bAbI-1k table: up to 6 hops, 3-grams, "
-        "matching features, tanh response network, recency and answer-context features; 10 "
+        "matching features, tanh response network, pairwise time, recency and answer-context "
+        "features; 10 "
         "epochs of 1,000 questions",
         source="Weston et al. 2015, arXiv:1502.05698, sec. 5 and Table 3 (MemNN AM+NG+NL); "
         "matching features: Weston, Chopra & Bordes 2014, arXiv:1410.3916, sec. 3.6",

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 torch = pytest.importorskip("torch")
 
@@ -140,6 +142,7 @@ def reference(m, batch, teacher: bool):
     match_chosen = match_cand + (v if hp.match_features else 0)  # then words shared with a choice
     latest = match_chosen + (v if hp.match_chosen else 0)  # then recency: latest, before, after
     before, after = latest + v, latest + 2 * v
+    pair = latest + (3 * v if hp.recency_features else 0)  # pairwise time: the newer's bonus
     # U_R after the groups (answer_context): per group [V before | V after | occurs], then asked
     g1 = 2 * v + 1
     r_context = r_groups + groups * size
@@ -230,10 +233,21 @@ def reference(m, batch, teacher: bool):
             }
             sc = {r: s(w_o, phi_x, phi_y[r]) for r in candidates}
             pick = max(candidates, key=sc.get)
+            c = 0.0
+            if hp.pairwise_time:  # the tournament, in write order, then nil on its score
+                c = float(phi_x @ w_o @ w_o[pair])
+                kept = None
+                for r in range(count):
+                    if kept is None or sc[r] + c > sc[kept]:
+                        kept = r
+                pick = nil if kept is None or sc[nil] > sc[kept] else kept
             if targets[h] >= 0:
+                t_ = targets[h]
                 for r in candidates:
-                    if r != targets[h]:
-                        total += max(0.0, hp.margin - sc[targets[h]] + sc[r])
+                    if r != t_:
+                        # pairwise: the newer of target and r gets c (nil has no write time)
+                        sign = 0.0 if nil in (r, t_) else (1.0 if r > t_ else -1.0)
+                        total += max(0.0, hp.margin - sc[t_] + sc[r] + c * sign)
                 if teacher:
                     pick = targets[h]
             hop_scores.append([sc.get(r, 0.0) for r in range(n)] + [sc[nil]])
@@ -336,6 +350,8 @@ NEW = {"match_chosen": True, "answer_context": True, "recency_features": True}
         (3, True, True, {**BABI_1K, **NEW}),
         (2, True, False, NEW),
         (4, False, True, {"recency_features": True}),
+        (3, True, True, {**BABI_1K, **NEW, "pairwise_time": True}),
+        (2, False, False, {"pairwise_time": True}),
     ],
 )
 @pytest.mark.parametrize("training", [False, True])
@@ -664,6 +680,42 @@ def test_answer_context_tells_the_giver_from_the_receiver():
     assert m.predictions(out, batch).tolist() == answers
 
 
+def test_tournament_by_hand():
+    tournament = models.memnn.MemNN._tournament
+    score = torch.tensor([[1.0, 0.8, 0.5, -5.0]] * 4 + [[1.0, 0.8, 0.5, 2.0]])
+    bonus = torch.tensor([0.3, -0.3, 0.3, 0.0, 0.3])
+    valid = torch.ones(5, 4, dtype=torch.bool)
+    valid[2, 1] = False
+    valid[3, :3] = False
+    # 0 kept; 0.8 + 0.3 > 1.0: 1 kept; 0.5 + 0.3 > 0.8 fails: 1 (the argmax is 0)
+    # c < 0: nothing newer wins; row 1 absent: 0.5 + 0.3 < 1.0; no memory: nil; nil above all
+    assert tournament(score, bonus, valid).tolist() == [1, 0, 0, 3, 3]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    n=st.integers(1, 12),
+    data=st.data(),
+    c=st.floats(-3.0, 3.0),
+    gaps=st.lists(st.floats(0.0, 5.0), min_size=13, max_size=13),
+)
+def test_tournament_picks_the_target_where_the_pairwise_margins_hold(n, data, c, gaps):
+    # the margins of the pairwise loss: s_t >= s_j + c + gamma for each newer j, s_t >= s_j - c
+    # + gamma for each older j, s_t >= s_nil + gamma; then the tournament's choice is t
+    t, gamma = data.draw(st.integers(0, n - 1)), 0.1
+    score = torch.zeros(1, n + 1, dtype=torch.float64)
+    for j in range(n + 1):
+        if j == n:
+            score[0, j] = -gamma - gaps[j]
+        elif j < t:
+            score[0, j] = c - gamma - gaps[j]
+        elif j > t:
+            score[0, j] = -c - gamma - gaps[j]
+    valid = torch.ones(1, n + 1, dtype=torch.bool)
+    got = models.memnn.MemNN._tournament(score, torch.tensor([c], dtype=torch.float64), valid)
+    assert got.tolist() == [t]
+
+
 def test_every_hop_is_supervised():
     # three supports, three hops: each hop's scores get a gradient from its own margin term,
     # and a hop whose target already wins by the margin gets none
@@ -720,6 +772,7 @@ def test_paper_variants():
     babi = registry.make_hparams("memnn.babi-1k")
     assert (babi.hops, babi.ngrams, babi.match_features, babi.nonlinear) == (6, 3, True, True)
     assert babi.match_chosen and babi.recency_features and babi.answer_context
+    assert babi.pairwise_time
     assert registry.get_variant("memnn.babi-1k").training["epochs"] == 10
     for name in ("memnn.table2-k1", "memnn.table2-k1-time", "memnn.table2-k2-time"):
         hp = registry.make_hparams(name)  # the 2014 model, whatever the defaults
