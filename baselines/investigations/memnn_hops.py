@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import math
 import time
 
@@ -36,7 +37,9 @@ def value(text: str):
     return text
 
 
-def run(task: str, hp: dict, epochs: int, seed: int, stories: int) -> tuple[float, list, float]:
+def run(
+    task: str, hp: dict, epochs: int, seed: int, stories: int, lr: float | None = None
+) -> tuple[float, list, float]:
     spec = get_spec(task)
     knobs = spec.make_knobs(None)
     torch.manual_seed(seed)
@@ -47,6 +50,8 @@ def run(task: str, hp: dict, epochs: int, seed: int, stories: int) -> tuple[floa
     batch = model.collate(train)
     units = len(batch["answer"])
     settings = model.optimizer
+    if lr is not None:
+        settings = dataclasses.replace(settings, lr=lr)
     optimizer = settings.build(model.parameters())
     steps = math.ceil(units / 32)
     for epoch in range(epochs):
@@ -81,12 +86,15 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--stories", type=int, default=300, help="generated test stories")
+    parser.add_argument(
+        "--lr", type=float, default=None, help="learning rate (default: the model's)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     hp = {k: value(v) for k, v in (item.split("=", 1) for item in args.hp)}
     for n in args.tasks.split(","):
         start = time.time()
-        err, hops, given = run(f"babi/qa{n}-v1", hp, args.epochs, args.seed, args.stories)
+        err, hops, given = run(f"babi/qa{n}-v1", hp, args.epochs, args.seed, args.stories, args.lr)
         print(f"qa{n}: error {100 * err:5.1f} %  hops right {[round(100 * h, 1) for h in hops]} %"
               f"  error with every hop right {100 * given:5.1f} %  ({time.time() - start:.0f} s)",
               flush=True)  # fmt: skip
