@@ -354,6 +354,11 @@ class MemNNHparams(QAHparams):
         "gets a bonus c = u . t_pair (any sign), and a hop picks by a tournament over the "
         "memories in write order instead of an argmax",
     )
+    chosen_flag: bool = knob(
+        False,
+        doc="a memory an earlier hop chose carries a feature of its own (the hops after it can "
+        "learn to pass it over)",
+    )
     answer_context: bool = knob(
         False,
         doc="a candidate answer word carries, for each chosen memory it occurs in, the words "
@@ -426,7 +431,8 @@ class MemNN(QAModel):
         self.o_latest = self.o_match_chosen + (v if hp.match_chosen else 0)
         self.o_before, self.o_after = self.o_latest + v, self.o_latest + 2 * v
         self.o_pair = self.o_latest + (3 * v if hp.recency_features else 0)  # pairwise time
-        o_rows = self.o_pair + (1 if hp.pairwise_time else 0)
+        self.o_taken = self.o_pair + (1 if hp.pairwise_time else 0)  # chosen by an earlier hop
+        o_rows = self.o_taken + (1 if hp.chosen_flag else 0)
         self.U_O = nn.Embedding(o_rows, hp.embed_size, padding_idx=0)
         # answer context: per hop group [V words before | V words after | "occurs here"], then
         # one row "occurs in the question"
@@ -592,9 +598,12 @@ class MemNN(QAModel):
             remaining.scatter_(1, torch.where(rows >= 0, rows, n), rows >= 0)
             remaining[:, n] = False
         scores, choices, wanted, allowed, picked, bonuses = [], [], [], [], [], []
+        taken = torch.zeros(s, n + 1, device=dev)  # 1: chosen by an earlier hop (nil: never)
         for h in range(self.hp.hops):
             # s_O([x, m_o1, ...], m_i) for every i at once (20, 21, 23)
             score = torch.einsum("snd,sd->sn", o_cand, u_o)
+            if self.hp.chosen_flag and h > 0:
+                score = score + taken * (u_o @ self.U_O.weight[self.o_taken])[:, None]
             pick = score.detach().masked_fill(~valid_all, float("-inf")).argmax(-1)
             if self.hp.pairwise_time:
                 bonus = u_o @ self.U_O.weight[self.o_pair]  # [S]: c, the newer one's bonus
@@ -619,6 +628,8 @@ class MemNN(QAModel):
             scores.append(score)
             choices.append(pick)
             picked.append(pick)
+            taken = taken.scatter(1, pick[:, None], 1.0)
+            taken[:, n] = 0.0
             # Phi_x([x, m_o1]) = Phi_x(x) + Phi_x(m_o1)
             u_o = u_o + joined(self.U_O, self.o_memory[self.group[h]], pick)
             u_r = u_r + joined(self.U_R, self.r_memory[self.group[h]], pick)
@@ -791,14 +802,15 @@ _BABI = {
     "match_chosen": True,
     "recency_features": True,
     "pairwise_time": True,
+    "chosen_flag": True,
     "answer_context": True,
 }
 register_variant(
     Variant(
         "memnn.babi-1k",
         summary="strongly supervised MemNN of the bAbI-1k table: up to 6 hops, 3-grams, "
-        "matching features, tanh response network, pairwise time, recency and answer-context "
-        "features; 10 "
+        "matching features, tanh response network, pairwise time, recency, chosen-memory and "
+        "answer-context features; 10 "
         "epochs of 1,000 questions",
         source="Weston et al. 2015, arXiv:1502.05698, sec. 5 and Table 3 (MemNN AM+NG+NL); "
         "matching features: Weston, Chopra & Bordes 2014, arXiv:1410.3916, sec. 3.6",

@@ -143,6 +143,7 @@ def reference(m, batch, teacher: bool):
     latest = match_chosen + (v if hp.match_chosen else 0)  # then recency: latest, before, after
     before, after = latest + v, latest + 2 * v
     pair = latest + (3 * v if hp.recency_features else 0)  # pairwise time: the newer's bonus
+    taken = pair + (1 if hp.pairwise_time else 0)  # chosen by an earlier hop
     # U_R after the groups (answer_context): per group [V before | V after | occurs], then asked
     g1 = 2 * v + 1
     r_context = r_groups + groups * size
@@ -176,6 +177,8 @@ def reference(m, batch, teacher: bool):
                 if o not in (nil, r):
                     for x in tokens[r]:
                         f[match_chosen + x] += x in tokens[o]
+        if hp.chosen_flag and r in chosen:
+            f[taken] = 1
         if hp.recency_features:
             # "r is the latest memory holding x", x a word of the question or of a choice
             context = question | {x for o in chosen if o != nil for x in tokens[o]}
@@ -335,7 +338,7 @@ STORIES = [
 BABI_1K = {"ngrams": 3, "ngram_buckets": 64, "match_features": True, "nonlinear": True}
 
 
-NEW = {"match_chosen": True, "answer_context": True, "recency_features": True}
+NEW = {"match_chosen": True, "answer_context": True, "recency_features": True, "chosen_flag": True}
 
 
 @pytest.mark.parametrize(
@@ -772,7 +775,7 @@ def test_paper_variants():
     babi = registry.make_hparams("memnn.babi-1k")
     assert (babi.hops, babi.ngrams, babi.match_features, babi.nonlinear) == (6, 3, True, True)
     assert babi.match_chosen and babi.recency_features and babi.answer_context
-    assert babi.pairwise_time
+    assert babi.pairwise_time and babi.chosen_flag
     assert registry.get_variant("memnn.babi-1k").training["epochs"] == 10
     for name in ("memnn.table2-k1", "memnn.table2-k1-time", "memnn.table2-k2-time"):
         hp = registry.make_hparams(name)  # the 2014 model, whatever the defaults
