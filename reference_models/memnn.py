@@ -578,9 +578,11 @@ class MemNN(QAModel):
         u_o = self.U_O(self._feature(query, self.o_query)).sum(-2)  # U_O Phi_x(x), [S, n]
         u_r = self.U_R(self._feature(query, self.r_query)).sum(-2)  # U_R Phi_x(x)
 
+        # a memory's words and its row, flat over [N, W] (recency features)
+        flat = sentences.reshape(s, -1)
+        rows = torch.arange(n, device=dev).repeat_interleave(sentences.shape[-1])[None, :]
+        rows = rows.expand(s, -1)
         if self.hp.recency_features and n > 0:
-            rows = torch.arange(n, device=dev)[None, :, None].expand_as(sentences)
-            flat, rows = sentences.reshape(s, -1), rows.reshape(s, -1)
             start = torch.full((s, v_), -1, dtype=torch.int64, device=dev)
             last = start.scatter_reduce(1, flat, rows, "amax")  # [S, V]: latest row holding x
             is_last = last.gather(1, flat).view_as(sentences) == rows.view_as(sentences)
@@ -607,18 +609,15 @@ class MemNN(QAModel):
             remaining = torch.zeros(s, n + 1, dtype=torch.bool, device=dev)
             remaining.scatter_(1, torch.where(rows >= 0, rows, n), rows >= 0)
             remaining[:, n] = False
-        scores, choices, wanted, allowed, picked, bonuses = [], [], [], [], [], []
+        scores, choices, wanted, allowed, chosen_words, bonuses = [], [], [], [], [], []
         taken = torch.zeros(s, n + 1, device=dev)  # 1: chosen by an earlier hop (nil: never)
         for h in range(self.hp.hops):
             # s_O([x, m_o1, ...], m_i) for every i at once (20, 21, 23)
             score = torch.einsum("snd,sd->sn", o_cand, u_o)
             if self.hp.chosen_flag and h > 0:
                 score = score + taken * (u_o @ self.U_O.weight[self.o_taken])[:, None]
-            pick = score.detach().masked_fill(~valid_all, float("-inf")).argmax(-1)
             if self.hp.pairwise_time:
-                bonus = u_o @ self.U_O.weight[self.o_pair]  # [S]: c, the newer one's bonus
-                bonuses.append(bonus)
-                pick = self._tournament(score.detach(), bonus.detach(), valid_all)
+                bonuses.append(u_o @ self.U_O.weight[self.o_pair])  # [S]: c, the newer's bonus
             hop_valid = valid_all
             if any_order:
                 # this hop's target: the best-scoring support not taken yet (nil once every
@@ -633,13 +632,26 @@ class MemNN(QAModel):
             elif targets is not None:
                 wanted.append(targets[:, h])
             allowed.append(hop_valid)
-            if self.training and wanted:  # teacher forcing on supporting facts
-                pick = torch.where(wanted[h] >= 0, wanted[h], pick)
+            forced = self.training and bool(wanted) and bool((wanted[h] >= 0).all())
+            if forced:  # teacher forcing on supporting facts: no choice to make
+                pick = wanted[h]
+            else:
+                pick = score.detach().masked_fill(~valid_all, float("-inf")).argmax(-1)
+                if self.hp.pairwise_time:
+                    pick = self._tournament(score.detach(), bonuses[h].detach(), valid_all)
+                if self.training and wanted:  # teacher forcing where the support is in memory
+                    pick = torch.where(wanted[h] >= 0, wanted[h], pick)
             scores.append(score)
             choices.append(pick)
-            picked.append(pick)
-            taken = taken.scatter(1, pick[:, None], 1.0)
-            taken[:, n] = 0.0
+            # the chosen memory's words, [S, W] (nil: none)
+            if n > 0:
+                words = torch.where((pick < n)[:, None], sentences[ar, pick.clamp_max(n - 1)], 0)
+            else:
+                words = sentences.new_zeros(s, sentences.shape[-1])
+            chosen_words.append(words)
+            if self.hp.chosen_flag:
+                taken = taken.scatter(1, pick[:, None], 1.0)
+                taken[:, n] = 0.0
             # Phi_x([x, m_o1]) = Phi_x(x) + Phi_x(m_o1)
             u_o = u_o + joined(self.U_O, self.o_memory[self.group[h]], pick)
             u_r = u_r + joined(self.U_R, self.r_memory[self.group[h]], pick)
@@ -654,20 +666,13 @@ class MemNN(QAModel):
             if self.hp.match_chosen and h + 1 < self.hp.hops and n > 0:
                 # each candidate's words that also occur in the memory just chosen (nil: none);
                 # the chosen memory itself gets none, as its match with itself says nothing
-                chosen = sentences[ar, pick.clamp_max(n - 1)]  # [S, W]
-                hit = (sentences[..., None] == chosen[:, None, None, :]).any(-1) & (sentences > 0)
-                keep = (pick < n)[:, None] & (torch.arange(n, device=dev)[None, :] != pick[:, None])
+                hit = (sentences[..., None] == words[:, None, None, :]).any(-1) & (sentences > 0)
+                keep = torch.arange(n, device=dev)[None, :] != pick[:, None]
                 both = torch.where(hit & keep[..., None], sentences, 0)
                 shared = self.U_O(self._feature(both, self.o_match_chosen)).sum(-2)
                 o_cand = o_cand + F.pad(shared, (0, 0, 0, 1))  # [S, N+1, n]
             if self.hp.recency_features and h + 1 < self.hp.hops and n > 0:
-                o_cand = (
-                    o_cand
-                    + self._nearest(sentences, pick)
-                    + recent(
-                        torch.where((pick < n)[:, None], sentences[ar, pick.clamp_max(n - 1)], 0)
-                    )
-                )
+                o_cand = o_cand + self._nearest(flat, rows, n, words, pick) + recent(words)
 
         # R: s_R([x, m_o1, m_o2], w) for every word of every answer position (22, 23)
         a, v = self.hp.answer_words, self.vocab
@@ -676,7 +681,8 @@ class MemNN(QAModel):
             u_r = u_r + self.response(u_r)
         logits = torch.einsum("sd,avd->sav", u_r, answers)
         if self.hp.answer_context:
-            logits = logits + self._answer_context(u_r, sentences, query_words, picked)[:, None]
+            context = self._answer_context(u_r, query_words, chosen_words)
+            logits = logits + context[:, None]
         return {
             "logits": logits,
             "hop_scores": torch.stack(scores, 1),  # [S, hops, N+1]; index N is nil
@@ -705,36 +711,34 @@ class MemNN(QAModel):
         nil = (kept < 0) | (score[:, -1] > best)
         return torch.where(nil, n1 - 1, kept)
 
-    def _nearest(self, sentences: torch.Tensor, pick: torch.Tensor) -> torch.Tensor:
+    def _nearest(
+        self, flat: torch.Tensor, rows: torch.Tensor, n: int, words: torch.Tensor, pick
+    ) -> torch.Tensor:
         """The 'nearest memory before / after the chosen one holding x' terms of every
-        candidate, for the words x of the memory ``pick`` just chosen, ``[S, N+1, n]`` (nil
-        chosen: nothing). Why: "where was Sandra before she dropped it" is her last move
-        before that fact, however far back, and the thermometer offsets make a far fact pay
-        for every step of its distance (bAbI qa2's hop 2 missed such facts)."""
-        s, n, w = sentences.shape
-        dev = sentences.device
-        ar = torch.arange(s, device=dev)
-        chosen = torch.where((pick < n)[:, None], sentences[ar, pick.clamp_max(n - 1)], 0)
-        rows = torch.arange(n, device=dev)[None, :, None].expand_as(sentences).reshape(s, -1)
-        flat = sentences.reshape(s, -1)
+        candidate, for the words x (``words [S, W]``, none for nil) of the memory ``pick``
+        just chosen, ``[S, N+1, n]``; ``flat``/``rows``: every memory's words and row, flat over
+        [N, W]. Why: "where was Sandra before she dropped it" is her last move before that
+        fact, however far back, and the thermometer offsets make a far fact pay for every
+        step of its distance (bAbI qa2's hop 2 missed such facts)."""
+        s, dev, v = flat.shape[0], flat.device, self.vocab
         at = pick[:, None]
-        v = self.vocab
         before = torch.full((s, v), -1, dtype=torch.int64, device=dev).scatter_reduce(
             1, flat, torch.where(rows < at, rows, -1), "amax"
         )
         after = torch.full((s, v), n, dtype=torch.int64, device=dev).scatter_reduce(
             1, flat, torch.where(rows > at, rows, n), "amin"
         )
-        mine = torch.zeros(s, v, dtype=torch.bool, device=dev).scatter(1, chosen, True)
+        mine = torch.zeros(s, v, dtype=torch.bool, device=dev).scatter(1, words, True)
         mine[:, 0] = False
         mine = mine.gather(1, flat)
         e = 0
         for nearest, block in ((before, self.o_before), (after, self.o_after)):
             on = (nearest.gather(1, flat) == rows) & mine
-            e = e + self.U_O(torch.where(on, flat + block, 0)).view(s, n, w, -1).sum(-2)
+            found = self.U_O(torch.where(on, flat + block, 0))  # [S, N W, n]
+            e = e + found.view(s, n, -1, found.shape[-1]).sum(-2)
         return F.pad(e, (0, 0, 0, 1))
 
-    def _answer_context(self, u_r, sentences, query, picked) -> torch.Tensor:
+    def _answer_context(self, u_r, query, chosen_words) -> torch.Tensor:
         """The answer-context term of every word's score, ``[S, V]``: u_r . U_R Phi_c(w), with
         Phi_c(w) the words just before and after each occurrence of w in each chosen memory
         (in that hop group's rows), an "occurs here" feature per occurrence, and "occurs in
@@ -742,17 +746,11 @@ class MemNN(QAModel):
         the question's form and the person's place in the fact ("who received the apple?"
         after "Mary gave the apple to Bill": the one after "to"); here that is one bilinear
         term, question word x neighbour, instead of a product the response network must
-        learn."""
-        s, n, w = sentences.shape
-        v, g1 = self.vocab, 2 * self.vocab + 1
-        ar = torch.arange(s, device=sentences.device)
+        learn. ``chosen_words``: each hop's chosen memory's words, ``[S, W]`` (nil: none)."""
+        s, v, g1 = u_r.shape[0], self.vocab, 2 * self.vocab + 1
         rows = self.U_R.weight
         bonus = torch.zeros(s, v, dtype=u_r.dtype, device=u_r.device)
-        for h, pick in enumerate(picked):
-            if n == 0:
-                break
-            words = sentences[ar, pick.clamp_max(n - 1)]  # [S, W]
-            words = torch.where((pick < n)[:, None], words, 0)  # nil: no words
+        for h, words in enumerate(chosen_words):
             before = F.pad(words[:, :-1], (1, 0))
             after = F.pad(words[:, 1:], (0, 1))
             start = self.r_context + self.group[h] * g1
