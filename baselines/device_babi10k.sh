@@ -21,7 +21,7 @@ flags=(--device "$DEVICE" --jobs 1)
 if [ -n "${TIME_LIMIT:-}" ]; then flags+=(--time-limit "$TIME_LIMIT"); fi
 if [ -n "${QUICK:-}" ]; then flags+=(--quick); fi
 python baselines/run_qa_baselines.py babi-10k --tag "$TAG" --out-dir "$OUT/babi-10k" \
-  --only joint-v1__dmn-plus,joint-v1__dnc "${flags[@]}" 2>&1 | tee "$OUT/babi-10k.log"
+  --only joint-v2__dmn-plus,joint-v2__dnc "${flags[@]}" 2>&1 | tee "$OUT/babi-10k.log"
 if [ -n "${TASKS-qa1-v1,qa2-v1,qa3-v1}" ]; then
   python baselines/run_qa_baselines.py babi-10k-tasks --tag "$TAG-tasks" \
     --out-dir "$OUT/babi-10k-tasks" --only "${TASKS-qa1-v1,qa2-v1,qa3-v1}" "${flags[@]}" \

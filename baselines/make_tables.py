@@ -532,9 +532,9 @@ def _babi_sets() -> list[tuple[Path, str, str, str, dict]]:
             info = res.training_set or {}
             per = info.get("questions_per_task") or {}
             size = "10k" if min(per.values() or [0]) >= 10_000 else "1k"
-            if re.fullmatch(r"qa\d+-v1", task):
-                groups.setdefault((size, run_name, "per task"), {})[int(task[2:-3])] = res
-            elif task == "joint-v1":
+            if m := re.fullmatch(r"qa(\d+)-v\d+", task):
+                groups.setdefault((size, run_name, "per task"), {})[int(m.group(1))] = res
+            elif re.fullmatch(r"joint-v\d+", task):
                 groups.setdefault((size, run_name, "joint"), {})[0] = res
         for (size, run_name, how), by_task in sorted(groups.items()):
             out.append((tag_dir, size, run_name, how, by_task))
@@ -568,11 +568,10 @@ def _task_errors(how: str, by_task: dict[int, dict]) -> dict[int, tuple[float, f
 def babi_task_section(number: int) -> str:
     parts = [
         _wrap(
-            "Reference models trained on generated `release` data of this task (its generator "
-            "version is the task id's `-v1`; the joint card names each folder's version, "
-            "seed and commit; the first "
+            "Reference models trained on generated `release` data of this task (the joint "
+            "card names each folder's generator versions, seed and commit; the first "
             "1,000 or 10,000 training questions, 10 % of their stories held out for "
-            "validation) or on `babi/joint-v1` (all 20 tasks at once), by "
+            "validation) or on `babi/joint-vN` (all 20 tasks at once), by "
             "`baselines/run_qa_baselines.py`; error in % of questions on 1,000 generated "
             "test stories (a joint run's test set is 1,000 stories of all tasks, 50 of this "
             "one), and on the released English file of the task where the run was "
@@ -621,11 +620,12 @@ def joint_section() -> str:
             "Every bAbI baseline, summed over the 20 tasks: mean error in % of questions and "
             "the tasks failed (error over 5 %), on generated test stories and on the released "
             "English files (where the run was given them), beside the papers' figures. "
-            '"per task": one model per task (`babi/qaN-v1`); "joint": one model on '
-            "`babi/joint-v1`. Each task's card has its own row. One run per row, seed 0 "
-            "unless the folder is a `-seedN` one; where a set was run with several seeds, a "
-            "row gives the best of them per task, chosen on the held-out questions (10 % of "
-            "the training stories; the papers report the best of 10 runs)."
+            '"per task": one model per task (`babi/qaN-vM`); "joint": one model on '
+            "`babi/joint-vM` (each folder's versions below). Each task's card has its own "
+            "row. One run per row, seed 0 unless the folder is a `-seedN` one; where a set "
+            "was run with several seeds, a row gives the best of them per task, chosen on "
+            "the held-out questions (10 % of the training stories; the papers report the "
+            "best of 10 runs)."
         )
     ]
 

@@ -48,7 +48,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+# babi-1k keeps the v1 generators of its committed runs (MemN2N's best of 10 per task takes
+# hours to redo); the bAbI-10k sets train on the newest, whose qa5, qa14 and qa16 ask after facts
+# that disagree as the release does (issue 13; their cards)
 BABI = tuple(f"babi/qa{n}-v1" for n in range(1, 21))
+BABI_NEWEST = tuple(
+    f"babi/qa{n}-v2" if n in (5, 14, 16) else f"babi/qa{n}-v1" for n in range(1, 21)
+)
+JOINT_NEWEST = "babi/joint-v2"
 WORLD_PRESETS = ("actor-d1", "actor-d5", "actor-object-d1", "actor-object-d5")
 
 
@@ -113,10 +120,10 @@ def babi_1k() -> list[Run]:
 def babi_10k() -> list[Run]:
     joint = ("--train-questions", "10000", "--epochs", "1000")  # the time limit ends them
     return [
-        Run("dmn-plus", "dmn-plus", "babi/joint-v1", joint, timed=True),
-        Run("memn2n", "memn2n.babi-10k-joint", "babi/joint-v1", (), timed=True),
-        Run("dnc", "dnc.babi-10k", "babi/joint-v1", (), timed=True),
-        Run("lstm", "lstm", "babi/joint-v1",
+        Run("dmn-plus", "dmn-plus", JOINT_NEWEST, joint, timed=True),
+        Run("memn2n", "memn2n.babi-10k-joint", JOINT_NEWEST, (), timed=True),
+        Run("dnc", "dnc.babi-10k", JOINT_NEWEST, (), timed=True),
+        Run("lstm", "lstm", JOINT_NEWEST,
             joint + ("--batch-size", "32", "--lr", "1e-3") + _hp(hidden_size=256, num_layers=1),
             timed=True),
     ]  # fmt: skip
@@ -125,7 +132,7 @@ def babi_10k() -> list[Run]:
 def babi_10k_tasks() -> list[Run]:
     """DMN+ as its paper trains it on bAbI-10k: one model per task (Xiong et al. 2016)."""
     return [Run("dmn-plus", "dmn-plus.babi-10k", task, ("--train-questions", "10000"),
-                timed=True) for task in BABI]  # fmt: skip
+                timed=True) for task in BABI_NEWEST]  # fmt: skip
 
 
 SETS = {"table2": table2, "table2-v2": table2_v2, "babi-1k": babi_1k, "babi-10k": babi_10k,

@@ -824,6 +824,8 @@ register_variant(
         "matching features: Weston, Chopra & Bordes 2014, arXiv:1410.3916, sec. 3.6",
         task="babi/qa1-v1",
         hparams=_BABI,
+        # the rate halved after each of the last five epochs (module docstring, "Schedule")
+        optimizer={"decay_every": 1, "decay_start": 5},
         training={"train_questions": 1000, "epochs": 10, "batch_size": 32},
         reported="mean error 6.7 % over the 20 tasks (Sukhbaatar et al. 2015, Table 1, MemNN)",
     )

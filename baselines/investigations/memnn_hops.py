@@ -22,7 +22,7 @@ import time
 import numpy as np
 import torch
 
-from memtasks.models.registry import create
+from memtasks.models.registry import create, lookup
 from memtasks.models.training.data import fixed_training_set
 from memtasks.registry import get_spec
 
@@ -38,22 +38,32 @@ def value(text: str):
 
 
 def run(
-    task: str, hp: dict, epochs: int, seed: int, stories: int, lr: float | None = None
+    task: str,
+    hp: dict,
+    epochs: int,
+    seed: int,
+    stories: int,
+    lr: float | None = None,
+    model_name: str = "memnn",
+    opt: dict | None = None,
 ) -> tuple[float, list, float]:
     spec = get_spec(task)
     knobs = spec.make_knobs(None)
     torch.manual_seed(seed)
-    model = create("memnn", spec, **hp)
+    model = create(model_name, spec, **hp)
     chosen, _ = fixed_training_set(spec, knobs, seed, 1000)
     held = np.random.default_rng([seed, 1]).permutation(len(chosen))
     train = chosen.take(np.sort(held[int(round(0.1 * len(chosen))) :]))
     batch = model.collate(train)
     units = len(batch["answer"])
-    settings = model.optimizer
+    _, variant = lookup(model_name)  # a variant's optimizer changes, as the trainer applies them
+    settings = model.optimizer.replace(**(variant.optimizer if variant else {}))
     if lr is not None:
         settings = dataclasses.replace(settings, lr=lr)
+    settings = dataclasses.replace(settings, **(opt or {}))
     optimizer = settings.build(model.parameters())
     steps = math.ceil(units / 32)
+    scheduler = settings.schedule(optimizer, steps)  # per step, as the trainer steps it
     for epoch in range(epochs):
         order = np.random.default_rng([seed, 2, epoch]).permutation(units)
         model.train()
@@ -65,6 +75,7 @@ def run(
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), settings.clip_norm)
             optimizer.step()
+            scheduler.step()
     test = model.collate(spec.generate(stories, seed, "test", knobs=knobs))
     model.eval()
     with torch.no_grad():
@@ -83,6 +94,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("tasks", help="bAbI task numbers, comma-separated")
     parser.add_argument("--hp", action="append", default=[], help="NAME=VALUE (repeatable)")
+    parser.add_argument(
+        "--model", default="memnn", help="model or variant, e.g. memnn.babi-1k (default: memnn)"
+    )
+    parser.add_argument(
+        "--opt", action="append", default=[], help="optimizer NAME=VALUE, e.g. decay_every=1"
+    )
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--stories", type=int, default=300, help="generated test stories")
@@ -92,9 +109,12 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     hp = {k: value(v) for k, v in (item.split("=", 1) for item in args.hp)}
+    opt = {k: value(v) for k, v in (item.split("=", 1) for item in args.opt)}
     for n in args.tasks.split(","):
         start = time.time()
-        err, hops, given = run(f"babi/qa{n}-v1", hp, args.epochs, args.seed, args.stories, args.lr)
+        err, hops, given = run(
+            f"babi/qa{n}-v1", hp, args.epochs, args.seed, args.stories, args.lr, args.model, opt
+        )
         print(f"qa{n}: error {100 * err:5.1f} %  hops right {[round(100 * h, 1) for h in hops]} %"
               f"  error with every hop right {100 * given:5.1f} %  ({time.time() - start:.0f} s)",
               flush=True)  # fmt: skip
