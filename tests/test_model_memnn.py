@@ -781,3 +781,23 @@ def test_paper_variants():
         hp = registry.make_hparams(name)  # the 2014 model, whatever the defaults
         assert (hp.ngrams, hp.match_features, hp.nonlinear) == (1, False, False)
         assert hp.support_order == "given"
+
+
+def test_babi_variant_halves_the_rate_over_its_last_five_epochs_and_table2_keeps_it():
+    from memtasks.models import registry
+
+    def rates(name: str, epochs: int = 10, steps: int = 3) -> list[float]:
+        cls, variant = registry.lookup(name)
+        settings = cls.optimizer.replace(**variant.optimizer)
+        optimizer = settings.build([torch.nn.Parameter(torch.zeros(1))])
+        schedule = settings.schedule(optimizer, steps)
+        seen = []
+        for step in range(epochs * steps):
+            if step % steps == 0:
+                seen.append(optimizer.param_groups[0]["lr"])
+            optimizer.step()
+            schedule.step()
+        return seen
+
+    assert rates("memnn.babi-1k") == pytest.approx([0.1] * 5 + [0.1 / 2**k for k in range(1, 6)])
+    assert rates("memnn.table2-k2-time") == pytest.approx([0.1] * 10)
