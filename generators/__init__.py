@@ -3,4 +3,4 @@
 Importing this package registers every task with ``memtasks.registry``.
 """
 
-from . import babi, ntm  # noqa: F401
+from . import babi, longterm, ntm  # noqa: F401

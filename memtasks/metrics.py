@@ -149,3 +149,86 @@ class Perplexity:
 
 # float32 log-softmax can round a certain token's log-probability a hair above 0
 _LOGP_SLACK = 1e-5
+
+
+@dataclass(frozen=True)
+class ThresholdRegression:
+    """A real-valued answer, scored as its papers do: the squared error, and a sequence counted
+    right when its absolute error is below ``threshold`` (Hochreiter & Schmidhuber 1997 and
+    Raffel & Ellis 2016: 0.04 on the adding and multiplication problems).
+
+    ``baseline_mse`` is the error of always predicting the targets' mean (their variance): a
+    model at that level has learnt nothing, so ``mse_over_baseline`` near 1 means "not solved"
+    whatever the threshold says. Predictions are ``float[N, D]`` like ``batch.targets``.
+    """
+
+    threshold: float = 0.04
+    baseline_mse: float = float("nan")
+    name: str = "threshold_accuracy"
+    description: str = (
+        "share of sequences whose every scored value is within the threshold of its target "
+        "(absolute error); mean squared error beside the variance baseline"
+    )
+
+    def per_episode(self, batch: EpisodeBatch, predictions: np.ndarray) -> dict[str, np.ndarray]:
+        pred = np.asarray(predictions, dtype=np.float64)
+        if pred.shape != batch.targets.shape:
+            raise ValueError(
+                f"predictions have shape {pred.shape}; targets have {batch.targets.shape}"
+            )
+        err = pred - batch.targets.astype(np.float64)
+        squared = (err**2).sum(axis=1)
+        outside = (np.abs(err) >= self.threshold).sum(axis=1).astype(np.float64)
+        count = _per_episode_sum(batch, np.ones(len(batch.mask)))
+        return {
+            "squared_error": _per_episode_sum(batch, squared) / np.maximum(count, 1),
+            "outside_threshold": _per_episode_sum(batch, outside),
+        }
+
+    def evaluate(self, batch: EpisodeBatch, predictions: np.ndarray) -> dict[str, float]:
+        per = self.per_episode(batch, predictions)
+        if not len(batch):
+            return {"threshold_accuracy": float("nan"), "mse": float("nan")}
+        mse = float(per["squared_error"].mean())
+        return {
+            "threshold_accuracy": float((per["outside_threshold"] == 0).mean()),
+            "mse": mse,
+            "baseline_mse": self.baseline_mse,
+            "mse_over_baseline": mse / self.baseline_mse,
+        }
+
+
+@dataclass(frozen=True)
+class ClassMetric:
+    """One class per scored row, one-hot in ``batch.targets``: the prediction is the argmax of
+    ``float[N, C]`` scores (probabilities or logits) and a sequence is right when every scored
+    row is (the classification problems of Hochreiter & Schmidhuber 1997 and Martens &
+    Sutskever 2011 count errors per sequence)."""
+
+    name: str = "sequence_accuracy"
+    description: str = (
+        "share of sequences whose every scored row's argmax is its one-hot target's class; "
+        "row accuracy beside it"
+    )
+
+    def per_episode(self, batch: EpisodeBatch, scores: np.ndarray) -> dict[str, np.ndarray]:
+        scores = np.asarray(scores)
+        if scores.shape != batch.targets.shape:
+            raise ValueError(
+                f"predictions have shape {scores.shape}; targets have {batch.targets.shape}"
+            )
+        wrong = scores.argmax(axis=1) != batch.targets.argmax(axis=1)
+        return {
+            "wrong_rows": _per_episode_sum(batch, wrong.astype(np.float64)),
+            "rows": _per_episode_sum(batch, np.ones(len(wrong))),
+        }
+
+    def evaluate(self, batch: EpisodeBatch, scores: np.ndarray) -> dict[str, float]:
+        per = self.per_episode(batch, scores)
+        if not len(batch):
+            return {"sequence_accuracy": float("nan"), "row_accuracy": float("nan")}
+        rows = per["rows"].sum()
+        return {
+            "sequence_accuracy": float((per["wrong_rows"] == 0).mean()),
+            "row_accuracy": float(1.0 - per["wrong_rows"].sum() / rows) if rows else float("nan"),
+        }
