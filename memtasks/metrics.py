@@ -9,6 +9,7 @@ meta field (sequence length, number of items...) afterwards.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -162,6 +163,7 @@ class ThresholdRegression:
     whatever the threshold says. Predictions are ``float[N, D]`` like ``batch.targets``.
     """
 
+    output: ClassVar[str] = "real"  # the channels are numbers: models fit them by squared error
     threshold: float = 0.04
     baseline_mse: float = float("nan")
     name: str = "threshold_accuracy"
@@ -205,6 +207,7 @@ class ClassMetric:
     row is (the classification problems of Hochreiter & Schmidhuber 1997 and Martens &
     Sutskever 2011 count errors per sequence)."""
 
+    output: ClassVar[str] = "classes"  # one-hot: models fit them by a softmax's cross-entropy
     name: str = "sequence_accuracy"
     description: str = (
         "share of sequences whose every scored row's argmax is its one-hot target's class; "

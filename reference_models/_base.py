@@ -49,6 +49,10 @@ class TaskIO:
     kind: str  # "vector" or "token"
     input_size: int  # D_in (vector) or vocabulary size (token)
     output_size: int  # D_out bits (vector) or vocabulary size (token)
+    # what a vector task's output channels are, from its metric's ``output``: "bits"
+    # (independent Bernoulli, BitMetric), "real" (numbers, ThresholdRegression) or "classes"
+    # (one-hot, ClassMetric); the loss and the predictions follow it
+    output: str = "bits"
 
     @classmethod
     def of(cls, spec: TaskSpec, knobs: Knobs, layout: Layout | None = None) -> TaskIO:
@@ -59,7 +63,8 @@ class TaskIO:
             return cls(spec.id, "token", len(layout.vocab), len(layout.vocab))
         if not layout.input_width or not layout.target_width:
             raise IncompatibleError(f"{spec.id} declares neither channels nor a vocabulary")
-        return cls(spec.id, "vector", layout.input_width, layout.target_width)
+        output = getattr(spec.metric, "output", "bits")
+        return cls(spec.id, "vector", layout.input_width, layout.target_width, output)
 
     @property
     def is_vector(self) -> bool:
@@ -233,11 +238,11 @@ class SequenceModel(nn.Module):
 
     def loss(self, out, batch: Mapping[str, Any]) -> torch.Tensor:
         """The training loss of ``out = self(batch)``."""
-        return loss(out, batch)
+        return loss(out, batch, self.io.output)
 
     def predictions(self, out, batch: Mapping[str, Any]) -> np.ndarray:
         """``out`` in the episode batch's flat layout, for ``spec.metric.evaluate``."""
-        return predictions(out, batch)
+        return predictions(out, batch, self.io.output)
 
     def target_logprobs(self, out, batch: Mapping[str, Any]) -> np.ndarray:
         """The log-probability (nats) ``out`` gives each scored target, in the flat order of
@@ -273,11 +278,20 @@ class SequenceModel(nn.Module):
         return False
 
 
-def loss(logits: torch.Tensor, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
-    """Mean loss over the scored positions: binary cross-entropy per target bit (vector tasks)
-    or cross-entropy per answer token (token tasks), in nats."""
+def loss(
+    logits: torch.Tensor, batch: Mapping[str, torch.Tensor], output: str = "bits"
+) -> torch.Tensor:
+    """Mean loss over the scored positions: binary cross-entropy per target bit (vector tasks),
+    or cross-entropy per answer token (token tasks), in nats; for vector tasks whose channels
+    are numbers (``output == "real"``) the squared error per channel, and for one-hot classes
+    (``"classes"``) the cross-entropy of the class per scored row."""
     mask = batch["mask"]
     targets = batch["targets"]
+    if logits.dim() == 3 and targets.dim() == 3 and output == "real":
+        per = ((logits.float() - targets) ** 2).sum(-1)
+        return (per * mask).sum() / (mask.sum() * targets.shape[-1]).clamp_min(1)
+    if logits.dim() == 3 and targets.dim() == 3 and output == "classes":
+        return F.cross_entropy(logits[mask].float(), targets[mask].argmax(-1))
     if logits.dim() == 3 and targets.dim() == 3:  # vector task: [B, T, D]
         per = F.binary_cross_entropy_with_logits(logits.float(), targets, reduction="none")
         per = per.sum(-1)  # bits of a position
@@ -286,13 +300,20 @@ def loss(logits: torch.Tensor, batch: Mapping[str, torch.Tensor]) -> torch.Tenso
     return F.cross_entropy(scored, targets[mask])
 
 
-def predictions(logits: torch.Tensor, batch: Mapping[str, torch.Tensor]) -> np.ndarray:
+def predictions(
+    logits: torch.Tensor, batch: Mapping[str, torch.Tensor], output: str = "bits"
+) -> np.ndarray:
     """Predictions in the episode batch's flat layout, for ``spec.metric.evaluate``:
-    probabilities ``[N, D_out]`` (vector tasks) or token ids ``[N]`` (token tasks), where N
-    counts every position of every episode in order (padding dropped)."""
+    probabilities ``[N, D_out]`` (vector tasks: per bit, or per class with ``output ==
+    "classes"``; the outputs themselves with ``"real"``) or token ids ``[N]`` (token tasks),
+    where N counts every position of every episode in order (padding dropped)."""
     lengths = batch["lengths"].to(logits.device)
     valid = torch.arange(logits.shape[1], device=logits.device)[None, :] < lengths[:, None]
     flat = logits.detach()[valid].float()
+    if batch["targets"].dim() == 3 and output == "real":
+        return flat.cpu().numpy()
+    if batch["targets"].dim() == 3 and output == "classes":
+        return torch.softmax(flat, dim=-1).cpu().numpy()
     if batch["targets"].dim() == 3:
         return torch.sigmoid(flat).cpu().numpy()
     return flat.argmax(-1).cpu().numpy()

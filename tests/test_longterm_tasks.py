@@ -188,3 +188,35 @@ def test_bad_knobs_are_refused_in_one_line(task, knobs, message):
     with pytest.raises(KnobError) as info:
         memtasks.generate(task, 1, **knobs)
     assert message in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "task, output", [("adding", "real"), ("temporal-order", "classes"), ("xor", "bits")]
+)
+def test_models_fit_each_output_kind_by_its_own_loss(task, output):
+    torch = pytest.importorskip("torch")
+    from memtasks.models.registry import create
+
+    model = create("lstm", f"longterm/{task}-v1", hidden_size=8, num_layers=1)
+    assert model.io.output == output
+    knobs = {"length": 20} if task == "temporal-order" else {"length": 20, "first_window": 3}
+    episodes = memtasks.generate(f"longterm/{task}-v1", 4, seed=0, **knobs)
+    batch = model.collate(episodes)
+    logits = torch.randn(*batch["targets"].shape)
+    mask, targets = batch["mask"], batch["targets"].float()
+    got = float(model.loss(logits, batch))
+    if output == "real":  # squared error of the scored rows
+        want = float(((logits - targets) ** 2)[mask].mean())
+        flat = model.predictions(logits, batch)
+        assert flat.shape == episodes.targets.shape
+        scored = flat[episodes.mask]
+        assert np.allclose(scored, logits[mask].numpy())  # the outputs themselves
+    elif output == "classes":  # cross-entropy of the one-hot class
+        want = float(torch.nn.functional.cross_entropy(logits[mask], targets[mask].argmax(-1)))
+        flat = model.predictions(logits, batch)
+        assert np.allclose(flat.sum(axis=1), 1.0)
+    else:  # bits
+        want = float(
+            torch.nn.functional.binary_cross_entropy_with_logits(logits[mask], targets[mask])
+        )
+    assert got == pytest.approx(want, rel=1e-5)
