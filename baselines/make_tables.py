@@ -195,6 +195,89 @@ def rewrite(card: Path, task_name: str, task_id: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
+# The long-term dependency problems (generators/longterm.py)
+# ---------------------------------------------------------------------------------------------
+LONGTERM = {  # card name: what its papers report, for the reader to compare with
+    "adding": "Hochreiter & Schmidhuber 1997 (experiment 4): LSTM solved T = 100; Raffel & Ellis "
+    "2016: feed-forward attention reached 100 % threshold accuracy at every T0 from 50 to "
+    "10,000.",
+    "multiplication": "Hochreiter & Schmidhuber 1997 (experiment 5): LSTM solved T = 100; "
+    "Raffel & Ellis 2016: feed-forward attention at every T0 from 50 to 10,000.",
+    "xor": "Martens & Sutskever 2011 and Pascanu et al. 2013 report how often training "
+    "succeeded at lags of 50 to 200; their tables are not transcribed here yet.",
+    "temporal-order": "Hochreiter & Schmidhuber 1997: LSTM solved 6a after 31,390 training "
+    "sequences and 6b after 571,100 (the paper's figures as a reproduction, "
+    "cybertronai/schmidhuber-problems, quotes them).",
+    "permutation": "Martens & Sutskever 2011 and Pascanu et al. 2013 report how often training "
+    "succeeded at lags of 50 to 200; their tables are not transcribed here yet.",
+    "memorization": "Martens & Sutskever 2011 and Pascanu et al. 2013 report how often "
+    "training succeeded; their tables are not transcribed here yet.",
+}
+LONGTERM_MODELS = ("lstm", "transformer", "ntm", "dnc")
+LONGTERM_COLUMNS = {  # metric name: (results key, column head, digits)
+    "threshold_accuracy": (("threshold_accuracy", "solved (|err| < 0.04)", 3),
+                           ("mse", "MSE", 4), ("mse_over_baseline", "MSE / baseline", 2)),
+    "sequence_accuracy": (("sequence_accuracy", "exact", 3), ("row_accuracy", "rows", 3)),
+    "bits_per_sequence": (("sequence_accuracy", "exact", 3),
+                          ("bits_per_sequence", "bits/seq", 3)),
+}  # fmt: skip
+
+
+def longterm_section(name: str) -> str:
+    import memtasks
+
+    task_id = f"longterm/{name}-v1"
+    columns = LONGTERM_COLUMNS[memtasks.get_spec(task_id).metric.name]
+    parts = [
+        _wrap(
+            f"Reference models trained by `memtasks baseline MODEL {task_id}` on the default "
+            "(`paper`) knobs, streaming fresh episodes, all with one training budget, and "
+            "evaluated on 500 episodes of the `test` stream and of the `extrapolate` preset "
+            "(the metric's section says what each column counts). Results files: "
+            "`baselines/results/<run>/`; rerun with `baselines/run_baselines.py --tasks ...`."
+        ),
+        "",
+        _wrap(f"What the papers report: {LONGTERM[name]}"),
+    ]
+    found = False
+    for tag_dir in sorted(RESULTS.iterdir()) if RESULTS.exists() else []:
+        runs = [load_results(p) for m in LONGTERM_MODELS
+                if (p := tag_dir / f"{name}-v1__{m}.json").exists()]  # fmt: skip
+        if not runs:
+            continue
+        found = True
+        r0 = runs[0]
+        sets = list(r0.metrics)
+        head = ["model", "parameters", "steps x batch", "training"]
+        head += [f"{s}: {c[1]}" for s in sets for c in columns]
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for r in runs:
+            row = [r.model, f"{r.parameters:,}", f"{r.steps:,} x {r.batch_size}",
+                   f"{r.train_time_s / 60:.1f} min"]  # fmt: skip
+            row += [_fmt(r.metrics[s].get(c[0]), c[2]) for s in sets for c in columns]
+            lines.append("| " + " | ".join(row) + " |")
+        budget = (
+            f"each run stopped after {r0.time_limit_s:.0f} s of training"
+            if r0.time_limit_s
+            else f"{r0.steps:,} steps each"
+        )
+        parts += [""] + _folder_head(tag_dir, runs)
+        parts += [
+            _wrap(
+                f"Seed {r0.seed}, batch {r0.batch_size}, {budget}; each model with its "
+                f"default configuration and optimiser (`memtasks baseline --list-models`); "
+                f"memtasks {r0.memtasks_version}, commit `{(r0.git_commit or 'unknown')[:10]}`, "
+                f"torch {r0.torch_version}."
+            ),
+            "",
+            "\n".join(lines),
+        ]
+    if not found:
+        parts += ["", "No baseline has been run yet."]
+    return "\n".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------
 # Question answering: the simulated world (Table 2) and bAbI
 # ---------------------------------------------------------------------------------------------
 WORLD_PRESETS = ("actor-d1", "actor-object-d1", "actor-d5", "actor-object-d5")
@@ -723,6 +806,9 @@ def main(argv: list[str] | None = None) -> int:
     cards = {CARDS / f"{name}.md": rewrite(CARDS / f"{name}.md", name, f"ntm/{name}-v1")
              for name in PAPER}  # fmt: skip
     cards.update({card: rewrite_section(card, body) for card, body in qa_cards().items()})
+    longterm = ROOT / "data_cards" / "longterm"
+    cards.update({longterm / f"{n}.md": rewrite_section(longterm / f"{n}.md", longterm_section(n))
+                  for n in LONGTERM})  # fmt: skip
     for card, new in cards.items():
         if args.check:
             if new != card.read_text():

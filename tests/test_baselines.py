@@ -41,6 +41,15 @@ def test_results_file_is_complete(path):
             assert metrics["episodes"] >= 1000
             assert metrics["bits_per_sequence"] >= 0
         return
+    if spec.family == "longterm":  # streamed like the NTM tasks, scored by their papers' rules
+        assert path.name == f"{results['task'].split('/')[1]}__{results['model']}.json"
+        assert spec.make_knobs(None).to_dict() == results["knobs"]
+        assert set(results["metrics"]) == {"test", "extrapolate"}
+        for metrics in results["metrics"].values():
+            assert metrics["episodes"] >= 500
+            share = metrics.get("sequence_accuracy", metrics.get("threshold_accuracy"))
+            assert share is not None and 0 <= share <= 1
+        return
     # question answering: <task>[-<preset>]__<run>.json, trained on that preset's knobs
     match = _make_tables().RUN.match(path.name)
     assert match and match["task"] == results["task"].split("/")[1], path.name
