@@ -9,7 +9,8 @@ question-answering ones) and read through the results schema (``load_results`` o
 ``memtasks.models.training.results``, which migrates older files); the section names the device,
 the training budget and the command, so a reader can rerun it. Cards: the five NTM tasks, the
 simulated world (the survey's Table 2), each bAbI task (every result on it: per task, and its share
-of joint runs) and the joint bAbI card (mean error and failed tasks, beside the papers').
+of joint runs), the joint bAbI card (mean error and failed tasks, beside the papers') and the six
+long-term dependency problems (`longterm/*`, by their metrics' columns).
 """
 
 from __future__ import annotations

@@ -70,8 +70,8 @@ class MarkedPairKnobs(Knobs):
     length: int = knob(
         100, lo=12, hi=MAX_LEN, doc="T: the shortest sequence; lengths are uniform in "
         "T .. T + floor(jitter * T)", harder="up", ladder=LENGTHS,
-        why="the second marked value lies up to T/2 steps back from the end, the first at "
-        "least T - 10",
+        why="the marked values lie at least T/2 (the second) and T - 10 (the first) steps "
+        "before the answer",
     )  # fmt: skip
     jitter: float = knob(0.1, lo=0.0, hi=1.0, doc="lengths vary by up to this share of T")
     first_window: int = knob(
