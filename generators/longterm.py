@@ -54,6 +54,18 @@ def _length(state, lo, spread):
     return state, lo + extra
 
 
+@njit(inline="always")
+def _context_rows(inputs, targets, mask, role, segment, o, length):
+    """Rows ``o .. o + length - 1`` as unscored context: inputs and targets zero, ``segment``
+    the step; each task then writes its symbols, answers and controls over them."""
+    for r in range(length):
+        set_row(inputs, o + r, 0)
+        set_row(targets, o + r, 0)
+        mask[o + r] = False
+        role[o + r] = ROLE_CONTEXT
+        segment[o + r] = r
+
+
 def _spread(length: int, jitter: float) -> int:
     return int(length * jitter)
 
@@ -119,6 +131,7 @@ def _pair_fill(key, start, n, lo, spread, first_window, op, offsets, inputs, tar
         s, length, p1, p2 = _pair_header(key, start + b, lo, spread, first_window)
         o = offsets[b]
         first[b], second[b] = p1, p2
+        _context_rows(inputs, targets, mask, role, segment, o, length)
         for r in range(length):
             if op == OP_ADD:
                 s, u = next_float(s)
@@ -130,11 +143,6 @@ def _pair_fill(key, start, n, lo, spread, first_window, op, offsets, inputs, tar
                 s, k = next_below(s, 2)
                 v = float(k)
             inputs[o + r, 0] = v
-            inputs[o + r, 1] = 0.0
-            targets[o + r, 0] = 0.0
-            mask[o + r] = False
-            role[o + r] = ROLE_CONTEXT
-            segment[o + r] = r
         inputs[o, 1] = -1.0  # the start and end markers of the 1997 paper
         inputs[o + length - 1, 1] = -1.0
         inputs[o + p1, 1] = 1.0
@@ -287,14 +295,10 @@ def _order_fill(key, start, n, lo, spread, windows, offsets, inputs, targets, ma
     for b in prange(n):
         s, length = _order_length(key, start + b, lo, spread)
         o = offsets[b]
+        _context_rows(inputs, targets, mask, role, segment, o, length)
         for r in range(length):
-            set_row(inputs, o + r, 0)
-            set_row(targets, o + r, 0)
             s, d = next_below(s, 4)
             inputs[o + r, 2 + d] = 1  # a distractor a .. d
-            mask[o + r] = False
-            role[o + r] = ROLE_CONTEXT
-            segment[o + r] = r
         c = 0
         for i in range(k):
             s, p = next_below(s, windows[i, 1] - windows[i, 0] + 1)
@@ -373,18 +377,14 @@ def _permutation_fill(key, start, n, lo, spread, offsets, inputs, targets, mask,
     for b in prange(n):
         s, length = _order_length(key, start + b, lo, spread)
         o = offsets[b]
+        _context_rows(inputs, targets, mask, role, segment, o, length)
         for r in range(length):
-            set_row(inputs, o + r, 0)
-            set_row(targets, o + r, 0)
             if r == 0:
                 s, v = next_below(s, 2)
             else:
                 s, v = next_below(s, symbols - 2)
                 v += 2
             inputs[o + r, v] = 1
-            mask[o + r] = False
-            role[o + r] = ROLE_CONTEXT
-            segment[o + r] = r
         last = o + length - 1
         for c in range(2):
             targets[last, c] = inputs[o, c]
@@ -460,19 +460,15 @@ def _memo_fill(key, start, n, lo, spread, positions, offsets, inputs, targets, m
     for b in prange(n):
         s, delay, total = _memo_header(key, start + b, lo, spread, positions)
         o = offsets[b]
+        _context_rows(inputs, targets, mask, role, segment, o, total)
         for r in range(total):
-            set_row(inputs, o + r, 0)
-            set_row(targets, o + r, 0)
             targets[o + r, blank_out] = 1
-            mask[o + r] = False
-            role[o + r] = ROLE_CONTEXT
-            segment[o + r] = -1
         for r in range(positions):
             s, v = next_below(s, values)
             inputs[o + r, v] = 1
-            segment[o + r] = r
         for r in range(positions, total):
             inputs[o + r, blank_in] = 1
+            segment[o + r] = -1
         g = o + positions + delay
         inputs[g, blank_in] = 0
         inputs[g, go] = 1

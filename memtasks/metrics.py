@@ -28,6 +28,14 @@ def _per_episode_sum(batch: EpisodeBatch, values: np.ndarray) -> np.ndarray:
     return np.bincount(_episode_of_position(batch), weights=weights, minlength=len(batch))
 
 
+def _aligned(batch: EpisodeBatch, predictions: np.ndarray, dtype=None) -> np.ndarray:
+    """``predictions`` as an array, refused in one line unless shaped like ``batch.targets``."""
+    out = np.asarray(predictions, dtype=dtype)
+    if out.shape != batch.targets.shape:
+        raise ValueError(f"predictions have shape {out.shape}; targets have {batch.targets.shape}")
+    return out
+
+
 @dataclass(frozen=True)
 class BitMetric:
     """Binary cross-entropy in bits per sequence and bit errors per sequence (NTM sec. 4).
@@ -45,11 +53,7 @@ class BitMetric:
     )
 
     def per_episode(self, batch: EpisodeBatch, probs: np.ndarray) -> dict[str, np.ndarray]:
-        probs = np.asarray(probs, dtype=np.float64)
-        if probs.shape != batch.targets.shape:
-            raise ValueError(
-                f"predictions have shape {probs.shape}; targets have {batch.targets.shape}"
-            )
+        probs = _aligned(batch, probs, np.float64)
         t = batch.targets.astype(np.float64)
         p = np.clip(probs, _EPS, 1.0 - _EPS)
         bce = -(t * np.log2(p) + (1.0 - t) * np.log2(1.0 - p))
@@ -94,11 +98,7 @@ class AnswerMetric:
 
     def per_answer(self, batch: EpisodeBatch, predictions: np.ndarray) -> np.ndarray:
         """``bool[n_answers]``: each answer span right or not, in episode order."""
-        predictions = np.asarray(predictions)
-        if predictions.shape != batch.targets.shape:
-            raise ValueError(
-                f"predictions have shape {predictions.shape}; targets have {batch.targets.shape}"
-            )
+        predictions = _aligned(batch, predictions)
         answer = batch.role == 2
         starts = answer & ~np.concatenate(([False], answer[:-1]))
         first = batch.offsets[:-1][batch.lengths > 0]  # a span never runs across episodes
@@ -173,11 +173,7 @@ class ThresholdRegression:
     )
 
     def per_episode(self, batch: EpisodeBatch, predictions: np.ndarray) -> dict[str, np.ndarray]:
-        pred = np.asarray(predictions, dtype=np.float64)
-        if pred.shape != batch.targets.shape:
-            raise ValueError(
-                f"predictions have shape {pred.shape}; targets have {batch.targets.shape}"
-            )
+        pred = _aligned(batch, predictions, np.float64)
         err = pred - batch.targets.astype(np.float64)
         squared = (err**2).sum(axis=1)
         outside = (np.abs(err) >= self.threshold).sum(axis=1).astype(np.float64)
@@ -215,11 +211,7 @@ class ClassMetric:
     )
 
     def per_episode(self, batch: EpisodeBatch, scores: np.ndarray) -> dict[str, np.ndarray]:
-        scores = np.asarray(scores)
-        if scores.shape != batch.targets.shape:
-            raise ValueError(
-                f"predictions have shape {scores.shape}; targets have {batch.targets.shape}"
-            )
+        scores = _aligned(batch, scores)
         wrong = scores.argmax(axis=1) != batch.targets.argmax(axis=1)
         return {
             "wrong_rows": _per_episode_sum(batch, wrong.astype(np.float64)),
