@@ -3,4 +3,4 @@
 Importing this package registers every task with ``memtasks.registry``.
 """
 
-from . import babi, longterm, ntm  # noqa: F401
+from . import alstm, babi, ham, longterm, ntm, recall  # noqa: F401

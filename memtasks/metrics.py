@@ -227,3 +227,53 @@ class ClassMetric:
             "sequence_accuracy": float((per["wrong_rows"] == 0).mean()),
             "row_accuracy": float(1.0 - per["wrong_rows"].sum() / rows) if rows else float("nan"),
         }
+
+
+@dataclass(frozen=True)
+class TokenAccuracy:
+    """Token tasks scored per scored position and per sequence: the share of scored positions
+    whose predicted id is the target (MQAR's per-query accuracy, MAD's token accuracy, HAM's
+    "percentage of correct outputs"), and the share of sequences with every scored position
+    right. Predictions are token ids aligned with ``batch.targets`` (``int[N]``)."""
+
+    name: str = "token_accuracy"
+    description: str = (
+        "share of scored positions whose predicted token is the target; sequence accuracy "
+        "(every scored position of the episode right) beside it"
+    )
+
+    def per_episode(self, batch: EpisodeBatch, predictions: np.ndarray) -> dict[str, np.ndarray]:
+        wrong = _aligned(batch, predictions) != batch.targets
+        return {
+            "wrong_tokens": _per_episode_sum(batch, wrong.astype(np.float64)),
+            "tokens": _per_episode_sum(batch, np.ones(len(wrong))),
+        }
+
+    def evaluate(self, batch: EpisodeBatch, predictions: np.ndarray) -> dict[str, float]:
+        per = self.per_episode(batch, predictions)
+        tokens = float(per["tokens"].sum())
+        if not len(batch) or not tokens:
+            return {"token_accuracy": float("nan"), "sequence_accuracy": float("nan")}
+        return {
+            "token_accuracy": 1.0 - float(per["wrong_tokens"].sum()) / tokens,
+            "sequence_accuracy": float((per["wrong_tokens"] == 0).mean()),
+            "tokens": tokens,
+        }
+
+
+@dataclass(frozen=True)
+class BitsPerToken(Perplexity):
+    """Cross-entropy of the scored targets in bits per token (Danihelka et al. 2016 report
+    "bits per character" on the target characters only): the perplexity's negative
+    log-likelihood divided by ln 2, with the perplexity beside it. Reads the model's
+    log-probability of each scored target, as ``Perplexity`` does."""
+
+    name: str = "bits_per_token"
+    description: str = (
+        "mean negative log2-likelihood of the scored target tokens (bits per character on "
+        "character tasks); perplexity beside it"
+    )
+
+    def evaluate(self, batch: EpisodeBatch, target_logprobs: np.ndarray) -> dict[str, float]:
+        out = super().evaluate(batch, target_logprobs)
+        return {"bits_per_token": out["nll"] / float(np.log(2.0)), **out}

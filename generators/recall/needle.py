@@ -1,0 +1,1 @@
+"""Needle-in-a-haystack in bAbI's long-context filler: being built (issue 14)."""

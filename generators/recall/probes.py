@@ -1,0 +1,1 @@
+"""Recall probes (MQAR, induction heads, selective copying, fuzzy/noisy recall): being built (issue 14)."""
