@@ -167,3 +167,53 @@ def test_empty_batch_gives_nan_means():
 def test_metric_is_described():
     assert METRIC.name == "bits_per_sequence"
     assert "bits per sequence" in METRIC.description
+
+
+# ---- token tasks: TokenAccuracy and BitsPerToken (issue 14) ---------------------------------
+
+
+def _token_batch(seed: int = 0) -> memtasks.EpisodeBatch:
+    return memtasks.generate("babi/qa2-v1", 6, seed=seed)  # token task, several answers
+
+
+@given(seed=st.integers(0, 2**16), wrong_share=st.floats(0.0, 1.0))
+@settings(max_examples=25, deadline=None)
+def test_token_accuracy_counts_wrong_scored_positions_only(seed, wrong_share):
+    from memtasks.metrics import TokenAccuracy
+
+    batch = _token_batch()
+    rng = np.random.default_rng(seed)
+    pred = batch.targets.copy()
+    scored = np.flatnonzero(batch.mask)
+    wrong = scored[rng.random(len(scored)) < wrong_share]
+    pred[wrong] += 1  # a different id
+    # unscored positions may hold anything: they never count
+    pred[~batch.mask] = rng.integers(0, 50, int((~batch.mask).sum()))
+    out = TokenAccuracy().evaluate(batch, pred)
+    assert out["tokens"] == len(scored)
+    assert out["token_accuracy"] == pytest.approx(1 - len(wrong) / len(scored))
+    episode = np.repeat(np.arange(len(batch)), batch.lengths)
+    clean = np.setdiff1d(np.arange(len(batch)), episode[wrong])
+    assert out["sequence_accuracy"] == pytest.approx(len(clean) / len(batch))
+
+
+def test_token_accuracy_refuses_misaligned_predictions():
+    from memtasks.metrics import TokenAccuracy
+
+    batch = _token_batch()
+    with pytest.raises(ValueError, match="predictions have shape"):
+        TokenAccuracy().evaluate(batch, batch.targets[:-1])
+
+
+@given(p=st.floats(0.01, 1.0))
+@settings(max_examples=20, deadline=None)
+def test_bits_per_token_is_nll_in_bits(p):
+    from memtasks.metrics import BitsPerToken
+
+    batch = _token_batch()
+    n = int(batch.mask.sum())
+    out = BitsPerToken().evaluate(batch, np.full(n, math.log(p)))
+    assert out["bits_per_token"] == pytest.approx(-math.log2(p))
+    assert out["perplexity"] == pytest.approx(1 / p)
+    with pytest.raises(ValueError, match="target_logprobs have shape"):
+        BitsPerToken().evaluate(batch, np.zeros(n + 1))
