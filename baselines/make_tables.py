@@ -214,36 +214,45 @@ LONGTERM = {  # card name: what its papers report, for the reader to compare wit
     "memorization": "Martens & Sutskever 2011 and Pascanu et al. 2013 report how often "
     "training succeeded; their tables are not transcribed here yet.",
 }
-LONGTERM_MODELS = ("lstm", "transformer", "ntm", "dnc")
-LONGTERM_COLUMNS = {  # metric name: (results key, column head, digits)
+SEQUENCE_MODELS = ("lstm", "transformer", "ntm", "dnc")
+SEQUENCE_COLUMNS = {  # metric name: (results key, column head, digits)
     "threshold_accuracy": (("threshold_accuracy", "solved (|err| < 0.04)", 3),
                            ("mse", "MSE", 4), ("mse_over_baseline", "MSE / baseline", 2)),
     "sequence_accuracy": (("sequence_accuracy", "exact", 3), ("row_accuracy", "rows", 3)),
     "bits_per_sequence": (("sequence_accuracy", "exact", 3),
                           ("bits_per_sequence", "bits/seq", 3)),
+    "token_accuracy": (("token_accuracy", "tokens", 3), ("sequence_accuracy", "exact", 3)),
+    "bits_per_token": (("bits_per_token", "bits/char", 3),),
+    "answer_accuracy": (("answer_accuracy", "answers", 3),),
 }  # fmt: skip
+# every streamed sequence task with a baselines table: what its papers report, for the reader
+SEQUENCE_TASKS = {f"longterm/{name}-v1": text for name, text in LONGTERM.items()}
 
 
-def longterm_section(name: str) -> str:
+def sequence_section(task_id: str, reported: str) -> str:
+    """The baselines section of a streamed sequence task's card (the long-term dependency
+    problems and the other families of issue 14): one table per results folder that holds runs
+    of ``task_id``."""
     import memtasks
 
-    task_id = f"longterm/{name}-v1"
-    columns = LONGTERM_COLUMNS[memtasks.get_spec(task_id).metric.name]
+    name = task_id.split("/")[1]
+    columns = SEQUENCE_COLUMNS[memtasks.get_spec(task_id).metric.name]
     parts = [
         _wrap(
             f"Reference models trained by `memtasks baseline MODEL {task_id}` on the default "
             "(`paper`) knobs, streaming fresh episodes, all with one training budget, and "
-            "evaluated on 500 episodes of the `test` stream and of the `extrapolate` preset "
-            "(the metric's section says what each column counts). Results files: "
-            "`baselines/results/<run>/`; rerun with `baselines/run_baselines.py --tasks ...`."
+            "evaluated on the `test` stream and on every `extrapolate*` preset (the metric's "
+            "section says what each column counts). Results files: `baselines/results/<run>/`; "
+            "rerun with `baselines/run_baselines.py --tasks ...`."
         ),
         "",
-        _wrap(f"What the papers report: {LONGTERM[name]}"),
+        _wrap(f"What the papers report: {reported}"),
     ]
     found = False
     for tag_dir in sorted(RESULTS.iterdir()) if RESULTS.exists() else []:
-        runs = [load_results(p) for m in LONGTERM_MODELS
-                if (p := tag_dir / f"{name}-v1__{m}.json").exists()]  # fmt: skip
+        runs = [load_results(p) for m in SEQUENCE_MODELS
+                if (p := tag_dir / f"{name}__{m}.json").exists()]  # fmt: skip
+        runs = [r for r in runs if r.task == task_id]
         if not runs:
             continue
         found = True
@@ -807,9 +816,9 @@ def main(argv: list[str] | None = None) -> int:
     cards = {CARDS / f"{name}.md": rewrite(CARDS / f"{name}.md", name, f"ntm/{name}-v1")
              for name in PAPER}  # fmt: skip
     cards.update({card: rewrite_section(card, body) for card, body in qa_cards().items()})
-    longterm = ROOT / "data_cards" / "longterm"
-    cards.update({longterm / f"{n}.md": rewrite_section(longterm / f"{n}.md", longterm_section(n))
-                  for n in LONGTERM})  # fmt: skip
+    for task_id, reported in SEQUENCE_TASKS.items():
+        card = ROOT / "data_cards" / task_id.split("/")[0] / f"{task_id.split('/')[1][:-3]}.md"
+        cards[card] = rewrite_section(card, sequence_section(task_id, reported))
     for card, new in cards.items():
         if args.check:
             if new != card.read_text():
