@@ -231,6 +231,87 @@ def running_sum(offsets):
     return offsets
 
 
+# ---------------------------------------------------------------------------------------------
+# Padded generation: a task's fill kernel writing straight into the padded batches a model reads
+# ---------------------------------------------------------------------------------------------
+def padded_arrays(offsets: np.ndarray, batch_size: int, outputs, in_width: int, target_width: int):
+    """The padded layout of episodes whose CSR ``offsets`` a sizes kernel drew, for a task's
+    padded generator (``memtasks.views.padded_batches``): ``(rows, steps, arrays)``.
+
+    ``rows[e]`` is the row where episode e begins in the padded batches (batch g of
+    ``batch_size`` episodes padded to ``steps[g]``, its longest), ``arrays`` the padded
+    (inputs, targets, mask, role, segment) from ``outputs``, vectors as ``[rows, width]``
+    float32. A fill kernel that writes episode e only at ``offsets[e]`` onwards writes the
+    padded layout when given ``rows`` for ``offsets``: the same kernel, the same values, cast
+    to float32 (and int64 segments) as it stores them. ``pad_tails`` then writes the padding.
+    """
+    n = len(offsets) - 1
+    steps = np.empty(-(-n // batch_size), np.int64)
+    _longest(offsets, batch_size, steps)
+    widths = {"inputs": in_width, "targets": target_width, "mask": None, "role": None,
+              "segment": None}  # fmt: skip
+    starts, fields, lengths = outputs(steps, widths, True)
+    rows = np.empty(n + 1, np.int64)
+    _episode_rows(offsets, starts, steps, batch_size, rows, lengths)
+    arrays = (
+        fields["inputs"].reshape(-1, in_width),
+        fields["targets"].reshape(-1, target_width),
+        fields["mask"],
+        fields["role"],
+        fields["segment"],
+    )
+    return rows, steps, arrays
+
+
+@njit(cache=True, nogil=True)
+def _longest(offsets, batch_size, steps):
+    """``steps[g]``: the longest episode of each consecutive batch of ``batch_size``."""
+    for g in range(len(steps)):
+        longest = 0
+        for e in range(g * batch_size, min((g + 1) * batch_size, len(offsets) - 1)):
+            longest = max(longest, offsets[e + 1] - offsets[e])
+        steps[g] = longest
+
+
+@njit(cache=True, nogil=True)
+def _episode_rows(offsets, starts, steps, batch_size, rows, lengths):
+    """``rows[e]``: the first row of episode e in the padded batches; ``lengths[e]``."""
+    n = len(offsets) - 1
+    for e in range(n):
+        g = e // batch_size
+        rows[e] = starts[g] + (e - g * batch_size) * steps[g]
+        lengths[e] = offsets[e + 1] - offsets[e]
+    rows[n] = starts[len(starts) - 1]
+
+
+# The padding of every field (as memtasks.views.PADDING): 0 for values, False, role -1, segment -1
+@njit(cache=True, nogil=True)
+def pad_tails(offsets, rows, batch_size, steps, inputs, targets, mask, role, segment):
+    """Write the padding of every episode of a padded layout (``padded_arrays``): the rows
+    after its last, up to its batch's ``steps``. Unsigned indices: Numba checks signed ones
+    for wrapping around from the end, which keeps the stores from being vectorised."""
+    flat_in, flat_tg = inputs.reshape(-1), targets.reshape(-1)
+    w_in, w_tg = np.uint64(inputs.shape[1]), np.uint64(targets.shape[1])
+    one = np.uint64(1)
+    for e in range(len(offsets) - 1):
+        first = np.uint64(rows[e] + offsets[e + 1] - offsets[e])
+        end = np.uint64(rows[e] + steps[e // batch_size])
+        j = first * w_in
+        while j < end * w_in:
+            flat_in[j] = 0
+            j += one
+        j = first * w_tg
+        while j < end * w_tg:
+            flat_tg[j] = 0
+            j += one
+        j = first
+        while j < end:
+            mask[j] = False
+            role[j] = -1
+            segment[j] = -1
+            j += one
+
+
 def allocate(total: int, inputs: tuple[int, type], targets: tuple[int, type]):
     """Uninitialised (inputs, targets, mask, role, segment) arrays for ``total`` positions.
 
@@ -461,9 +542,10 @@ def _task_being_generated() -> str | None:
 
     frame = sys._getframe(1)
     while frame is not None:
-        spec = frame.f_locals.get("self")
-        if isinstance(spec, TaskSpec):
-            return spec.id
+        for name in ("self", "spec"):  # TaskSpec.generate; views.padded_batches
+            spec = frame.f_locals.get(name)
+            if isinstance(spec, TaskSpec):
+                return spec.id
         frame = frame.f_back
     return None
 

@@ -1,1 +1,663 @@
-"""The Associative LSTM's character tasks (Danihelka et al. 2016): being built (issue 14)."""
+"""The Associative LSTM's memorisation tasks (Danihelka, Wayne, Uria, Kalchbrenner & Graves
+2016, "Associative Long Short-Term Memory", ICML, arXiv:1602.03032; survey sec. 3.2.1): four
+character-level tasks on which the paper compares LSTM, deep LSTM, permutation and unitary RNNs
+and the Associative LSTM by their cost in bits per character on the target characters.
+
+- ``alstm/episodic-copy-v1``: the copy-memory task of Arjovsky, Shah & Bengio (2016) as the
+  paper uses it: 10 symbols of 8, a silence, a marker, the 10 symbols back;
+- ``alstm/xml-v1``: nested random tags ``<name>...</name>`` (Jozefowicz, Zaremba & Sutskever
+  2015's XML modelling), scored on the closing tags, the one part the past determines;
+- ``alstm/variable-assignment-v1``: ``s(name,value),...,q(name)`` then the value;
+- ``alstm/arithmetic-v1``: ``a+b=`` or ``a-b=`` then the result's characters reversed and an
+  end marker.
+
+All four are token tasks over one character vocabulary (``VOCAB``; id 0 is padding). The last
+three are language-model episodes: an episode is one character string c_0 .. c_{L-1}; position
+t reads c_t and its target is c_{t+1} (L - 1 positions), and only the targets the past
+determines are scored (the closing tag's name and ``>``, the value, the result and the end
+marker). Episodic copy keeps the copy-memory layout of the paper's task instead: the recalled
+symbols are targets at positions that read blanks, so the model never reads what it recalls.
+
+Each language-model task is one compiled kernel run twice (as bAbI's driver): the sizes pass
+draws every episode and counts its characters and closing tags, NumPy allocates the flat arrays,
+and the fill pass redraws the same episode from the same stream and writes it. A character is
+written by ``_emit``, which puts it at two places: the input of its own position and the target
+of the position before.
+
+Cards: ``data_cards/alstm/<name>.md``. Tests: ``tests/test_alstm_tasks.py``. Benchmark:
+``benchmarks/bench_alstm.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit, prange
+
+from memtasks.episode import ROLE_ANSWER, ROLE_CONTEXT, ROLE_NAMES, ROLE_QUERY, EpisodeBatch
+from memtasks.knobs import Knobs, knob
+from memtasks.metrics import BitsPerToken
+from memtasks.registry import Layout, TaskSpec, register
+from memtasks.rng import episode_state, next_below, next_float
+
+from ._kernels import Kernel, allocate, kernel, running_sum
+from ._kernels import njit as plain_njit
+
+DANIHELKA = (
+    "Danihelka, Wayne, Uria, Kalchbrenner & Graves (2016), Associative Long Short-Term Memory, "
+    "ICML, arXiv:1602.03032"
+)
+ARJOVSKY = "Arjovsky, Shah & Bengio (2016), Unitary Evolution Recurrent Neural Networks, ICML"
+JOZEFOWICZ = (
+    "Jozefowicz, Zaremba & Sutskever (2015), An Empirical Exploration of Recurrent Network "
+    "Architectures, ICML"
+)
+MAX_LEN = 1_000_000  # a sanity bound on one episode's characters
+
+# ---------------------------------------------------------------------------------------------
+# The vocabulary: one for the family, so that a model reads every task with the same embedding
+# ---------------------------------------------------------------------------------------------
+_SPECIAL = ("<pad>", "\n", " ", "_", "#", "<", ">", "/", "(", ")", ",", "=", "+", "-", ".")
+DIGITS = tuple("0123456789")
+LETTERS = tuple("abcdefghijklmnopqrstuvwxyz")
+VOCAB = (*_SPECIAL, *DIGITS, *LETTERS)
+(NEWLINE, SPACE, BLANK, MARK, LT, GT, SLASH, LPAREN, RPAREN, COMMA, EQUALS, PLUS, MINUS,
+ PERIOD) = range(1, len(_SPECIAL))  # fmt: skip
+DIGIT0 = len(_SPECIAL)
+LETTER0 = DIGIT0 + len(DIGITS)
+ID = {c: i for i, c in enumerate(VOCAB)}
+
+
+def layout(_knobs: Knobs) -> Layout:
+    return Layout("int32", "int32", vocab=VOCAB)
+
+
+def text_of(ids) -> str:
+    """Token ids as the characters they are."""
+    return "".join(VOCAB[int(x)] for x in ids)
+
+
+# What a character is to the episode: read as context, part of the question, or an answer
+# character (a scored target). A position's role follows from its input's kind and its
+# target's (see ``_emit``).
+CONTEXT, QUERY, ANSWER = 0, 1, 2
+
+
+@njit(inline="always")
+def _emit(j, last, c, kind, seg, o, fill, out):
+    """Character ``j`` of the episode at row offset ``o``: the input of position ``j`` (when
+    ``j < last``, the episode's number of positions) and the target of position ``j - 1``.
+    Returns ``j + 1``. The sizes pass (``fill`` False) only counts.
+
+    Position t's role: 2 (answer, scored) when its target is an answer character, else 1 when
+    its input is a query character, else 0; its segment is its input's item when that is
+    context, else -1.
+    """
+    if fill:
+        inputs, targets, mask, role, segment = out
+        if j < last:
+            inputs[o + j] = c
+            role[o + j] = ROLE_QUERY if kind == QUERY else ROLE_CONTEXT
+            segment[o + j] = seg if kind == CONTEXT else -1
+        if j > 0:
+            t = o + j - 1
+            targets[t] = c
+            mask[t] = kind == ANSWER
+            if kind == ANSWER:
+                role[t] = ROLE_ANSWER
+                segment[t] = -1
+    return j + 1
+
+
+def _token_arrays(total: int):
+    """(inputs, targets, mask, role, segment) for ``total`` token positions (1-D views of
+    ``allocate``'s arrays: its huge pages and its one-line out-of-memory error)."""
+    inputs, targets, mask, role, segment = allocate(total, (1, np.int32), (1, np.int32))
+    return inputs.reshape(total), targets.reshape(total), mask, role, segment
+
+
+def _empty_arrays():
+    """The sizes pass writes no position array: empty ones of the fill pass's types."""
+    none32 = np.empty(0, np.int32)
+    return none32, none32, np.empty(0, np.bool_), np.empty(0, np.int8), none32
+
+
+def _lengths(offsets: np.ndarray) -> np.ndarray:
+    return np.diff(offsets).astype(np.int32)
+
+
+# ---------------------------------------------------------------------------------------------
+# Episodic copy: P symbols, T - 1 blanks, the marker, P blanks; the P symbols are the targets of
+# the last P positions (Arjovsky et al.'s copy memory, as mpezeshki/Associative_LSTM makes it)
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class EpisodicCopyKnobs(Knobs):
+    delay: int = knob(
+        100, lo=1, hi=MAX_LEN, doc="T: the marker is the T-th step after the last symbol",
+        harder="up", ladder=(10, 50, 100, 200, 500, 1000),
+        why="the symbols must be held through T - 1 blank steps before the marker asks for them",
+    )  # fmt: skip
+    positions: int = knob(
+        10, lo=1, hi=10_000, doc="P: symbols to copy", harder="up", ladder=(5, 10, 20, 40),
+        why="more symbols to hold at once",
+    )  # fmt: skip
+    symbols: int = knob(8, lo=2, hi=26, doc="the alphabet: symbols are the first letters a ..")
+
+    def size(self) -> int:
+        return 2 * self.positions + self.delay
+
+
+@kernel(weight=6.0)
+def _copy_fill(key, start, n, positions, delay, symbols, inputs, targets, mask, role, segment):
+    size = 2 * positions + delay
+    for b in prange(n):
+        s = episode_state(key, start + b)
+        o = b * size
+        for r in range(size):
+            inputs[o + r] = BLANK
+            targets[o + r] = BLANK  # the paper's target before the answer: blank, not scored
+            mask[o + r] = False
+            role[o + r] = ROLE_CONTEXT
+            segment[o + r] = -1
+        recall = o + positions + delay  # the first answer position
+        for r in range(positions):
+            s, v = next_below(s, symbols)
+            inputs[o + r] = LETTER0 + v
+            segment[o + r] = r
+            targets[recall + r] = LETTER0 + v
+            mask[recall + r] = True
+            role[recall + r] = ROLE_ANSWER
+        inputs[recall - 1] = MARK  # the marker asks for the symbols back: the question
+        role[recall - 1] = ROLE_QUERY
+
+
+def _episodic_copy(knobs: EpisodicCopyKnobs, key, start: int, n: int) -> EpisodeBatch:
+    size = knobs.size()
+    offsets = np.arange(n + 1, dtype=np.int64) * size
+    arrays = _token_arrays(n * size)
+    _copy_fill(key, start, n, knobs.positions, knobs.delay, knobs.symbols, *arrays)
+    return EpisodeBatch.from_kernel(offsets, arrays, start)
+
+
+register(
+    TaskSpec(
+        id="alstm/episodic-copy-v1",
+        summary="episodic copy: 10 symbols, a long silence, a marker, the 10 symbols back",
+        knobs=EpisodicCopyKnobs,
+        generator=_episodic_copy,
+        layout=layout,
+        metric=BitsPerToken(),
+        presets={"paper": {}, "extrapolate": {"delay": 1000}},
+        source=f"{DANIHELKA}, sec. 5 (episodic copy); the copy-memory task of {ARJOVSKY}",
+    )
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# XML: nested random tags, scored on the closing tags
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class XmlKnobs(Knobs):
+    length: int = knob(
+        256, lo=1, hi=MAX_LEN, doc="characters before the document is closed: tags are drawn "
+        "until it is this long, then every open tag is closed", harder="up",
+        ladder=(64, 128, 256, 512, 1024), why="more tags, and longer stretches between a tag's "
+        "opening and its closing",
+    )  # fmt: skip
+    max_depth: int = knob(
+        4, lo=1, hi=256, doc="deepest nesting: at this depth the next tag closes", harder="up",
+        ladder=(1, 2, 4, 8, 16), why="more open names to hold at once, each for longer",
+    )  # fmt: skip
+    min_name: int = knob(1, lo=1, hi=64, doc="shortest tag name (letters a..z)")
+    max_name: int = knob(
+        10, lo=1, hi=64, doc="longest tag name; lengths are uniform between the two",
+        harder="up", ladder=(2, 5, 10, 20), why="more characters to recall per closing tag",
+    )  # fmt: skip
+    open_rate: float = knob(
+        0.5, lo=0.01, hi=0.99, doc="chance that the next tag opens, where it may open or close"
+    )
+    indent: bool = knob(
+        True, doc="each tag on a line of its own, indented one space per level (false: the "
+        "tags back to back)",
+    )  # fmt: skip
+
+    def check(self):
+        self.require(self.min_name <= self.max_name, "min_name must be <= max_name")
+
+
+@plain_njit
+def _xml_episode(s, length, max_depth, min_name, name_spread, open_rate, indent, fill, o, last,
+                 out, support, support_answer, so, names, owner):  # fmt: skip
+    """One document from state ``s``: (state', characters, elements, deepest level).
+
+    A tag's name is drawn from the stream where it opens; ``names`` keeps that state per open
+    level, so its closing tag redraws the same name (and the sizes pass needs no name stored).
+    ``owner`` keeps each open level's element index: the closing tag's support.
+    """
+    j = 0
+    depth = 0
+    elements = 0
+    closes = 0
+    deepest = 0
+    while True:
+        if j >= length:
+            if depth == 0:
+                break
+            opening = False
+        elif depth == 0:
+            opening = True
+        elif depth == max_depth:
+            opening = False
+        else:
+            s, u = next_float(s)
+            opening = u < open_rate
+        if opening:
+            seg = elements  # the opening tag is context item ``elements``
+            if indent and j > 0:
+                j = _emit(j, last, NEWLINE, CONTEXT, seg, o, fill, out)
+                for _ in range(depth):
+                    j = _emit(j, last, SPACE, CONTEXT, seg, o, fill, out)
+            j = _emit(j, last, LT, CONTEXT, seg, o, fill, out)
+            names[depth] = s
+            owner[depth] = elements
+            s, k = next_below(s, name_spread + 1)
+            for _ in range(min_name + k):
+                s, c = next_below(s, 26)
+                j = _emit(j, last, LETTER0 + c, CONTEXT, seg, o, fill, out)
+            j = _emit(j, last, GT, CONTEXT, seg, o, fill, out)
+            depth += 1
+            elements += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+            if indent:
+                j = _emit(j, last, NEWLINE, CONTEXT, -1, o, fill, out)
+                for _ in range(depth):
+                    j = _emit(j, last, SPACE, CONTEXT, -1, o, fill, out)
+            # "</" is the question: whether a tag closes here is a coin flip, not memory
+            j = _emit(j, last, LT, QUERY, -1, o, fill, out)
+            j = _emit(j, last, SLASH, QUERY, -1, o, fill, out)
+            t, k = next_below(names[depth], name_spread + 1)  # the opening tag's draws again
+            for _ in range(min_name + k):
+                t, c = next_below(t, 26)
+                j = _emit(j, last, LETTER0 + c, ANSWER, -1, o, fill, out)
+            j = _emit(j, last, GT, ANSWER, -1, o, fill, out)
+            if fill:
+                support[so + closes] = owner[depth]
+                support_answer[so + closes] = closes  # closing tags are the answer spans
+            closes += 1
+    return s, j, elements, deepest
+
+
+def _xml_episodes(key, start, n, fill, length, max_depth, min_name, name_spread, open_rate,
+                  indent, offsets, inputs, targets, mask, role, segment, support_offsets,
+                  support, support_answer, elements, deepest):  # fmt: skip
+    """Both passes over episodes ``start .. start + n - 1``. ``fill`` False: each episode's
+    positions and closing tags, summed into ``offsets`` and ``support_offsets``. True: write
+    the episodes into the arrays allocated from those."""
+    out = (inputs, targets, mask, role, segment)
+    for b in prange(n):
+        names = np.empty(max_depth, np.uint64)
+        owner = np.empty(max_depth, np.int32)
+        o, last, so = 0, 0, 0
+        if fill:
+            o, last, so = offsets[b], offsets[b + 1] - offsets[b], support_offsets[b]
+        _, chars, m, deep = _xml_episode(
+            episode_state(key, start + b), length, max_depth, min_name, name_spread, open_rate,
+            indent, fill, o, last, out, support, support_answer, so, names, owner,
+        )  # fmt: skip
+        if fill:
+            elements[b] = m
+            deepest[b] = deep
+        else:
+            offsets[b + 1] = chars - 1  # position t reads character t, its target is t + 1
+            support_offsets[b + 1] = m
+    if not fill:
+        running_sum(offsets)
+        running_sum(support_offsets)
+
+
+# one kernel for both passes, as bAbI's driver: most of a compile is the episode function
+_xml_kernel = Kernel(_xml_episodes, weight=12.0, last=True)
+
+
+def _xml(knobs: XmlKnobs, key, start: int, n: int) -> EpisodeBatch:
+    args = (knobs.length, knobs.max_depth, knobs.min_name, knobs.max_name - knobs.min_name,
+            knobs.open_rate, knobs.indent)  # fmt: skip
+    offsets, support_offsets = np.empty(n + 1, np.int64), np.empty(n + 1, np.int64)
+    none32 = np.empty(0, np.int32)
+    _xml_kernel(key, start, n, False, *args, offsets, *_empty_arrays(), support_offsets, none32,
+                none32, none32, none32)  # fmt: skip
+    arrays = _token_arrays(int(offsets[-1]))
+    support = np.empty(int(support_offsets[-1]), np.int32)
+    support_answer = np.empty(len(support), np.int32)
+    elements, deepest = np.empty(n, np.int32), np.empty(n, np.int32)
+    _xml_kernel(key, start, n, True, *args, offsets, *arrays, support_offsets, support,
+                support_answer, elements, deepest)  # fmt: skip
+    meta = {"elements": elements, "depth": deepest}
+    return EpisodeBatch.from_kernel(offsets, arrays, start, support=(support_offsets, support),
+                                    support_answer=support_answer, meta=meta)  # fmt: skip
+
+
+register(
+    TaskSpec(
+        id="alstm/xml-v1",
+        summary="XML modelling: nested random tags, scored on the closing tags' names",
+        knobs=XmlKnobs,
+        generator=_xml,
+        layout=layout,
+        metric=BitsPerToken(),
+        presets={"paper": {}, "extrapolate": {"length": 1024, "max_depth": 8}},
+        source=f"{DANIHELKA}, sec. 5 (XML modeling); the task of {JOZEFOWICZ}",
+    )
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Variable assignment: s(name,value),...,q(name) then the value
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class VariableAssignmentKnobs(Knobs):
+    min_assignments: int = knob(1, lo=1, hi=100_000, doc="fewest assignments before the query")
+    max_assignments: int = knob(
+        10, lo=1, hi=100_000, doc="most assignments; the count is uniform between the two",
+        harder="up", ladder=(2, 5, 10, 20, 40), why="more name-value pairs to hold, and the "
+        "queried one further back",
+    )  # fmt: skip
+    min_name: int = knob(1, lo=1, hi=64, doc="shortest variable name (letters a..z)")
+    max_name: int = knob(
+        4, lo=1, hi=64, doc="longest variable name; lengths are uniform between the two",
+        harder="up", ladder=(1, 2, 4, 8), why="longer keys to match",
+    )  # fmt: skip
+    values: int = knob(26, lo=2, hi=26, doc="how many letters (a, b, ...) a value is drawn from")
+
+    def check(self):
+        self.require(
+            self.min_assignments <= self.max_assignments,
+            "min_assignments must be <= max_assignments",
+        )
+        self.require(self.min_name <= self.max_name, "min_name must be <= max_name")
+
+
+@njit(inline="always")
+def _same_name(a, b, min_name, name_spread):
+    """Whether the names drawn from states ``a`` and ``b`` are the same."""
+    a, ka = next_below(a, name_spread + 1)
+    b, kb = next_below(b, name_spread + 1)
+    if ka != kb:
+        return False
+    for _ in range(min_name + ka):
+        a, ca = next_below(a, 26)
+        b, cb = next_below(b, 26)
+        if ca != cb:
+            return False
+    return True
+
+
+@plain_njit
+def _assignment_episode(s, min_assignments, spread, min_name, name_spread, values, fill, o,
+                        last, out):  # fmt: skip
+    """One program from state ``s``: (state', characters, assignments, queried, answering).
+
+    ``queried`` is the assignment whose name the query asks for; ``answering`` the last
+    assignment to that name (a name may be assigned twice: the last assignment wins)."""
+    s, k = next_below(s, spread + 1)
+    k += min_assignments
+    s, queried = next_below(s, k)
+    asked = s  # the state the queried name is drawn from
+    answering, value = 0, 0
+    j = 0
+    for i in range(k):
+        j = _emit(j, last, LETTERS_S, CONTEXT, i, o, fill, out)
+        j = _emit(j, last, LPAREN, CONTEXT, i, o, fill, out)
+        name = s
+        s, m = next_below(s, name_spread + 1)
+        for _ in range(min_name + m):
+            s, c = next_below(s, 26)
+            j = _emit(j, last, LETTER0 + c, CONTEXT, i, o, fill, out)
+        j = _emit(j, last, COMMA, CONTEXT, i, o, fill, out)
+        s, v = next_below(s, values)
+        j = _emit(j, last, LETTER0 + v, CONTEXT, i, o, fill, out)
+        j = _emit(j, last, RPAREN, CONTEXT, i, o, fill, out)
+        j = _emit(j, last, COMMA, CONTEXT, i, o, fill, out)
+        if i == queried:
+            asked, answering, value = name, i, v
+        elif i > queried and _same_name(asked, name, min_name, name_spread):
+            answering, value = i, v
+    j = _emit(j, last, LETTERS_Q, QUERY, -1, o, fill, out)
+    j = _emit(j, last, LPAREN, QUERY, -1, o, fill, out)
+    t, m = next_below(asked, name_spread + 1)
+    for _ in range(min_name + m):
+        t, c = next_below(t, 26)
+        j = _emit(j, last, LETTER0 + c, QUERY, -1, o, fill, out)
+    j = _emit(j, last, RPAREN, QUERY, -1, o, fill, out)
+    j = _emit(j, last, LETTER0 + value, ANSWER, -1, o, fill, out)
+    return s, j, k, queried, answering
+
+
+LETTERS_S, LETTERS_Q = ID["s"], ID["q"]
+
+
+def _assignment_episodes(key, start, n, fill, min_assignments, spread, min_name, name_spread,
+                         values, offsets, inputs, targets, mask, role, segment, support,
+                         assignments, queried):  # fmt: skip
+    out = (inputs, targets, mask, role, segment)
+    for b in prange(n):
+        o, last = 0, 0
+        if fill:
+            o, last = offsets[b], offsets[b + 1] - offsets[b]
+        _, chars, k, q, a = _assignment_episode(
+            episode_state(key, start + b), min_assignments, spread, min_name, name_spread,
+            values, fill, o, last, out,
+        )  # fmt: skip
+        if fill:
+            support[b] = a
+            assignments[b] = k
+            queried[b] = q
+        else:
+            offsets[b + 1] = chars - 1
+    if not fill:
+        running_sum(offsets)
+
+
+_assignment_kernel = Kernel(_assignment_episodes, weight=3.0, last=True)
+
+
+def _variable_assignment(knobs: VariableAssignmentKnobs, key, start: int, n: int):
+    args = (knobs.min_assignments, knobs.max_assignments - knobs.min_assignments, knobs.min_name,
+            knobs.max_name - knobs.min_name, knobs.values)  # fmt: skip
+    offsets = np.empty(n + 1, np.int64)
+    none32 = np.empty(0, np.int32)
+    _assignment_kernel(key, start, n, False, *args, offsets, *_empty_arrays(), none32, none32,
+                       none32)  # fmt: skip
+    arrays = _token_arrays(int(offsets[-1]))
+    support = np.empty(n, np.int32)
+    assignments, queried = np.empty(n, np.int32), np.empty(n, np.int32)
+    _assignment_kernel(key, start, n, True, *args, offsets, *arrays, support, assignments,
+                       queried)  # fmt: skip
+    one_each = np.arange(n + 1, dtype=np.int64)
+    return EpisodeBatch.from_kernel(
+        offsets, arrays, start, support=(one_each, support),
+        support_answer=np.zeros(n, np.int32),
+        meta={"assignments": assignments, "queried": queried},
+    )  # fmt: skip
+
+
+register(
+    TaskSpec(
+        id="alstm/variable-assignment-v1",
+        summary="variable assignment: s(name,value),...,q(name) then the queried value",
+        knobs=VariableAssignmentKnobs,
+        generator=_variable_assignment,
+        layout=layout,
+        metric=BitsPerToken(),
+        presets={"paper": {}, "extrapolate": {"min_assignments": 11, "max_assignments": 40}},
+        source=f"{DANIHELKA}, sec. 5 (variable assignment)",
+    )
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Arithmetic: a+b= or a-b=, then the result reversed and an end marker
+# ---------------------------------------------------------------------------------------------
+MAX_DIGITS = 18  # the sum of two 18-digit numbers still fits an int64
+
+
+@dataclass(frozen=True)
+class ArithmeticKnobs(Knobs):
+    min_digits: int = knob(1, lo=1, hi=MAX_DIGITS, doc="fewest digits of an operand")
+    max_digits: int = knob(
+        8, lo=1, hi=MAX_DIGITS, doc="most digits of an operand; each operand's count is "
+        "uniform between the two", harder="up", ladder=(2, 4, 8, 12, 16),
+        why="longer operands to hold, more carries to chain",
+    )  # fmt: skip
+    difference_rate: float = knob(
+        0.5, lo=0.0, hi=1.0, doc="share of differences a-b (the rest are sums a+b)"
+    )
+
+    def check(self):
+        self.require(self.min_digits <= self.max_digits, "min_digits must be <= max_digits")
+
+
+@njit(inline="always")
+def _operand(s, j, min_digits, spread, fill, o, last, out):
+    """(state', j', value): an operand of uniform digit count, no leading zero, written as
+    question characters."""
+    s, d = next_below(s, spread + 1)
+    d += min_digits
+    value = np.int64(0)
+    for i in range(d):
+        if i == 0 and d > 1:
+            s, c = next_below(s, 9)
+            c += 1
+        else:
+            s, c = next_below(s, 10)
+        value = value * 10 + c
+        j = _emit(j, last, DIGIT0 + c, QUERY, -1, o, fill, out)
+    return s, j, value
+
+
+@plain_njit
+def _arithmetic_episode(s, min_digits, spread, difference_rate, fill, o, last, out):
+    """One expression from state ``s``: (state', characters, a, b, minus)."""
+    j = 0
+    s, j, a = _operand(s, j, min_digits, spread, fill, o, last, out)
+    s, u = next_float(s)
+    minus = u < difference_rate
+    j = _emit(j, last, MINUS if minus else PLUS, QUERY, -1, o, fill, out)
+    s, j, b = _operand(s, j, min_digits, spread, fill, o, last, out)
+    j = _emit(j, last, EQUALS, QUERY, -1, o, fill, out)
+    r = a - b if minus else a + b
+    negative = r < 0
+    if negative:
+        r = -r
+    while True:  # the digits from the last: the result reversed
+        j = _emit(j, last, DIGIT0 + r % 10, ANSWER, -1, o, fill, out)
+        r //= 10
+        if r == 0:
+            break
+    if negative:
+        j = _emit(j, last, MINUS, ANSWER, -1, o, fill, out)
+    j = _emit(j, last, PERIOD, ANSWER, -1, o, fill, out)
+    return s, j, a, b, minus
+
+
+def _arithmetic_episodes(key, start, n, fill, min_digits, spread, difference_rate, offsets,
+                         inputs, targets, mask, role, segment, first, second, minus):  # fmt: skip
+    out = (inputs, targets, mask, role, segment)
+    for b in prange(n):
+        o, last = 0, 0
+        if fill:
+            o, last = offsets[b], offsets[b + 1] - offsets[b]
+        _, chars, x, y, m = _arithmetic_episode(
+            episode_state(key, start + b), min_digits, spread, difference_rate, fill, o, last, out
+        )
+        if fill:
+            first[b], second[b], minus[b] = x, y, m
+        else:
+            offsets[b + 1] = chars - 1
+    if not fill:
+        running_sum(offsets)
+
+
+_arithmetic_kernel = Kernel(_arithmetic_episodes, weight=1.5, last=True)
+
+
+def _arithmetic(knobs: ArithmeticKnobs, key, start: int, n: int) -> EpisodeBatch:
+    args = (knobs.min_digits, knobs.max_digits - knobs.min_digits, knobs.difference_rate)
+    offsets = np.empty(n + 1, np.int64)
+    none64 = np.empty(0, np.int64)
+    _arithmetic_kernel(key, start, n, False, *args, offsets, *_empty_arrays(), none64, none64,
+                       np.empty(0, np.bool_))  # fmt: skip
+    arrays = _token_arrays(int(offsets[-1]))
+    first, second, minus = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.bool_)
+    _arithmetic_kernel(key, start, n, True, *args, offsets, *arrays, first, second, minus)
+    meta = {"a": first, "b": second, "minus": minus}
+    return EpisodeBatch.from_kernel(offsets, arrays, start, meta=meta)
+
+
+register(
+    TaskSpec(
+        id="alstm/arithmetic-v1",
+        summary="arithmetic: a+b= or a-b=, then the result reversed and an end marker",
+        knobs=ArithmeticKnobs,
+        generator=_arithmetic,
+        layout=layout,
+        metric=BitsPerToken(),
+        presets={"paper": {}, "extrapolate": {"min_digits": 9, "max_digits": 16}},
+        source=f"{DANIHELKA}, sec. 5 (arithmetic)",
+    )
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# `memtasks show`: the episode as the text it is, scored characters marked under it
+# ---------------------------------------------------------------------------------------------
+SCORED = "^"
+
+
+def _marks(flags) -> str:
+    return "".join(SCORED if f else " " for f in flags).rstrip()
+
+
+def render(batch: EpisodeBatch, i: int, layout_) -> list[str] | None:
+    """``memtasks show``'s lines of an episode: episodic copy as its input and target rows;
+    the others as their text (one character per position plus the last target), each line
+    followed by ``^`` under its scored characters."""
+    vocab = layout_.vocab if layout_ else ()
+    if batch.is_vector or tuple(vocab) != VOCAB:
+        return None
+    ep = batch.episode(i)
+    if batch.task.startswith("alstm/episodic-copy"):
+        lines = [
+            "  inputs : " + text_of(ep["inputs"]),
+            "  targets: " + text_of(ep["targets"]),
+            "  scored : " + _marks(ep["mask"]),
+        ]
+    else:
+        chars = text_of(ep["inputs"][:1]) + text_of(ep["targets"])
+        scored = [False, *ep["mask"].tolist()]
+        lines, at = [], 0
+        for line in chars.split("\n"):
+            lines.append("  " + line)
+            marks = _marks(scored[at : at + len(line)])
+            if marks:
+                lines.append("  " + marks)
+            at += len(line) + 1
+    roles = ", ".join(
+        f"{ROLE_NAMES.get(int(r), r)} {int((ep['role'] == r).sum())}" for r in np.unique(ep["role"])
+    )
+    lines.append(f"  roles: {roles}")
+    if len(ep["support"]):
+        lines.append("  support: " + " ".join(str(int(s)) for s in ep["support"]))
+    return lines
+
+
+def _register_renderer() -> None:
+    from memtasks.show import register_renderer
+
+    register_renderer("alstm", render)
+
+
+_register_renderer()

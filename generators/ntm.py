@@ -26,9 +26,9 @@ from memtasks.episode import ROLE_ANSWER, ROLE_CONTEXT, ROLE_CONTROL, ROLE_QUERY
 from memtasks.knobs import Knobs, knob
 from memtasks.metrics import BitMetric
 from memtasks.registry import Layout, TaskSpec, register
-from memtasks.rng import episode_state, next_below, next_beta, next_float
+from memtasks.rng import episode_state, next_below, next_beta, next_float, next_u64
 
-from ._kernels import allocate, fill_bits, kernel, running_sum, set_row
+from ._kernels import allocate, fill_bits, kernel, pad_tails, padded_arrays, running_sum, set_row
 
 SOURCE = "Graves, Wayne & Danihelka (2014), Neural Turing Machines, arXiv:1410.5401, sec. 4"
 MAX_LEN = 100_000  # a sanity bound on sizes: one episode of 100k steps is already huge
@@ -83,35 +83,92 @@ def _copy_sizes(key, start, n, choices):
     return running_sum(offsets)
 
 
+_U0, _U1 = np.uint64(0), np.uint64(1)
+
+
+@njit(inline="always")
+def _fill(flat, lo, hi, value):
+    """``flat[lo:hi] = value`` for unsigned ``lo``, ``hi``: a loop that LLVM vectorises (with
+    signed indices Numba checks each one for wrapping around from the end, which stops it)."""
+    j = lo
+    while j < hi:
+        flat[j] = value
+        j += _U1
+
+
+@njit(inline="always")
+def _copy_bits(state, inputs, targets, o, a, rows, width):
+    """The random bits of a copy episode: row ``o + r`` of the (flat) inputs and row ``a + r``
+    of the (flat) targets get the same ``width`` bits, for ``r < rows``; returns the state.
+
+    Draws exactly as ``fill_bits`` does (64 bits per draw, ``64 // width`` whole rows each, or
+    one draw per 64 bits of a wider row), so the bits are those of the two-pass kernel before
+    it; the targets are written here, not copied back from the inputs afterwards.
+    """
+    w = np.uint64(width)
+    wi = w + _U1
+    r = _U0
+    if width <= 64:
+        per_draw = np.uint64(64 // width)
+        while r < rows:
+            state, word = next_u64(state)
+            k = _U0
+            while k < per_draw and r < rows:
+                src, dst = (o + r) * wi, (a + r) * w
+                c = _U0
+                while c < w:
+                    bit = np.uint8((word >> c) & _U1)
+                    inputs[src + c] = bit
+                    targets[dst + c] = bit
+                    c += _U1
+                word = word >> w
+                r += _U1
+                k += _U1
+    else:
+        while r < rows:
+            src, dst = (o + r) * wi, (a + r) * w
+            c0 = _U0
+            while c0 < w:
+                state, word = next_u64(state)
+                c = c0
+                while c < w and c < c0 + np.uint64(64):
+                    bit = np.uint8((word >> (c - c0)) & _U1)
+                    inputs[src + c] = bit
+                    targets[dst + c] = bit
+                    c += _U1
+                c0 += np.uint64(64)
+            r += _U1
+    return state
+
+
 @kernel(weight=0.25)  # short episodes: threads pay off from about 32k of them
 def _copy_fill(key, start, n, choices, offsets, inputs, targets, mask, role, segment, seq_len):
     width = targets.shape[1]
+    w = np.uint64(width)
+    wi = w + _U1  # the input rows: the bits, then the delimiter channel
+    flat_in, flat_tg = inputs.reshape(-1), targets.reshape(-1)
     for b in prange(n):
         s, length = _copy_header(key, start + b, choices)
-        o = offsets[b]
         seq_len[b] = length
-        fill_bits(s, inputs, o, length, width)
-        for r in range(o, o + length):  # the sequence
-            inputs[r, width] = 0
-            set_row(targets, r, 0)
-            mask[r] = False
-            role[r] = ROLE_CONTEXT
-            segment[r] = r - o
-        d = o + length  # the delimiter flag on its own channel
-        set_row(inputs, d, 0)
-        inputs[d, width] = 1
-        set_row(targets, d, 0)
-        mask[d] = False
+        o = np.uint64(offsets[b])  # the sequence: rows o .. d - 1
+        d = o + np.uint64(length)  # the delimiter flag on its own channel
+        a = d + _U1  # the answer, rows a .. end - 1: nothing in, the sequence out
+        end = a + np.uint64(length)
+        _copy_bits(s, flat_in, flat_tg, o, a, np.uint64(length), width)
+        r = o
+        while r < d:
+            flat_in[r * wi + w] = 0
+            segment[r] = np.int64(r - o)
+            r += _U1
+        _fill(flat_in, d * wi, end * wi, 0)
+        flat_in[d * wi + w] = 1
+        _fill(flat_tg, o * w, a * w, 0)
+        _fill(mask, o, a, False)
+        _fill(mask, a, end, True)
+        _fill(role, o, d, ROLE_CONTEXT)
         role[d] = ROLE_CONTROL
-        segment[d] = -1
-        for r in range(length):  # the answer: nothing in, the sequence out
-            a = d + 1 + r
-            set_row(inputs, a, 0)
-            for c in range(width):
-                targets[a, c] = inputs[o + r, c]
-            mask[a] = True
-            role[a] = ROLE_ANSWER
-            segment[a] = -1
+        _fill(role, a, end, ROLE_ANSWER)
+        _fill(segment, d, end, -1)
 
 
 def _copy(knobs: CopyKnobs, key, start: int, n: int) -> EpisodeBatch:
@@ -121,6 +178,21 @@ def _copy(knobs: CopyKnobs, key, start: int, n: int) -> EpisodeBatch:
     seq_len = np.empty(n, np.int32)
     _copy_fill(key, start, n, choices, offsets, *arrays, seq_len)
     return EpisodeBatch.from_kernel(offsets, arrays, start, meta={"length": seq_len})
+
+
+def _copy_padded(knobs: CopyKnobs, key, start: int, n: int, batch_size: int, outputs) -> dict:
+    """``_copy``'s episodes straight into padded batches (``memtasks.views.padded_batches``):
+    the same fill kernel, given each episode's padded row for its offset."""
+    choices = _choices(knobs.min_length, knobs.max_length, knobs.lengths)
+    offsets = _copy_sizes(key, start, n, choices)
+    rows, steps, arrays = padded_arrays(offsets, batch_size, outputs, knobs.width + 1, knobs.width)
+    seq_len = np.empty(n, np.int32)
+    _copy_fill(key, start, n, choices, rows, *arrays, seq_len)
+    pad_tails(offsets, rows, batch_size, steps, *arrays)
+    return {"length": seq_len}
+
+
+_copy.padded = _copy_padded
 
 
 register(
@@ -261,6 +333,23 @@ def _repeat_copy(knobs: RepeatCopyKnobs, key, start: int, n: int) -> EpisodeBatc
     return EpisodeBatch.from_kernel(
         offsets, arrays, start, meta={"length": seq_len, "repeats": repeats}
     )
+
+
+def _repeat_copy_padded(knobs: RepeatCopyKnobs, key, start: int, n: int, batch_size: int,
+                        outputs) -> dict:  # fmt: skip
+    """``_repeat_copy``'s episodes straight into padded batches (as ``_copy_padded``)."""
+    mean, std = knobs.repeat_scale()
+    sizes = (knobs.min_length, knobs.max_length, knobs.min_repeats, knobs.max_repeats)
+    offsets = _repeat_copy_sizes(key, start, n, *sizes)
+    rows, steps, arrays = padded_arrays(offsets, batch_size, outputs, knobs.width + 2,
+                                        knobs.width + 1)  # fmt: skip
+    seq_len, repeats = np.empty(n, np.int32), np.empty(n, np.int32)
+    _repeat_copy_fill(key, start, n, *sizes, mean, std, rows, *arrays, seq_len, repeats)
+    pad_tails(offsets, rows, batch_size, steps, *arrays)
+    return {"length": seq_len, "repeats": repeats}
+
+
+_repeat_copy.padded = _repeat_copy_padded
 
 
 register(
@@ -440,6 +529,26 @@ def _associative_recall(knobs: AssociativeRecallKnobs, key, start: int, n: int) 
     )  # fmt: skip
 
 
+def _associative_recall_padded(knobs: AssociativeRecallKnobs, key, start: int, n: int,
+                               batch_size: int, outputs) -> dict:  # fmt: skip
+    """``_associative_recall``'s episodes straight into padded batches (as ``_copy_padded``;
+    the support, which the padded batches do not hold, goes to a scratch array)."""
+    w, m = knobs.item_width, knobs.item_length
+    sizes = (m, knobs.min_items, knobs.max_items)
+    offsets = _recall_sizes(key, start, n, *sizes)
+    rows, steps, arrays = padded_arrays(offsets, batch_size, outputs, w + 2, w)
+    support = np.empty(2 * n, np.int32)
+    num_items, query = np.empty(n, np.int32), np.empty(n, np.int32)
+    failed = _recall_fill(key, start, n, *sizes, rows, *arrays, support, num_items, query)
+    if failed:
+        raise RuntimeError("associative recall could not draw distinct items; report this bug")
+    pad_tails(offsets, rows, batch_size, steps, *arrays)
+    return {"num_items": num_items, "query": query}
+
+
+_associative_recall.padded = _associative_recall_padded
+
+
 register(
     TaskSpec(
         id="ntm/associative-recall-v1",
@@ -532,6 +641,21 @@ def _ngrams(knobs: NGramKnobs, key, start: int, n: int) -> EpisodeBatch:
     return EpisodeBatch.from_kernel(
         offsets, arrays, start, meta={"table": table, "bayes_bits": bayes_bits}
     )
+
+
+def _ngrams_padded(knobs: NGramKnobs, key, start: int, n: int, batch_size: int, outputs) -> dict:
+    """``_ngrams``'s episodes straight into padded batches: every episode has the same length,
+    so the fill kernel's layout (episode b at row ``b * steps``) is the padded one already."""
+    steps = knobs.length - 1
+    offsets = np.arange(0, n * steps + 1, steps, dtype=np.int64)
+    _, _, arrays = padded_arrays(offsets, batch_size, outputs, 1, 1)
+    table = np.empty((n, 1 << (knobs.order - 1)), np.float32)
+    bayes_bits = np.empty(n, np.float64)
+    _ngram_fill(key, start, n, knobs.length, knobs.order, knobs.prior, *arrays, table, bayes_bits)
+    return {"table": table, "bayes_bits": bayes_bits}
+
+
+_ngrams.padded = _ngrams_padded
 
 
 register(
@@ -627,6 +751,20 @@ def _priority_sort(knobs: PrioritySortKnobs, key, start: int, n: int) -> Episode
     _sort_fill(key, start, n, items, outputs, *arrays, support)
     support_offsets = np.arange(0, n * outputs + 1, outputs, dtype=np.int64)
     return EpisodeBatch.from_kernel(offsets, arrays, start, support=(support_offsets, support))
+
+
+def _priority_sort_padded(knobs: PrioritySortKnobs, key, start: int, n: int, batch_size: int,
+                          outputs) -> dict:  # fmt: skip
+    """``_priority_sort``'s episodes straight into padded batches (one length, as n-grams)."""
+    items, count = knobs.num_items, knobs.num_outputs
+    steps = items + 1 + count
+    offsets = np.arange(0, n * steps + 1, steps, dtype=np.int64)
+    _, _, arrays = padded_arrays(offsets, batch_size, outputs, knobs.width + 2, knobs.width)
+    _sort_fill(key, start, n, items, count, *arrays, np.empty(n * count, np.int32))
+    return {}
+
+
+_priority_sort.padded = _priority_sort_padded
 
 
 register(

@@ -27,6 +27,7 @@ Needs the optional extra ``memtasks[torch]``. Three pieces:
 from __future__ import annotations
 
 import itertools
+import sys
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -39,7 +40,7 @@ from .episode import EpisodeBatch
 from .errors import KnobError, MemtasksError
 from .knobs import Knobs
 from .registry import TaskSpec, check_count, check_range, get_spec
-from .views import padded, qa
+from .views import PaddedBatches, pad_batches, padded, padded_batches, qa, value_dtype
 
 __all__ = ["EpisodeDataset", "EpisodeStream", "collate", "collate_qa"]
 
@@ -60,6 +61,34 @@ def _to_tensor(array: np.ndarray) -> torch.Tensor | np.ndarray:
     if not array.flags.writeable:  # torch warns on read-only memory (Arrow buffers): copy once
         array = array.copy()
     return torch.from_numpy(np.ascontiguousarray(array))
+
+
+_COLLATE_DTYPES = {
+    vector: {"inputs": value_dtype(vector), "targets": value_dtype(vector), "segment": np.int64}
+    for vector in (False, True)
+}
+
+
+def _tensors(chunk: PaddedBatches, g: int) -> dict[str, Any]:
+    """Batch ``g`` of a padded chunk as CPU tensors sharing its memory (``collate``'s keys)."""
+    tensors: dict[str, Any] = {k: torch.from_numpy(v) for k, v in chunk.arrays(g).items()}
+    first, stop = chunk.span(g)
+    tensors["meta"] = {
+        k: torch.from_numpy(v[first:stop]) if plain else _to_tensor(v[first:stop])
+        for k, v, plain in _meta_columns(chunk)
+    }
+    return tensors
+
+
+def _meta_columns(chunk: PaddedBatches) -> list:
+    """(name, array, whether ``torch.from_numpy`` takes its slices as they are), once a chunk."""
+    columns = getattr(chunk, "_meta_columns", None)
+    if columns is None:
+        columns = chunk._meta_columns = [
+            (k, v, v.dtype.kind in "biuf" and v.flags.writeable and v.flags.c_contiguous)
+            for k, v in chunk.meta.items()
+        ]
+    return columns
 
 
 def _place(tensors: dict[str, Any], device, pin_memory: bool) -> dict[str, Any]:
@@ -104,16 +133,18 @@ def collate(
     =========== ================================================================================
 
     The tensors are made with ``torch.from_numpy`` from the padded arrays, so the padding (and
-    the cast to float32 / int64, done in the same pass) is the only copy. ``pin_memory`` pins
+    the cast to float32 / int64, done in the same pass: ``views.pad_batches``) is the only copy. ``pin_memory`` pins
     them for an asynchronous copy to ``device``; inside a DataLoader prefer its own
     ``pin_memory=True`` and move the batch in the training loop.
     """
     batch = _as_batch(batch_or_list)
-    values = np.float32 if batch.is_vector else np.int64
-    arrays = padded(batch, dtypes={"inputs": values, "targets": values, "segment": np.int64})
-    tensors: dict[str, Any] = {k: torch.from_numpy(v) for k, v in arrays.items()}
-    tensors["meta"] = {k: _to_tensor(v) for k, v in batch.meta.items()}
-    return _place(tensors, device, pin_memory)
+    chunk = pad_batches(batch, max(1, len(batch)))
+    if not len(chunk):  # no episodes: one empty batch all the same
+        arrays = padded(batch, dtypes=_COLLATE_DTYPES[batch.is_vector])
+        tensors: dict[str, Any] = {k: torch.from_numpy(v) for k, v in arrays.items()}
+        tensors["meta"] = {k: _to_tensor(v) for k, v in batch.meta.items()}
+        return _place(tensors, device, pin_memory)
+    return _place(_tensors(chunk, 0), device, pin_memory)
 
 
 def collate_qa(
@@ -172,8 +203,8 @@ def _shard() -> tuple[int, int]:
     return rank + world * worker, world * workers
 
 
-def _prefetched(stream: EpisodeStream, ks: Iterator[int]) -> Iterator[dict[str, Any]]:
-    """Batches of ``ks`` made by a background thread, up to ``stream.prefetch`` ahead.
+def _background(items: Iterator[Any], ahead: int) -> Iterator[Any]:
+    """The items of ``items`` made by a background thread, up to ``ahead`` ahead.
 
     The kernels release the GIL (``nogil``), so generation overlaps the training step running
     in the main thread. The thread runs Numba on one thread: its kernels never start the
@@ -182,7 +213,7 @@ def _prefetched(stream: EpisodeStream, ks: Iterator[int]) -> Iterator[dict[str, 
     import queue
     import threading
 
-    batches: queue.Queue = queue.Queue(maxsize=stream.prefetch)
+    made: queue.Queue = queue.Queue(maxsize=ahead)
     stop = threading.Event()
     done = object()
 
@@ -192,7 +223,7 @@ def _prefetched(stream: EpisodeStream, ks: Iterator[int]) -> Iterator[dict[str, 
         reads any more would keep the thread alive for good (a run interrupted near its end)."""
         while not stop.is_set():
             try:
-                batches.put(item, timeout=0.1)
+                made.put(item, timeout=0.1)
                 return True
             except queue.Full:
                 continue
@@ -203,8 +234,8 @@ def _prefetched(stream: EpisodeStream, ks: Iterator[int]) -> Iterator[dict[str, 
 
         numba.set_num_threads(1)  # per thread: this thread's kernels stay serial
         try:
-            for k in ks:
-                if not hand_over(stream.collated(k)):
+            for item in items:
+                if not hand_over(item):
                     return
             hand_over(done)
         except BaseException as exc:  # handed to the consumer, raised there
@@ -214,7 +245,7 @@ def _prefetched(stream: EpisodeStream, ks: Iterator[int]) -> Iterator[dict[str, 
     thread.start()
     try:
         while True:
-            item = batches.get()
+            item = made.get()
             if item is done:
                 return
             if isinstance(item, BaseException):
@@ -222,6 +253,127 @@ def _prefetched(stream: EpisodeStream, ks: Iterator[int]) -> Iterator[dict[str, 
             yield item
     finally:  # the consumer stopped early or finished: let the thread end
         stop.set()
+
+
+# Batches are made in chunks of consecutive batches, one generator call and one padding pass
+# per chunk, so that the fixed cost of a call (tens of microseconds of Python and Numba
+# dispatch, as much as generating 64 copy episodes) is paid once per chunk. A chunk holds up to
+# this many bytes of padded tensors (and at least one batch), and at most MAX_CHUNK batches.
+CHUNK_BYTES = 1 << 20
+MAX_CHUNK = 16
+
+
+class _BufferPool:
+    """Host memory for chunks of padded batches, reused once nothing refers to it.
+
+    The tensors handed out are views of a chunk's buffer (``torch.from_numpy`` keeps a
+    reference to it), so a buffer is free again exactly when no tensor of its batches is alive:
+    its reference count says so. A training loop that drops each batch after its step reuses
+    two or three buffers that stay in the cache, instead of asking the allocator (and the page
+    faults of fresh memory) for every batch; a caller that keeps batches keeps their buffers,
+    and the pool allocates others. Buffers are only ever written while free, so a batch never
+    changes under its holder.
+    """
+
+    def __init__(self, keep: int):
+        self.keep = keep
+        self.buffers: list[np.ndarray] = []
+
+    def __call__(self, nbytes: int) -> np.ndarray:
+        for i in range(len(self.buffers)):
+            # references: the list's, and getrefcount's argument; any more are views of it
+            if sys.getrefcount(self.buffers[i]) == 2:
+                if self.buffers[i].nbytes >= nbytes:
+                    return self.buffers[i]
+                del self.buffers[i]  # free but too small: replace it
+                break
+        if len(self.buffers) >= self.keep:
+            del self.buffers[0]  # still in use: its holders keep it alive, the pool forgets it
+        # some room, so that the next chunk (whose longest episodes differ) fits as well
+        buffer = np.empty(nbytes + nbytes // 4 + 4096, np.uint8)
+        self.buffers.append(buffer)
+        return buffer
+
+
+def _pinned(nbytes: int) -> np.ndarray:
+    """Pinned host memory from torch's caching host allocator, as NumPy bytes. The allocator
+    reuses a block only once the asynchronous copies from it recorded have completed, which a
+    pool of our own could not see; its blocks are reused across chunks all the same."""
+    return torch.empty(nbytes, dtype=torch.uint8, pin_memory=True).numpy()
+
+
+class _Chunks:
+    """Makes a stream's batches as padded chunks (``views.padded_batches``) and hands them out
+    as ``collate``'s tensors; what ``EpisodeStream`` runs unless a ``collate_fn`` or an
+    overridden ``batch`` asks for the general path."""
+
+    def __init__(self, stream: EpisodeStream, contiguous: bool):
+        self.spec = stream.spec
+        self.knobs, self.batch_size, self.start = stream.knobs, stream.batch_size, stream.start
+        self.key = self.spec.key(stream.knobs, stream.seed, stream.split)
+        self.device = None if stream.device is None else torch.device(stream.device)
+        self.cuda = self.device is not None and self.device.type == "cuda"
+        self.allocate = _pinned if self.cuda else _BufferPool(keep=3 + stream.prefetch)
+        self.contiguous = contiguous
+
+    def make(self, k: int, count: int) -> PaddedBatches:
+        first = self.start + k * self.batch_size
+        n = count * self.batch_size
+        check_range(first, n)  # an endless stream reaching the last int64 index
+        return padded_batches(
+            self.spec, self.knobs, self.key, first, n, self.batch_size, self.allocate
+        )
+
+    def chunks(self, ks: Iterator[int]) -> Iterator[PaddedBatches]:
+        """Chunks of the batches ``ks`` in order: consecutive batches together when ``ks``
+        counts up by one (this process takes every batch), else one batch each."""
+        size = 1
+        while True:
+            group = list(itertools.islice(ks, size))
+            if not group:
+                return
+            chunk = self.make(group[0], len(group))
+            yield chunk
+            if self.contiguous:
+                per_batch = sum(a.nbytes for a in chunk.fields.values()) // len(chunk)
+                size = max(1, min(MAX_CHUNK, CHUNK_BYTES // max(1, per_batch)))
+
+    def tensors(self, chunk: PaddedBatches, g: int) -> dict[str, Any]:
+        """Batch ``g`` of ``chunk`` as tensors on the stream's device."""
+        if not self.cuda:
+            return _place(_tensors(chunk, g), self.device, False)
+        return {  # from pinned memory: an asynchronous copy the allocator keeps track of
+            k: {m: t.to(self.device, non_blocking=True) for m, t in v.items()}
+            if isinstance(v, dict)
+            else v.to(self.device, non_blocking=True)
+            for k, v in _pinned_tensors(chunk, g).items()
+        }
+
+    def placed(self, chunk: PaddedBatches) -> list[dict[str, Any]]:
+        return [self.tensors(chunk, g) for g in range(len(chunk))]
+
+
+def _pinned_tensors(chunk: PaddedBatches, g: int) -> dict[str, Any]:
+    """Batch ``g`` of a chunk in pinned memory as tensors of the pinned allocation itself
+    (``torch.from_numpy`` would make tensors the caching host allocator does not know, and an
+    asynchronous copy from them could be overwritten by the next chunk before it ran)."""
+    base = chunk.fields["inputs"].base  # the allocation's uint8 tensor, as NumPy bytes
+    owner = torch.from_numpy(base) if not isinstance(base, torch.Tensor) else base
+    out: dict[str, Any] = {}
+    for name, array in chunk.arrays(g).items():
+        offset = array.__array_interface__["data"][0] - owner.data_ptr()
+        if not 0 <= offset <= owner.numel():  # not in the pinned block (lengths, index)
+            out[name] = torch.from_numpy(np.ascontiguousarray(array))
+            continue
+        piece = owner[offset : offset + array.nbytes].view(_TORCH_DTYPES[array.dtype.type])
+        out[name] = piece.view(array.shape)
+    out["meta"] = {k: _to_tensor(v) for k, v in chunk.meta_of(g).items()}
+    return out
+
+
+_TORCH_DTYPES = {
+    np.float32: torch.float32, np.int64: torch.int64, np.bool_: torch.bool, np.int8: torch.int8
+}
 
 
 class EpisodeStream(IterableDataset):
@@ -318,9 +470,20 @@ class EpisodeStream(IterableDataset):
         cuda = self.device is not None and torch.device(self.device).type == "cuda"
         return collate(self.batch(k), device=self.device, pin_memory=cuda)
 
+    def _general(self) -> bool:
+        """Whether batches go through ``batch`` and ``collated`` one at a time: with a
+        ``collate_fn``, or where a subclass or the caller replaced either (they are the
+        documented way to change what a batch is)."""
+        cls = type(self)
+        replaced = cls.batch is not EpisodeStream.batch or cls.collated is not EpisodeStream.collated
+        return self.collate_fn is not None or replaced or "batch" in self.__dict__ or (
+            "collated" in self.__dict__
+        )
+
     def __iter__(self) -> Iterator[dict[str, Any]]:
         shard, shards = _shard()
-        if get_worker_info() is not None:
+        worker = get_worker_info() is not None
+        if worker:
             import numba
 
             numba.set_num_threads(1)
@@ -328,11 +491,24 @@ class EpisodeStream(IterableDataset):
             ks = itertools.count(shard, shards)
         else:
             ks = iter(range(shard, self.num_batches, shards))
-        if self.prefetch and get_worker_info() is None:
-            yield from _prefetched(self, ks)
+        ahead = self.prefetch if not worker else 0
+        if self._general():
+            batches = map(self.collated, ks)
+            yield from _background(batches, ahead) if ahead else batches
             return
-        for k in ks:
-            yield self.collated(k)
+        maker = _Chunks(self, contiguous=shards == 1)
+        chunks = maker.chunks(ks)
+        if maker.cuda:  # tensors made and copied in the background thread
+            placed = map(maker.placed, chunks)
+            for batches in _background(placed, ahead) if ahead else placed:
+                yield from batches
+            return
+        # on the CPU the thread hands over whole chunks and this thread wraps each batch in
+        # tensors (a few microseconds): one hand-over per chunk, and the Python work that
+        # holds the GIL stays in one thread while the kernels run without it in the other
+        for chunk in _background(chunks, ahead) if ahead else chunks:
+            for g in range(len(chunk)):
+                yield maker.tensors(chunk, g)
 
     def __repr__(self) -> str:
         size = "endless" if self.num_batches is None else f"num_batches={self.num_batches}"

@@ -18,13 +18,14 @@ position belongs to which episode, at which step), never with a Python loop over
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
 
-from .episode import ROLE_ANSWER, ROLE_CONTEXT, ROLE_QUERY, EpisodeBatch
+from .episode import POSITION_FIELDS, ROLE_ANSWER, ROLE_CONTEXT, ROLE_QUERY, EpisodeBatch
 
 PADDED_FIELDS = ("inputs", "targets", "mask", "role", "segment", "lengths", "index")
 
@@ -95,7 +96,9 @@ def padded(
         dtype = np.dtype(dtypes.get(name, default_dtype))
         width = values.shape[1] if values.ndim == 2 else 1
         out = np.empty((b, t, width), dtype=dtype)
-        _pad_into(batch.offsets, values.reshape(len(values), width), out, dtype.type(fill))
+        steps = np.full(1, t, np.int64)
+        _pad_batches(batch.offsets, max(b, 1), steps, _rows(values), out.reshape(-1),
+                     dtype.type(fill))  # fmt: skip
         return out if values.ndim == 2 else out.reshape(b, t)
 
     out = {
@@ -110,25 +113,233 @@ def padded(
     return out
 
 
-@njit(cache=True, nogil=True)
-def _pad_into(offsets, values, out, fill):
-    """``out[b, :len_b] = values[episode b]``, ``out[b, len_b:] = fill``, casting on the way.
+def _rows(values: np.ndarray) -> np.ndarray:
+    """Per-position values as ``[N, width]`` (a view; tokens are one column wide)."""
+    return values if values.ndim == 2 else values.reshape(len(values), 1)
 
-    One pass that writes every element once; NumPy's scatter (``np.full`` then fancy-index
-    assignment) made collate of a 64-episode batch cost twice its generation.
+
+@njit(cache=True, nogil=True)
+def _pad_batches(offsets, batch_size, steps, values, out, fill):
+    """Pad the episodes of ``values`` (``[N, W]`` rows, episode e at ``offsets[e]:offsets[e+1]``)
+    into the flat ``out``: consecutive batches of ``batch_size`` episodes, batch g padded to
+    ``steps[g]`` rows per episode, the batches back to back (``[B, steps[g], W]`` each).
+    Every element of ``out`` that a batch covers is written once; the cast (uint8 to float32,
+    int32 to int64) happens on the way.
+
+    The indices are unsigned: with signed ones Numba checks every index for wrapping around
+    from the end, which keeps LLVM from vectorising the copy (8x slower, measured), and a slice
+    assignment per episode (the previous form) costs 40 ns of set-up per slice, more than the
+    copy of a short episode.
     """
-    steps, width = out.shape[1], out.shape[2]
-    flat_out = out.reshape(-1)
-    flat_values = values.reshape(-1)
-    # both layouts are row-major, so each episode is one contiguous block in and one out;
-    # slice assignments compile to vectorised copies (an element loop with computed indices
-    # pays Numba's negative-index check on every element: four times slower)
-    for b in range(len(offsets) - 1):
-        src = offsets[b] * width
-        size = (offsets[b + 1] - offsets[b]) * width
-        dst = b * steps * width
-        flat_out[dst : dst + size] = flat_values[src : src + size]
-        flat_out[dst + size : dst + steps * width] = fill
+    width = np.uint64(values.shape[1])
+    flat = values.reshape(-1)
+    one = np.uint64(1)
+    dst = np.uint64(0)
+    for e in range(len(offsets) - 1):
+        row_end = np.uint64(steps[e // batch_size]) * width
+        src = np.uint64(offsets[e]) * width
+        size = np.uint64(offsets[e + 1] - offsets[e]) * width
+        j = np.uint64(0)
+        while j < size:
+            out[dst + j] = flat[src + j]
+            j += one
+        while j < row_end:
+            out[dst + j] = fill
+            j += one
+        dst += row_end
+
+
+# ---------------------------------------------------------------------------------------------
+# Padded batches made in bulk: what memtasks.torch.EpisodeStream hands to training
+# ---------------------------------------------------------------------------------------------
+# Collate's dtypes: vectors as float32 (what a model computes with), token ids as int64 (what
+# embedding layers index with), segment ids as int64; padding as in ``padded``.
+PADDED_DTYPES = {"mask": np.bool_, "role": np.int8, "segment": np.int64}
+PADDING = {"inputs": 0, "targets": 0, "mask": False, "role": -1, "segment": -1}
+_ALIGN = 64  # each field's region starts on a cache line
+
+
+def value_dtype(vector: bool) -> np.dtype:
+    """The dtype of padded ``inputs`` and ``targets``: float32 for vectors, int64 for tokens."""
+    return np.dtype(np.float32 if vector else np.int64)
+
+
+@dataclass(eq=False)
+class PaddedBatches:
+    """Consecutive batches of ``batch_size`` episodes, each padded to its own longest episode,
+    in flat arrays (one region per batch, the batches back to back).
+
+    Made in one pass by ``pad_batches`` (any task) or by a task's own padded generator
+    (``padded_generator``), into memory from ``allocate`` (a buffer pool, pinned memory).
+    ``arrays(g)`` gives batch g in the layout of ``padded`` with collate's dtypes, as views.
+
+    ====================== ======================================================================
+    field                  meaning
+    ====================== ======================================================================
+    steps                  ``int64[G]``: T of batch g (its longest episode)
+    starts                 ``int64[G + 1]``: the row where batch g begins (``B * T`` rows each)
+    fields                 ``{name: flat array}`` of inputs, targets, mask, role, segment
+    widths                 ``{name: W or None}``: row width (None: one value per position)
+    lengths, index         ``int64[n]``: every episode's length and stream index
+    meta                   ``{name: [n] or [n, k] array}``
+    ====================== ======================================================================
+    """
+
+    batch_size: int
+    steps: np.ndarray
+    starts: np.ndarray
+    fields: dict[str, np.ndarray]
+    widths: dict[str, int | None]
+    lengths: np.ndarray
+    index: np.ndarray
+    meta: dict[str, np.ndarray]
+
+    def __post_init__(self) -> None:
+        # what arrays(g) reads, as plain Python values: a training loop asks for thousands of
+        # batches, and NumPy scalars and dict lookups cost as much as the views themselves
+        self._steps, self._starts = self.steps.tolist(), self.starts.tolist()
+        self._columns = [(k, v, self.widths[k] or 1) for k, v in self.fields.items()]
+
+    def __len__(self) -> int:
+        return len(self._steps)
+
+    def span(self, g: int) -> tuple[int, int]:
+        """(first, stop): the episodes of batch ``g`` in ``lengths``, ``index`` and ``meta``."""
+        first = g * self.batch_size
+        return first, min(first + self.batch_size, len(self.index))
+
+    def arrays(self, g: int) -> dict[str, np.ndarray]:
+        """Batch ``g`` as ``padded`` gives it (views of the flat arrays, no copy)."""
+        first, stop = self.span(g)
+        t, lo, hi = self._steps[g], self._starts[g], self._starts[g + 1]
+        out = {}
+        for name, flat, width in self._columns:
+            shape = (stop - first, t, width) if self.widths[name] else (stop - first, t)
+            out[name] = flat[lo * width : hi * width].reshape(shape)
+        out["lengths"] = self.lengths[first:stop]
+        out["index"] = self.index[first:stop]
+        return out
+
+    def meta_of(self, g: int) -> dict[str, np.ndarray]:
+        """Batch ``g``'s meta fields (views)."""
+        first, stop = self.span(g)
+        return {k: v[first:stop] for k, v in self.meta.items()}
+
+
+@njit(cache=True, nogil=True)
+def _batch_steps(offsets, batch_size, steps):
+    """``steps[g]``: the longest episode of each consecutive batch of ``batch_size``."""
+    for g in range(len(steps)):
+        longest = 0
+        for e in range(g * batch_size, min((g + 1) * batch_size, len(offsets) - 1)):
+            longest = max(longest, offsets[e + 1] - offsets[e])
+        steps[g] = longest
+    return steps
+
+
+def padded_outputs(
+    steps: np.ndarray,
+    batch_size: int,
+    n: int,
+    widths: dict[str, int | None],
+    values: np.dtype,
+    allocate=None,
+) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    """(starts, flat field arrays, lengths) for batches of ``steps``, carved from one buffer of
+    ``allocate(nbytes)`` (uint8; default ``np.empty``) with the padded dtypes: a buffer pool
+    hands out one block per chunk of batches, and pinned memory is one allocation."""
+    starts = np.empty(len(steps) + 1, np.int64)
+    rows = _batch_starts(steps, batch_size, n, starts)
+    layout, nbytes = [], 0
+    for name, itemsize, dtype, width in _field_layout(tuple(widths.items()), np.dtype(values)):
+        count = rows * width
+        layout.append((name, dtype, count, nbytes))
+        nbytes += -(-count * itemsize // _ALIGN) * _ALIGN
+    buffer = (allocate or _empty)(nbytes + 8 * n)
+    fields = {name: np.ndarray(count, dtype, buffer, at) for name, dtype, count, at in layout}
+    return starts, fields, np.ndarray(n, np.int64, buffer, nbytes)
+
+
+@functools.lru_cache(maxsize=64)
+def _field_layout(widths: tuple, values: np.dtype) -> list[tuple[str, int, np.dtype, int]]:
+    """(name, itemsize, dtype, row width) of each padded field, in ``POSITION_FIELDS`` order."""
+    dtypes = {"inputs": values, "targets": values, **PADDED_DTYPES}
+    widths = dict(widths)
+    return [
+        (name, np.dtype(dtypes[name]).itemsize, np.dtype(dtypes[name]), widths[name] or 1)
+        for name in POSITION_FIELDS
+    ]
+
+
+@njit(cache=True, nogil=True)
+def _batch_starts(steps, batch_size, n, starts):
+    """``starts[g]``: the first row of batch g (``batch_size`` episodes of ``steps[g]`` rows;
+    the last batch may hold fewer); returns the rows of all of them."""
+    starts[0] = 0
+    for g in range(len(steps)):
+        size = min(batch_size, n - g * batch_size)
+        starts[g + 1] = starts[g] + size * steps[g]
+    return starts[len(steps)]
+
+
+def _empty(nbytes: int) -> np.ndarray:
+    return np.empty(nbytes, np.uint8)
+
+
+def pad_batches(batch: EpisodeBatch, batch_size: int, allocate=None) -> PaddedBatches:
+    """The episodes of ``batch`` as consecutive padded batches of ``batch_size`` (the last may
+    be shorter), with collate's dtypes: one pass of one compiled loop per field over the whole
+    chunk, so the fixed cost of a call is paid once per chunk, not per batch and field."""
+    n = len(batch)
+    steps = np.empty(-(-n // batch_size), np.int64)
+    columns = [(name, _rows(getattr(batch, name))) for name in POSITION_FIELDS]
+    widths = {name: rows.shape[1] if getattr(batch, name).ndim == 2 else None
+              for name, rows in columns}  # fmt: skip
+    _batch_steps(batch.offsets, batch_size, steps)
+    values = value_dtype(batch.is_vector)
+    starts, fields, lengths = padded_outputs(steps, batch_size, n, widths, values, allocate)
+    np.subtract(batch.offsets[1:], batch.offsets[:-1], out=lengths)
+    for name, rows in columns:
+        out = fields[name]
+        _pad_batches(batch.offsets, batch_size, steps, rows, out, out.dtype.type(PADDING[name]))
+    return PaddedBatches(batch_size, steps, starts, fields, widths, lengths, batch.index,
+                         dict(batch.meta))  # fmt: skip
+
+
+def padded_batches(
+    spec, knobs, key, start: int, n: int, batch_size: int, allocate=None
+) -> PaddedBatches:
+    """Episodes ``start .. start + n - 1`` of a task's stream ``key`` as padded batches of
+    ``batch_size``: generated straight into the padded layout by the task's own padded
+    generator where it has one, else generated and padded in one pass per field
+    (``pad_batches``). The same values either way (tests/test_torch.py).
+
+    A task's padded generator is an attribute of its generator function (so that a family
+    adds one without importing this module): ``generator.padded(knobs, key, start, n,
+    batch_size, outputs) -> meta`` makes the episodes ``generator(knobs, key, start, n)``
+    makes: it draws the lengths, asks ``outputs(steps, widths, vector)`` for the flat arrays
+    ``(starts, fields, lengths)`` (``steps``: each batch's longest episode; ``widths``: each
+    field's row width, None for one value per position; ``vector``: float32 values, else
+    int64), writes every element of them (padding with ``PADDING``) and ``lengths``, and
+    returns the meta fields.
+    """
+    fast = getattr(spec.generator, "padded", None)
+    if fast is None:
+        return pad_batches(spec.generator(knobs, key, start, n), batch_size, allocate)
+    made: dict = {}
+
+    def outputs(steps: np.ndarray, widths: dict[str, int | None], vector: bool):
+        starts, fields, lengths = padded_outputs(
+            steps, batch_size, n, widths, value_dtype(vector), allocate
+        )
+        made.update(steps=steps, starts=starts, fields=fields, widths=widths, lengths=lengths)
+        return starts, fields, lengths
+
+    meta = fast(knobs, key, start, n, batch_size, outputs)
+    return PaddedBatches(
+        batch_size, made["steps"], made["starts"], made["fields"], made["widths"],
+        made["lengths"], np.arange(start, start + n, dtype=np.int64), meta,
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------
