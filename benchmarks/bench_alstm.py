@@ -108,8 +108,8 @@ def numpy_xml(n: int, rng: np.random.Generator, length=256, max_depth=4, min_nam
             break
         jr, dr = j[rows], depth[rows]
         coin = rng.random(len(rows)) < open_rate
-        opening = np.where(jr >= length, False,
-                           np.where(dr == 0, True, np.where(dr == max_depth, False, coin)))  # fmt: skip
+        free = np.where(dr == max_depth, False, coin)  # open or close, where both may happen
+        opening = np.where(jr >= length, False, np.where(dr == 0, True, free))
         closing = ~opening
         level = np.where(opening, dr, dr - 1)  # the stack level the tag opens or closes
         new_len = rng.integers(min_name, max_name + 1, len(rows))
@@ -208,7 +208,6 @@ def numpy_arithmetic(n: int, rng: np.random.Generator, min_digits=1, max_digits=
     db, b = operand()
     r = np.where(minus, a - b, a + b)
     width = 2 * max_digits + 2 + (max_digits + 1) + 2
-    text = np.zeros((n, width), np.int32)
     kind = np.full((n, width), QUERY, np.int8)
     c = np.arange(width)[None, :]
 

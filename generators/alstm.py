@@ -41,7 +41,7 @@ from memtasks.metrics import BitsPerToken
 from memtasks.registry import Layout, TaskSpec, register
 from memtasks.rng import episode_state, next_below, next_float
 
-from ._kernels import Kernel, allocate, kernel, running_sum
+from ._kernels import EpisodesMemoryError, Kernel, allocate, kernel, running_sum
 from ._kernels import njit as plain_njit
 
 DANIHELKA = (
@@ -123,8 +123,13 @@ def _empty_arrays():
     return none32, none32, np.empty(0, np.bool_), np.empty(0, np.int8), none32
 
 
-def _lengths(offsets: np.ndarray) -> np.ndarray:
-    return np.diff(offsets).astype(np.int32)
+def _per_episode(n: int, dtype=np.int64) -> np.ndarray:
+    """An uninitialised array of ``n`` values: offsets (``n`` = episodes + 1) or a meta field;
+    more than memory holds is one ``EpisodesMemoryError``, as the kernels say it."""
+    try:
+        return np.empty(n, dtype)
+    except (MemoryError, ValueError) as exc:  # ValueError: more bytes than an int64 counts
+        raise EpisodesMemoryError(f"{max(n - 1, 0):,} episodes", exc) from None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -174,7 +179,8 @@ def _copy_fill(key, start, n, positions, delay, symbols, inputs, targets, mask, 
 
 def _episodic_copy(knobs: EpisodicCopyKnobs, key, start: int, n: int) -> EpisodeBatch:
     size = knobs.size()
-    offsets = np.arange(n + 1, dtype=np.int64) * size
+    offsets = _per_episode(n + 1)
+    offsets[:] = range(0, (n + 1) * size, size)
     arrays = _token_arrays(n * size)
     _copy_fill(key, start, n, knobs.positions, knobs.delay, knobs.symbols, *arrays)
     return EpisodeBatch.from_kernel(offsets, arrays, start)
@@ -189,7 +195,7 @@ register(
         layout=layout,
         metric=BitsPerToken(),
         presets={"paper": {}, "extrapolate": {"delay": 1000}},
-        source=f"{DANIHELKA}, sec. 5 (episodic copy); the copy-memory task of {ARJOVSKY}",
+        source=f"{DANIHELKA} (episodic copy); the copy-memory task of {ARJOVSKY}",
     )
 )
 
@@ -325,7 +331,7 @@ _xml_kernel = Kernel(_xml_episodes, weight=12.0, last=True)
 def _xml(knobs: XmlKnobs, key, start: int, n: int) -> EpisodeBatch:
     args = (knobs.length, knobs.max_depth, knobs.min_name, knobs.max_name - knobs.min_name,
             knobs.open_rate, knobs.indent)  # fmt: skip
-    offsets, support_offsets = np.empty(n + 1, np.int64), np.empty(n + 1, np.int64)
+    offsets, support_offsets = _per_episode(n + 1), _per_episode(n + 1)
     none32 = np.empty(0, np.int32)
     _xml_kernel(key, start, n, False, *args, offsets, *_empty_arrays(), support_offsets, none32,
                 none32, none32, none32)  # fmt: skip
@@ -349,7 +355,7 @@ register(
         layout=layout,
         metric=BitsPerToken(),
         presets={"paper": {}, "extrapolate": {"length": 1024, "max_depth": 8}},
-        source=f"{DANIHELKA}, sec. 5 (XML modeling); the task of {JOZEFOWICZ}",
+        source=f"{DANIHELKA} (XML modeling); the task of {JOZEFOWICZ}",
     )
 )
 
@@ -467,7 +473,7 @@ _assignment_kernel = Kernel(_assignment_episodes, weight=3.0, last=True)
 def _variable_assignment(knobs: VariableAssignmentKnobs, key, start: int, n: int):
     args = (knobs.min_assignments, knobs.max_assignments - knobs.min_assignments, knobs.min_name,
             knobs.max_name - knobs.min_name, knobs.values)  # fmt: skip
-    offsets = np.empty(n + 1, np.int64)
+    offsets = _per_episode(n + 1)
     none32 = np.empty(0, np.int32)
     _assignment_kernel(key, start, n, False, *args, offsets, *_empty_arrays(), none32, none32,
                        none32)  # fmt: skip
@@ -493,7 +499,7 @@ register(
         layout=layout,
         metric=BitsPerToken(),
         presets={"paper": {}, "extrapolate": {"min_assignments": 11, "max_assignments": 40}},
-        source=f"{DANIHELKA}, sec. 5 (variable assignment)",
+        source=f"{DANIHELKA} (variable assignment)",
     )
 )
 
@@ -586,7 +592,7 @@ _arithmetic_kernel = Kernel(_arithmetic_episodes, weight=1.5, last=True)
 
 def _arithmetic(knobs: ArithmeticKnobs, key, start: int, n: int) -> EpisodeBatch:
     args = (knobs.min_digits, knobs.max_digits - knobs.min_digits, knobs.difference_rate)
-    offsets = np.empty(n + 1, np.int64)
+    offsets = _per_episode(n + 1)
     none64 = np.empty(0, np.int64)
     _arithmetic_kernel(key, start, n, False, *args, offsets, *_empty_arrays(), none64, none64,
                        np.empty(0, np.bool_))  # fmt: skip
@@ -606,7 +612,7 @@ register(
         layout=layout,
         metric=BitsPerToken(),
         presets={"paper": {}, "extrapolate": {"min_digits": 9, "max_digits": 16}},
-        source=f"{DANIHELKA}, sec. 5 (arithmetic)",
+        source=f"{DANIHELKA} (arithmetic)",
     )
 )
 

@@ -203,56 +203,109 @@ def _shard() -> tuple[int, int]:
     return rank + world * worker, world * workers
 
 
-def _background(items: Iterator[Any], ahead: int) -> Iterator[Any]:
-    """The items of ``items`` made by a background thread, up to ``ahead`` ahead.
+def _ahead(units: Iterator[Any], make: Callable[[Any], Any], ahead: int) -> Iterator[Any]:
+    """``make(u)`` for every unit ``u`` of ``units``, in order; a background thread makes up to
+    ``ahead`` of them ahead of the one wanted, and this thread makes the one it wants itself
+    when nobody has begun it yet, instead of waiting.
 
-    The kernels release the GIL (``nogil``), so generation overlaps the training step running
-    in the main thread. The thread runs Numba on one thread: its kernels never start the
-    thread pool, so it cannot collide with parallel generation elsewhere in the process.
+    The kernels release the GIL (``nogil``), so the thread's generation overlaps whatever this
+    thread does meanwhile (the training step; wrapping batches in tensors). And this thread
+    never waits for a thread that has no core to run on (a machine busy with other work):
+    with prefetch a stream is never slower than without, only faster where a core is free.
+    Units are made independently, so who made which changes nothing in what is yielded. The
+    thread runs Numba on one thread: its kernels never start the thread pool, so it cannot
+    collide with parallel generation elsewhere in the process.
     """
-    import queue
     import threading
 
-    made: queue.Queue = queue.Queue(maxsize=ahead)
-    stop = threading.Event()
-    done = object()
+    lock = threading.Condition()
+    made: dict[int, Any] = {}
+    taken = 0  # units taken from ``units`` so far (unit j is the j-th)
+    wanted = 0  # the unit this thread yields next
+    end: int | None = None  # how many units there are, once ``units`` is exhausted
+    stopped = False
 
-    def hand_over(item) -> bool:
-        """Queue ``item`` unless the consumer has stopped; every put waits this way, the last
-        one (``done``, or an exception) too: a plain ``put`` into a full queue that nobody
-        reads any more would keep the thread alive for good (a run interrupted near its end)."""
-        while not stop.is_set():
-            try:
-                made.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
+    def take() -> tuple[int, Any] | None:
+        """The next unit, numbered (under the lock); None when there are no more."""
+        nonlocal taken, end
+        if end is not None:
+            return None
+        try:
+            unit = next(units)
+        except StopIteration:
+            end = taken
+            return None
+        taken += 1
+        return taken - 1, unit
+
+    def hand_over(j: int, item: Any) -> None:
+        with lock:
+            made[j] = item
+            lock.notify_all()
 
     def produce() -> None:
         import numba
 
         numba.set_num_threads(1)  # per thread: this thread's kernels stay serial
-        try:
-            for item in items:
-                if not hand_over(item):
+        while True:
+            with lock:
+                while not stopped and end is None and taken - wanted >= ahead:
+                    lock.wait(0.1)
+                if stopped:
                     return
-            hand_over(done)
-        except BaseException as exc:  # handed to the consumer, raised there
-            hand_over(exc)
+                try:
+                    got = take()
+                except BaseException as exc:  # units itself failed: the consumer raises it
+                    got, end_here = (taken, _Failed(exc)), True
+                else:
+                    end_here = False
+                if got is None:
+                    return
+            j, unit = got
+            if end_here:
+                hand_over(j, unit)
+                return
+            try:
+                item = make(unit)
+            except BaseException as exc:  # handed to the consumer, raised there in order
+                item = _Failed(exc)
+            hand_over(j, item)
 
     thread = threading.Thread(target=produce, name="memtasks-prefetch", daemon=True)
     thread.start()
     try:
         while True:
-            item = made.get()
-            if item is done:
-                return
-            if isinstance(item, BaseException):
-                raise item
+            mine = None
+            with lock:
+                while wanted not in made:
+                    if end is not None and wanted >= end:
+                        return
+                    if wanted == taken:  # nobody has begun it: make it here
+                        mine = take()
+                        if mine is not None:
+                            break
+                        continue
+                    lock.wait()  # the thread is making it
+                item = made.pop(wanted, None)
+            if mine is not None:
+                item = make(mine[1])
+            with lock:
+                wanted += 1
+                lock.notify_all()  # room for the thread to make one more
+            if isinstance(item, _Failed):
+                raise item.exc
             yield item
-    finally:  # the consumer stopped early or finished: let the thread end
-        stop.set()
+    finally:  # the consumer stopped early, finished or failed: let the thread end
+        with lock:
+            stopped = True
+            lock.notify_all()
+
+
+class _Failed:
+    """An exception raised while making a unit in the background, raised again in order."""
+
+    def __init__(self, exc: BaseException):
+        self.exc = exc
 
 
 # Batches are made in chunks of consecutive batches, one generator call and one padding pass
@@ -315,28 +368,31 @@ class _Chunks:
         self.cuda = self.device is not None and self.device.type == "cuda"
         self.allocate = _pinned if self.cuda else _BufferPool(keep=3 + stream.prefetch)
         self.contiguous = contiguous
+        self.size = 1  # batches per chunk
 
-    def make(self, k: int, count: int) -> PaddedBatches:
+    def make(self, group: tuple[int, int]) -> PaddedBatches:
+        """Batches ``k .. k + count - 1`` as one padded chunk, for ``group = (k, count)``."""
+        k, count = group
         first = self.start + k * self.batch_size
         n = count * self.batch_size
         check_range(first, n)  # an endless stream reaching the last int64 index
-        return padded_batches(
+        chunk = padded_batches(
             self.spec, self.knobs, self.key, first, n, self.batch_size, self.allocate
         )
+        if self.contiguous:  # how many batches the next chunks hold
+            per_batch = sum(a.nbytes for a in chunk.fields.values()) // max(1, len(chunk))
+            self.size = max(1, min(MAX_CHUNK, CHUNK_BYTES // max(1, per_batch)))
+        return chunk
 
-    def chunks(self, ks: Iterator[int]) -> Iterator[PaddedBatches]:
-        """Chunks of the batches ``ks`` in order: consecutive batches together when ``ks``
-        counts up by one (this process takes every batch), else one batch each."""
-        size = 1
+    def groups(self, ks: Iterator[int]) -> Iterator[tuple[int, int]]:
+        """``(k, count)`` of the chunks of the batches ``ks``, in order: consecutive batches
+        together when ``ks`` counts up by one (this process takes every batch), else one
+        batch each. The first chunk holds one batch; its size sets the others' (``make``)."""
         while True:
-            group = list(itertools.islice(ks, size))
+            group = list(itertools.islice(ks, self.size))
             if not group:
                 return
-            chunk = self.make(group[0], len(group))
-            yield chunk
-            if self.contiguous:
-                per_batch = sum(a.nbytes for a in chunk.fields.values()) // len(chunk)
-                size = max(1, min(MAX_CHUNK, CHUNK_BYTES // max(1, per_batch)))
+            yield group[0], len(group)
 
     def tensors(self, chunk: PaddedBatches, g: int) -> dict[str, Any]:
         """Batch ``g`` of ``chunk`` as tensors on the stream's device."""
@@ -349,7 +405,9 @@ class _Chunks:
             for k, v in _pinned_tensors(chunk, g).items()
         }
 
-    def placed(self, chunk: PaddedBatches) -> list[dict[str, Any]]:
+    def placed(self, group: tuple[int, int]) -> list[dict[str, Any]]:
+        """The batches of ``group`` on the (CUDA) device, copies under way."""
+        chunk = self.make(group)
         return [self.tensors(chunk, g) for g in range(len(chunk))]
 
 
@@ -493,20 +551,20 @@ class EpisodeStream(IterableDataset):
             ks = iter(range(shard, self.num_batches, shards))
         ahead = self.prefetch if not worker else 0
         if self._general():
-            batches = map(self.collated, ks)
-            yield from _background(batches, ahead) if ahead else batches
+            yield from _ahead(ks, self.collated, ahead) if ahead else map(self.collated, ks)
             return
         maker = _Chunks(self, contiguous=shards == 1)
-        chunks = maker.chunks(ks)
-        if maker.cuda:  # tensors made and copied in the background thread
-            placed = map(maker.placed, chunks)
-            for batches in _background(placed, ahead) if ahead else placed:
+        groups = maker.groups(ks)
+        if maker.cuda:  # tensors made and copied to the GPU by whoever makes the chunk
+            make = maker.placed
+            for batches in _ahead(groups, make, ahead) if ahead else map(make, groups):
                 yield from batches
             return
         # on the CPU the thread hands over whole chunks and this thread wraps each batch in
         # tensors (a few microseconds): one hand-over per chunk, and the Python work that
         # holds the GIL stays in one thread while the kernels run without it in the other
-        for chunk in _background(chunks, ahead) if ahead else chunks:
+        make = maker.make
+        for chunk in _ahead(groups, make, ahead) if ahead else map(make, groups):
             for g in range(len(chunk)):
                 yield maker.tensors(chunk, g)
 

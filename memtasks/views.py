@@ -302,7 +302,8 @@ def pad_batches(batch: EpisodeBatch, batch_size: int, allocate=None) -> PaddedBa
     for name, rows in columns:
         out = fields[name]
         _pad_batches(batch.offsets, batch_size, steps, rows, out, out.dtype.type(PADDING[name]))
-    return PaddedBatches(batch_size, steps, starts, fields, widths, lengths, batch.index,
+    # the index copied, as by ``padded``: the batch's may be read-only Arrow memory
+    return PaddedBatches(batch_size, steps, starts, fields, widths, lengths, batch.index.copy(),
                          dict(batch.meta))  # fmt: skip
 
 

@@ -10,15 +10,14 @@ import re
 
 import numpy as np
 import pytest
+from _cli import run as run_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import memtasks
-from memtasks.generators import alstm
 from memtasks.errors import KnobError
+from memtasks.generators import alstm
 from memtasks.metrics import BitsPerToken
-
-from _cli import run as run_cli
 
 SEEDS = st.integers(0, 2**64 - 1)
 TASKS = ("episodic-copy", "xml", "variable-assignment", "arithmetic")
@@ -116,7 +115,7 @@ def test_xml_closing_tags_match_and_only_they_are_scored(seed, length, max_depth
             assert "\n" not in text and " " not in text
         stack, opened, drawn, want_scored, support = [], [], [], [False] * len(text), []
         depth = 0
-        for k, tag in enumerate(tags):
+        for tag in tags:
             closing, name = tag[1] == "/", tag[2]
             assert min_name <= len(name) <= max_name
             if closing:

@@ -101,6 +101,18 @@ def _ours(token, vocab_size):
 
 
 @njit(inline="always")
+def _fill(out, lo, hi, value):
+    """``out[lo:hi] = value`` with unsigned indices: with signed ones Numba checks each index
+    for wrapping around from the end, which keeps LLVM from vectorising the stores."""
+    one = np.uint64(1)
+    i = np.uint64(lo)
+    stop = np.uint64(hi)
+    while i < stop:
+        out[i] = value
+        i += one
+
+
+@njit(inline="always")
 def _distinct(s, out, o, stride, count, lo, size, seen, pool):
     """Write ``count`` distinct integers drawn uniformly from ``lo .. lo + size - 1``, in draw
     order (a uniformly random ordered sample, as NumPy's ``choice(replace=False)``), at
@@ -216,15 +228,53 @@ def mqar_vocab(vocab_size: int) -> tuple[str, ...]:
 
 
 @functools.lru_cache(maxsize=16)
-def _power_law_tree(slots: int, power_a: float):
-    """(weights, Fenwick tree, top bit, total) of zoology's slot weights (i + 1)^(a - 1).
+def power_law(slots: int, power_a: float) -> np.ndarray:
+    """Zoology's probabilities of the query slots: a (i + 1)^(a - 1), normalised."""
+    p = power_a * np.arange(1, slots + 1, dtype=np.float64) ** (power_a - 1.0)
+    return p / p.sum()
 
-    Zoology normalises a (i + 1)^(a - 1); the factor a and the sum cancel in the draws.
-    """
-    weights = np.arange(1, slots + 1, dtype=np.float64) ** (power_a - 1.0)
-    tree = _fenwick(weights)
-    top = 1 << (slots.bit_length() - 1)
-    return weights, tree, top, float(weights.sum())
+
+@functools.lru_cache(maxsize=16)
+def _power_law_tables(slots: int, power_a: float):
+    """(p, alias threshold, alias, Fenwick tree of p, its top bit) for the slot draws."""
+    p = power_law(slots, power_a)
+    threshold, alias = _alias(p)
+    return p, threshold, alias, _fenwick(p), 1 << (slots.bit_length() - 1)
+
+
+@cached_njit(cache=True)
+def _alias(p):
+    """Walker's alias table of ``p`` (Vose's construction): slot i uniform, kept when a uniform
+    float is below ``threshold[i]``, else ``alias[i]``: one draw of ``p`` in O(1)."""
+    n = len(p)
+    threshold = np.ones(n, np.float64)
+    alias = np.arange(n)
+    scaled = p * n
+    small = np.empty(n, np.int64)
+    large = np.empty(n, np.int64)
+    ns = nl = 0
+    for i in range(n):
+        if scaled[i] < 1.0:
+            small[ns] = i
+            ns += 1
+        else:
+            large[nl] = i
+            nl += 1
+    while ns > 0 and nl > 0:
+        ns -= 1
+        lo = small[ns]
+        nl -= 1
+        hi = large[nl]
+        threshold[lo] = scaled[lo]
+        alias[lo] = hi
+        scaled[hi] = scaled[hi] + scaled[lo] - 1.0
+        if scaled[hi] < 1.0:
+            small[ns] = hi
+            ns += 1
+        else:
+            large[nl] = hi
+            nl += 1
+    return threshold, alias  # the rest keep threshold 1 (rounding leftovers)
 
 
 @cached_njit(cache=True)
@@ -242,18 +292,55 @@ def _fenwick(weights):
 
 
 @njit(inline="always")
-def _power_law_slots(s, count, weights, tree, top, total, work, slot_pair):
+def _take_out(work, n, i, w):
+    """Remove weight ``w`` of slot ``i`` from the Fenwick tree ``work``."""
+    k = i + 1
+    while k <= n:
+        work[k] -= w
+        k += k & -k
+
+
+# The alias draws are rejected when they hit a drawn slot; past this share of the mass drawn,
+# the rest come from the tree (a rejection would then cost more than a walk down the tree)
+REJECT_UP_TO = 0.75
+
+
+@njit(inline="always")
+def _power_law_slots(s, count, p, threshold, alias, tree, top, work, slot_pair):
     """Draw ``count`` query slots without replacement, each with probability proportional to
-    its weight among the slots not drawn yet (successive sampling: the law of NumPy's
-    ``choice(replace=False, p=...)`` that zoology calls); ``slot_pair[g] = j`` for the j-th
-    slot drawn, -1 for the rest. The draws walk a copy of the Fenwick tree and take each drawn
-    weight out of it: log S steps each, exact for any ``count`` up to every slot."""
-    n = len(weights)
-    for i in range(n + 1):
-        work[i] = tree[i]
+    ``p`` among the slots not drawn yet (successive sampling: the law of NumPy's
+    ``choice(replace=False, p=p)`` that zoology calls); ``slot_pair[g] = j`` for the j-th slot
+    drawn, -1 for the rest.
+
+    While most of the mass is free, a draw from the alias table that hits a drawn slot is
+    drawn again (exactly the law restricted to the free slots, about 1.5 draws each at
+    zoology's settings); the rest walk a Fenwick tree of the free slots, log S steps each, so
+    drawing every slot, or slots of tiny weight, never waits on rejections.
+    """
+    n = len(p)
     for i in range(n):
         slot_pair[i] = -1
-    for j in range(count):
+    drawn = 0.0
+    j = 0
+    while j < count and drawn < REJECT_UP_TO:
+        s, i = next_below(s, n)
+        s, u = next_float(s)
+        if u >= threshold[i]:
+            i = alias[i]
+        if slot_pair[i] < 0:
+            slot_pair[i] = j
+            drawn += p[i]
+            j += 1
+    if j == count:
+        return s
+    for i in range(n + 1):
+        work[i] = tree[i]
+    total = 1.0
+    for g in range(n):
+        if slot_pair[g] >= 0:
+            _take_out(work, n, g, p[g])
+            total -= p[g]
+    while j < count:
         pos = 0
         while True:
             s, u = next_float(s)
@@ -271,18 +358,15 @@ def _power_law_slots(s, count, weights, tree, top, total, work, slot_pair):
             if pos < n and slot_pair[pos] < 0:
                 break
         slot_pair[pos] = j
-        w = weights[pos]
-        total -= w
-        k = pos + 1
-        while k <= n:
-            work[k] -= w
-            k += k & -k
+        _take_out(work, n, pos, p[pos])
+        total -= p[pos]
+        j += 1
     return s
 
 
 @kernel(weight=12.0)
-def _mqar_fill(key, start, n, vocab, length, pairs, passes, random_fill, weights, tree, top,
-               total, inputs, targets, mask, role, segment, gaps):  # fmt: skip
+def _mqar_fill(key, start, n, vocab, length, pairs, passes, random_fill, probs, threshold,
+               alias, tree, top, inputs, targets, mask, role, segment, gaps):  # fmt: skip
     half = vocab // 2
     context = 2 * pairs * passes
     slots = (length - context) // 2
@@ -306,37 +390,39 @@ def _mqar_fill(key, start, n, vocab, length, pairs, passes, random_fill, weights
                     mask[q] = False
                     role[q] = ROLE_CONTEXT
                     segment[q] = p * pairs + r // 2
-            s = _power_law_slots(s, pairs, weights, tree, top, total, work, slot_pair)
+            s = _power_law_slots(s, pairs, probs, threshold, alias, tree, top, work, slot_pair)
+            # the query region: fillers first (a run of constant stores the compiler
+            # vectorises), then each key over its slot
+            _fill(inputs, o + context, o + length, vocab)  # zoology's filler 0
+            _fill(targets, o + context, o + length, 0)
+            _fill(mask, o + context, o + length, False)
+            _fill(role, o + context, o + length, ROLE_QUERY)
+            _fill(segment, o + context, o + length, -1)
+            if random_fill:  # zoology: every 0 left in the inputs becomes randint(0, V)
+                for g in range(slots):
+                    a = o + context + 2 * g
+                    for q in range(a if slot_pair[g] < 0 else a + 1, a + 2):
+                        s, r = next_below(s, vocab)
+                        inputs[q] = _ours(r, vocab)
             for g in range(slots):
-                a = o + context + 2 * g
                 j = slot_pair[g]
                 if j >= 0:  # the j-th key's query: its value is the answer, read at the key
+                    a = o + context + 2 * g
                     inputs[a] = inputs[o + 2 * j]
                     targets[a] = inputs[o + 2 * j + 1]
                     mask[a] = True
                     role[a] = ROLE_ANSWER
-                    segment[a] = -1
                     gaps[b, j] = g
-                for q in range(a if j < 0 else a + 1, a + 2):
-                    token = vocab  # zoology's filler 0
-                    if random_fill:
-                        s, r = next_below(s, vocab)
-                        token = _ours(r, vocab)
-                    inputs[q] = token
-                    targets[q] = 0
-                    mask[q] = False
-                    role[q] = ROLE_QUERY
-                    segment[q] = -1
 
 
 def _mqar(knobs: MqarKnobs, key, start: int, n: int) -> EpisodeBatch:
     length, pairs = knobs.input_seq_len, knobs.num_kv_pairs
-    weights, tree, top, total = _power_law_tree(knobs.slots, knobs.power_a)
+    tables = _power_law_tables(knobs.slots, knobs.power_a)
     offsets = _fixed_offsets(n, length)
     arrays = _token_arrays(n * length)
     gaps = np.empty((n, pairs), np.int32)
     _mqar_fill(key, start, n, knobs.vocab_size, length, pairs, knobs.num_passes,
-               knobs.random_non_queries, weights, tree, top, total, *arrays, gaps)  # fmt: skip
+               knobs.random_non_queries, *tables, *arrays, gaps)  # fmt: skip
     return EpisodeBatch.from_kernel(offsets, arrays, start, meta={"gaps": gaps})
 
 
@@ -679,7 +765,7 @@ def _check_noise(knobs) -> None:
 @dataclass(frozen=True)
 class NoisyRecallKnobs(Knobs):
     vocab_size: int = knob(
-        32, lo=3, hi=MAX_VOCAB, doc="MAD's vocab_size: keys, values and the noise tokens",
+        32, lo=2, hi=MAX_VOCAB, doc="MAD's vocab_size: keys, values and the noise tokens",
         harder="up", ladder=(32, 48, 80, 144),
         why="more keys and values (MAD's sweep, 16 of them noise tokens)",
     )  # fmt: skip
