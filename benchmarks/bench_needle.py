@@ -45,11 +45,10 @@ class Tables:
         self.filler_lengths = np.diff(world.filler_offsets)
         self.keys = np.array([[ids[w] for w in k.split()] for k in needle.KEYS], np.int32)
         self.digits = np.array([ids[d] for d in needle.DIGITS], np.int32)
-        self.opening = np.array([ids[w] for w in "the secret code of the".split()], np.int32)
+        # the words of the needle and the question before their key (``needle.NEEDLE[0]``...)
+        self.opening = np.array([ids[w] for w in needle.NEEDLE[0].split()[:-2]], np.int32)
         self.is_, self.period, self.qmark = ids["is"], ids["."], ids["?"]
-        self.question = np.array(
-            [ids[w] for w in "what is the secret code of the".split()], np.int32
-        )
+        self.question = np.array([ids[w] for w in needle.QUESTION[0].split()[:-1]], np.int32)
 
 
 def numpy_needle(n: int, rng: np.random.Generator, t: Tables, context: int = 1_000,
@@ -165,7 +164,7 @@ def run(episodes: int, repeats: int) -> list[dict]:
             lambda p=name: memtasks.generate(TASK, episodes, seed=0, preset=p), repeats
         )
         theirs = bench.median_seconds(
-            lambda c=context: numpy_needle(episodes, rng, tables, c), repeats
+            lambda c=context, g=rng: numpy_needle(episodes, g, tables, c), repeats
         )
         rows.append({"setting": name, "context_tokens": context, "episodes": episodes,
                      "ours_s": ours, "numpy_s": theirs,

@@ -39,7 +39,7 @@ from memtasks.episode import ROLE_ANSWER, ROLE_CONTEXT, ROLE_NAMES, ROLE_QUERY, 
 from memtasks.knobs import Knobs, knob
 from memtasks.metrics import BitsPerToken
 from memtasks.registry import Layout, TaskSpec, register
-from memtasks.rng import episode_state, next_below, next_float
+from memtasks.rng import U64, episode_state, next_below, next_float, next_u64
 
 from ._kernels import EpisodesMemoryError, Kernel, allocate, kernel, running_sum
 from ._kernels import njit as plain_njit
@@ -159,20 +159,25 @@ def _copy_fill(key, start, n, positions, delay, symbols, inputs, targets, mask, 
     for b in prange(n):
         s = episode_state(key, start + b)
         o = b * size
-        for r in range(size):
-            inputs[o + r] = BLANK
+        recall = o + positions + delay  # the first answer position
+        for r in range(positions):  # the symbols (context items 0 .. P-1), and their recall
+            s, v = next_below(s, symbols)
+            inputs[o + r] = LETTER0 + v
             targets[o + r] = BLANK  # the paper's target before the answer: blank, not scored
             mask[o + r] = False
             role[o + r] = ROLE_CONTEXT
-            segment[o + r] = -1
-        recall = o + positions + delay  # the first answer position
-        for r in range(positions):
-            s, v = next_below(s, symbols)
-            inputs[o + r] = LETTER0 + v
             segment[o + r] = r
+            inputs[recall + r] = BLANK  # the model never reads what it recalls
             targets[recall + r] = LETTER0 + v
             mask[recall + r] = True
             role[recall + r] = ROLE_ANSWER
+            segment[recall + r] = -1
+        for p in range(o + positions, recall):  # the silence, then the marker
+            inputs[p] = BLANK
+            targets[p] = BLANK
+            mask[p] = False
+            role[p] = ROLE_CONTEXT
+            segment[p] = -1
         inputs[recall - 1] = MARK  # the marker asks for the symbols back: the question
         role[recall - 1] = ROLE_QUERY
 
@@ -198,6 +203,36 @@ register(
         source=f"{DANIHELKA} (episodic copy); the copy-memory task of {ARJOVSKY}",
     )
 )
+
+
+@njit(inline="always")
+def _name(seed, j, min_name, name_spread, kind, seg, o, fill, last, out):
+    """(stream', j'): the name drawn from its own stream ``seed`` (its length, then its
+    letters), emitted as ``kind`` characters. The sizes pass draws the length only: a name's
+    letters come from its own stream, so skipping them leaves the episode's stream where the
+    fill pass will have it."""
+    t, k = next_below(seed, name_spread + 1)
+    if not fill:
+        return t, j + min_name + k
+    for _ in range(min_name + k):
+        t, c = next_below(t, 26)
+        j = _emit(j, last, LETTER0 + c, kind, seg, o, fill, out)
+    return t, j
+
+
+@njit(inline="always")
+def _same_name(a, b, min_name, name_spread):
+    """Whether the names drawn from the streams ``a`` and ``b`` are the same."""
+    a, ka = next_below(a, name_spread + 1)
+    b, kb = next_below(b, name_spread + 1)
+    if ka != kb:
+        return False
+    for _ in range(min_name + ka):
+        a, ca = next_below(a, 26)
+        b, cb = next_below(b, 26)
+        if ca != cb:
+            return False
+    return True
 
 
 # ---------------------------------------------------------------------------------------------
@@ -237,8 +272,8 @@ def _xml_episode(s, length, max_depth, min_name, name_spread, open_rate, indent,
                  out, support, support_answer, so, names, owner):  # fmt: skip
     """One document from state ``s``: (state', characters, elements, deepest level).
 
-    A tag's name is drawn from the stream where it opens; ``names`` keeps that state per open
-    level, so its closing tag redraws the same name (and the sizes pass needs no name stored).
+    A tag's name has a stream of its own, seeded where the tag opens; ``names`` keeps each open
+    level's seed, so its closing tag redraws the same name (nothing of it is stored).
     ``owner`` keeps each open level's element index: the closing tag's support.
     """
     j = 0
@@ -265,12 +300,9 @@ def _xml_episode(s, length, max_depth, min_name, name_spread, open_rate, indent,
                 for _ in range(depth):
                     j = _emit(j, last, SPACE, CONTEXT, seg, o, fill, out)
             j = _emit(j, last, LT, CONTEXT, seg, o, fill, out)
-            names[depth] = s
+            s, names[depth] = next_u64(s)  # the name's own stream
             owner[depth] = elements
-            s, k = next_below(s, name_spread + 1)
-            for _ in range(min_name + k):
-                s, c = next_below(s, 26)
-                j = _emit(j, last, LETTER0 + c, CONTEXT, seg, o, fill, out)
+            _, j = _name(names[depth], j, min_name, name_spread, CONTEXT, seg, o, fill, last, out)
             j = _emit(j, last, GT, CONTEXT, seg, o, fill, out)
             depth += 1
             elements += 1
@@ -284,10 +316,8 @@ def _xml_episode(s, length, max_depth, min_name, name_spread, open_rate, indent,
             # "</" is the question: whether a tag closes here is a coin flip, not memory
             j = _emit(j, last, LT, QUERY, -1, o, fill, out)
             j = _emit(j, last, SLASH, QUERY, -1, o, fill, out)
-            t, k = next_below(names[depth], name_spread + 1)  # the opening tag's draws again
-            for _ in range(min_name + k):
-                t, c = next_below(t, 26)
-                j = _emit(j, last, LETTER0 + c, ANSWER, -1, o, fill, out)
+            # the opening tag's name again, from its stream
+            _, j = _name(names[depth], j, min_name, name_spread, ANSWER, -1, o, fill, last, out)
             j = _emit(j, last, GT, ANSWER, -1, o, fill, out)
             if fill:
                 support[so + closes] = owner[depth]
@@ -386,57 +416,40 @@ class VariableAssignmentKnobs(Knobs):
         self.require(self.min_name <= self.max_name, "min_name must be <= max_name")
 
 
-@njit(inline="always")
-def _same_name(a, b, min_name, name_spread):
-    """Whether the names drawn from states ``a`` and ``b`` are the same."""
-    a, ka = next_below(a, name_spread + 1)
-    b, kb = next_below(b, name_spread + 1)
-    if ka != kb:
-        return False
-    for _ in range(min_name + ka):
-        a, ca = next_below(a, 26)
-        b, cb = next_below(b, 26)
-        if ca != cb:
-            return False
-    return True
-
-
 @plain_njit
 def _assignment_episode(s, min_assignments, spread, min_name, name_spread, values, fill, o,
                         last, out):  # fmt: skip
     """One program from state ``s``: (state', characters, assignments, queried, answering).
 
     ``queried`` is the assignment whose name the query asks for; ``answering`` the last
-    assignment to that name (a name may be assigned twice: the last assignment wins)."""
+    assignment to that name (a name may be assigned twice: the last assignment wins). Each
+    assignment's name and value come from a stream of its own (``_name``), whose seed is all
+    the episode's stream spends on it."""
     s, k = next_below(s, spread + 1)
     k += min_assignments
     s, queried = next_below(s, k)
-    asked = s  # the state the queried name is drawn from
+    asked = U64(0)  # the queried assignment's seed
     answering, value = 0, 0
     j = 0
     for i in range(k):
         j = _emit(j, last, LETTERS_S, CONTEXT, i, o, fill, out)
         j = _emit(j, last, LPAREN, CONTEXT, i, o, fill, out)
-        name = s
-        s, m = next_below(s, name_spread + 1)
-        for _ in range(min_name + m):
-            s, c = next_below(s, 26)
-            j = _emit(j, last, LETTER0 + c, CONTEXT, i, o, fill, out)
+        s, seed = next_u64(s)
+        t, j = _name(seed, j, min_name, name_spread, CONTEXT, i, o, fill, last, out)
         j = _emit(j, last, COMMA, CONTEXT, i, o, fill, out)
-        s, v = next_below(s, values)
+        v = 0
+        if fill:  # the value: the next draw of the name's stream
+            t, v = next_below(t, values)
         j = _emit(j, last, LETTER0 + v, CONTEXT, i, o, fill, out)
         j = _emit(j, last, RPAREN, CONTEXT, i, o, fill, out)
         j = _emit(j, last, COMMA, CONTEXT, i, o, fill, out)
         if i == queried:
-            asked, answering, value = name, i, v
-        elif i > queried and _same_name(asked, name, min_name, name_spread):
+            asked, answering, value = seed, i, v
+        elif fill and i > queried and _same_name(asked, seed, min_name, name_spread):
             answering, value = i, v
     j = _emit(j, last, LETTERS_Q, QUERY, -1, o, fill, out)
     j = _emit(j, last, LPAREN, QUERY, -1, o, fill, out)
-    t, m = next_below(asked, name_spread + 1)
-    for _ in range(min_name + m):
-        t, c = next_below(t, 26)
-        j = _emit(j, last, LETTER0 + c, QUERY, -1, o, fill, out)
+    _, j = _name(asked, j, min_name, name_spread, QUERY, -1, o, fill, last, out)
     j = _emit(j, last, RPAREN, QUERY, -1, o, fill, out)
     j = _emit(j, last, LETTER0 + value, ANSWER, -1, o, fill, out)
     return s, j, k, queried, answering

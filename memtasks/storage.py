@@ -1562,12 +1562,22 @@ def _check_dedup(generator, manifest: dict[str, Any], kept: list[int], left_out:
 
 
 def hf_dataset(path: str | os.PathLike):
-    """The Parquet shards as a ``datasets.Dataset`` (via ``datasets.load_dataset``)."""
+    """The Parquet shards as a ``datasets.Dataset`` (via ``datasets.load_dataset``), vector
+    columns as nested lists of numbers (``[T, D]`` arrays under ``with_format("numpy")``)
+    whichever layout the files store them in: the byte rows of the default layout are given
+    the type of the nested one over the same memory (``formats.parquet.as_lists``)."""
     import datasets
+
+    from .formats.parquet import as_lists
 
     path = Path(path)
     manifest = read_manifest(path)  # refuses files outside the folder
     if manifest["format"] != "parquet":
         raise StorageError(f"{path} holds {manifest['format']}; Hugging Face loading needs parquet")
     files = [str(_listed_file(path, f["path"])) for f in manifest["files"]]
-    return datasets.load_dataset("parquet", data_files=files, split="train")
+    ds = datasets.load_dataset("parquet", data_files=files, split="train")
+    table = ds.data.table
+    nested = as_lists(table, manifest)
+    if nested is table:
+        return ds
+    return datasets.Dataset(nested, info=ds.info, split=ds.split)

@@ -133,9 +133,9 @@ def collate(
     =========== ================================================================================
 
     The tensors are made with ``torch.from_numpy`` from the padded arrays, so the padding (and
-    the cast to float32 / int64, done in the same pass: ``views.pad_batches``) is the only copy. ``pin_memory`` pins
-    them for an asynchronous copy to ``device``; inside a DataLoader prefer its own
-    ``pin_memory=True`` and move the batch in the training loop.
+    the cast to float32 / int64, done in the same pass: ``views.pad_batches``) is the only
+    copy. ``pin_memory`` pins them for an asynchronous copy to ``device``; inside a DataLoader
+    prefer its own ``pin_memory=True`` and move the batch in the training loop.
     """
     batch = _as_batch(batch_or_list)
     chunk = pad_batches(batch, max(1, len(batch)))
@@ -430,7 +430,10 @@ def _pinned_tensors(chunk: PaddedBatches, g: int) -> dict[str, Any]:
 
 
 _TORCH_DTYPES = {
-    np.float32: torch.float32, np.int64: torch.int64, np.bool_: torch.bool, np.int8: torch.int8
+    np.float32: torch.float32,
+    np.int64: torch.int64,
+    np.bool_: torch.bool,
+    np.int8: torch.int8,
 }
 
 
@@ -533,9 +536,14 @@ class EpisodeStream(IterableDataset):
         ``collate_fn``, or where a subclass or the caller replaced either (they are the
         documented way to change what a batch is)."""
         cls = type(self)
-        replaced = cls.batch is not EpisodeStream.batch or cls.collated is not EpisodeStream.collated
-        return self.collate_fn is not None or replaced or "batch" in self.__dict__ or (
-            "collated" in self.__dict__
+        replaced = (
+            cls.batch is not EpisodeStream.batch or cls.collated is not EpisodeStream.collated
+        )
+        return (
+            self.collate_fn is not None
+            or replaced
+            or "batch" in self.__dict__
+            or ("collated" in self.__dict__)
         )
 
     def __iter__(self) -> Iterator[dict[str, Any]]:

@@ -166,8 +166,15 @@ def test_mqar_random_fillers_cover_the_vocabulary():
 
 
 def test_from_zoology_maps_each_argument_to_the_knob_of_its_name():
-    config = {"vocab_size": 8192, "input_seq_len": 256, "num_kv_pairs": 16, "power_a": 0.01,
-              "random_non_queries": False, "num_examples": 100_000, "name": "multiquery_ar"}
+    config = {
+        "vocab_size": 8192,
+        "input_seq_len": 256,
+        "num_kv_pairs": 16,
+        "power_a": 0.01,
+        "random_non_queries": False,
+        "num_examples": 100_000,
+        "name": "multiquery_ar",
+    }
     knobs = from_zoology(config)
     spec = memtasks.get_spec("recall/mqar-v1")
     assert knobs == spec.make_knobs("paper")
@@ -448,23 +455,35 @@ BAD = [
     ("recall/mqar-v1", {"num_passes": 0}, "'num_passes'"),
     ("recall/mqar-v1", {"random_non_queries": 1}, "'random_non_queries' must be true or false"),
     ("recall/selective-copy-v1", {"vocab_size": 2}, "'vocab_size'"),
-    ("recall/selective-copy-v1", {"seq_len": 31, "num_tokens_to_copy": 16},
-     "seq_len must be >= 2 * num_tokens_to_copy"),
+    (
+        "recall/selective-copy-v1",
+        {"seq_len": 31, "num_tokens_to_copy": 16},
+        "seq_len must be >= 2 * num_tokens_to_copy",
+    ),
     ("recall/selective-copy-v1", {"num_tokens_to_copy": 0}, "'num_tokens_to_copy'"),
     ("recall/selective-copy-v1", {"seq_len": 1}, "'seq_len'"),
     ("recall/induction-heads-v1", {"vocab_size": 2}, "'vocab_size'"),
-    ("recall/induction-heads-v1", {"seq_len": 4, "induction_len": 3},
-     "seq_len must be >= induction_len + 2"),
-    ("recall/induction-heads-v1", {"seq_len": 8, "num_triggers": 9},
-     "num_triggers must be <= seq_len"),
+    (
+        "recall/induction-heads-v1",
+        {"seq_len": 4, "induction_len": 3},
+        "seq_len must be >= induction_len + 2",
+    ),
+    (
+        "recall/induction-heads-v1",
+        {"seq_len": 8, "num_triggers": 9},
+        "num_triggers must be <= seq_len",
+    ),
     ("recall/induction-heads-v1", {"induction_len": 0}, "'induction_len'"),
     ("recall/induction-heads-v1", {"num_triggers": 0}, "'num_triggers'"),
     ("recall/noisy-recall-v1", {"seq_len": 127}, "seq_len must be an even number"),
     ("recall/noisy-recall-v1", {"vocab_size": 17}, "vocab_size - noise_vocab_size must be >= 2"),
     ("recall/noisy-recall-v1", {"frac_noise": 1.0}, "frac_noise must be < 1"),
     ("recall/noisy-recall-v1", {"frac_noise": -0.1}, "'frac_noise'"),
-    ("recall/noisy-recall-v1", {"noise_vocab_size": 0},
-     "noise_vocab_size must be > 0 when frac_noise > 0"),
+    (
+        "recall/noisy-recall-v1",
+        {"noise_vocab_size": 0},
+        "noise_vocab_size must be > 0 when frac_noise > 0",
+    ),
     ("recall/noisy-recall-v1", {"noise_vocab_size": -1}, "'noise_vocab_size'"),
     ("recall/fuzzy-recall-v1", {"k_motif_size": 0}, "'k_motif_size'"),
     ("recall/fuzzy-recall-v1", {"vocab_size": 8, "k_motif_size": 4}, "must be >= k_motif_size"),
