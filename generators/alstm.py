@@ -541,20 +541,30 @@ class ArithmeticKnobs(Knobs):
 
 @njit(inline="always")
 def _operand(s, j, min_digits, spread, fill, o, last, out):
-    """(state', j', value): an operand of uniform digit count, no leading zero, written as
-    question characters."""
+    """(state', j', value): an operand of uniform digit count d, uniform among the d-digit
+    numbers (no leading zero; a one-digit operand may be 0), written as question characters.
+
+    One or two draws, not one per digit: up to 9 digits (below 2**32) in one, more as the
+    leading d - 9 digits and the last 9."""
     s, d = next_below(s, spread + 1)
     d += min_digits
-    value = np.int64(0)
-    for i in range(d):
-        if i == 0 and d > 1:
-            s, c = next_below(s, 9)
-            c += 1
-        else:
-            s, c = next_below(s, 10)
-        value = value * 10 + c
-        j = _emit(j, last, DIGIT0 + c, QUERY, -1, o, fill, out)
+    if d == 1:
+        s, value = next_below(s, 10)
+    elif d <= 9:
+        s, value = next_below(s, 9 * _POW10[d - 1])
+        value += _POW10[d - 1]
+    else:
+        s, high = next_below(s, 9 * _POW10[d - 10])
+        s, low = next_below(s, _POW10[9])
+        value = (high + _POW10[d - 10]) * _POW10[9] + low
+    if not fill:
+        return s, j + d, value
+    for i in range(d - 1, -1, -1):  # most significant digit first
+        j = _emit(j, last, DIGIT0 + (value // _POW10[i]) % 10, QUERY, -1, o, fill, out)
     return s, j, value
+
+
+_POW10 = np.array([10**i for i in range(MAX_DIGITS + 1)], np.int64)
 
 
 @plain_njit
@@ -674,9 +684,10 @@ def render(batch: EpisodeBatch, i: int, layout_) -> list[str] | None:
 
 
 def _register_renderer() -> None:
-    from memtasks.show import register_renderer
+    # show is Python-side only: no compiled code reads a value from it
+    from memtasks import show
 
-    register_renderer("alstm", render)
+    show.register_renderer("alstm", render)
 
 
 _register_renderer()

@@ -18,7 +18,8 @@ symbols, then the numbers ``0 .. N-1`` as words. An episode is its input (role 0
 operation a context item), a query (role 1: the ``<go>`` symbol, ``=``, ``? key``, or the pop word
 itself), and answer positions (role 2, scored) that read ``<answer>``, so that a causal model
 never sees an answer before it must give it. The metric is ``TokenAccuracy``: the share of
-answer positions right (the paper's "percentage of correct outputs"), sequence accuracy beside it.
+answer positions right (the paper's "percentage of correct outputs", as recalled), sequence
+accuracy beside it.
 
 Each task is a pair of compiled kernels, as the other families: the first draws each episode's
 size and returns the offsets, NumPy allocates the flat arrays, the second redraws the same

@@ -1580,4 +1580,4 @@ def hf_dataset(path: str | os.PathLike):
     nested = as_lists(table, manifest)
     if nested is table:
         return ds
-    return datasets.Dataset(nested, info=ds.info, split=ds.split)
+    return datasets.Dataset(nested, split=ds.split)  # features inferred from the nested types

@@ -6,6 +6,7 @@ import json
 import os
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 import memtasks
 from memtasks import storage
 from memtasks.errors import MemtasksError, StorageError
+from memtasks.formats import get_format
 
 
 def _leftovers(folder) -> list[str]:
@@ -69,10 +71,24 @@ def test_worker_processes_write_the_same_dataset(tmp_path):
     assert storage.read_dataset(tmp_path / "many").equals(storage.read_dataset(tmp_path / "one"))
 
 
-def test_datasets_load_dataset_reads_the_folder(tmp_path):
+def _rows_of_bytes(rows: list, dtype) -> np.ndarray:
+    """A vector column's episode as ``datasets`` reads the bytes layout: one row of bytes per
+    position (``formats.parquet``), the dtype from the manifest's features."""
+    return np.frombuffer(b"".join(rows), dtype=dtype).reshape(len(rows), -1)
+
+
+def _write_vectors_as(monkeypatch, vectors: str) -> None:
+    """Write Parquet vector columns as ``vectors`` (this process only; the default is bytes)."""
+    monkeypatch.setattr(get_format("parquet"), "vectors", vectors)
+
+
+@pytest.mark.parametrize("vectors", ["bytes", "lists"])
+def test_datasets_load_dataset_reads_the_folder(tmp_path, monkeypatch, vectors):
     datasets = pytest.importorskip("datasets")
     out = tmp_path / "ds"
-    storage.write_dataset(out, "ntm/repeat-copy-v1", 30, seed=4, shards=2)
+    _write_vectors_as(monkeypatch, vectors)
+    manifest = storage.write_dataset(out, "ntm/repeat-copy-v1", 30, seed=4, shards=2)
+    assert manifest["parquet"] == {"vectors": vectors}
     files = sorted(str(p) for p in (out / "data").glob("*.parquet"))
     ds = datasets.load_dataset("parquet", data_files=files, split="train",
                                cache_dir=str(tmp_path / "hf"))  # fmt: skip
@@ -81,13 +97,63 @@ def test_datasets_load_dataset_reads_the_folder(tmp_path):
     for i in (0, 17, 29):
         row, episode = ds[i], expected.episode(i)
         assert row["index"] == i
-        assert np.array_equal(np.asarray(row["inputs"], dtype=np.float32), episode["inputs"])
-        assert np.array_equal(np.asarray(row["targets"]), episode["targets"])
+        if vectors == "lists":  # nested lists of numbers, as datasets shows them
+            inputs, targets = np.asarray(row["inputs"], np.float32), np.asarray(row["targets"])
+        else:  # a row of bytes per position
+            inputs = _rows_of_bytes(row["inputs"], manifest["features"]["inputs"][0])
+            targets = _rows_of_bytes(row["targets"], manifest["features"]["targets"][0])
+        assert np.array_equal(inputs, episode["inputs"])
+        assert np.array_equal(targets, episode["targets"])
         assert row["mask"] == episode["mask"].tolist()
         assert row["meta"] == {k: int(v) for k, v in episode["meta"].items()}
     # the shard names follow the Hub's convention, so the folder itself is a loadable dataset
     by_folder = datasets.load_dataset(str(out), split="train", cache_dir=str(tmp_path / "hf2"))
     assert by_folder["index"] == list(range(30))
+    # storage.hf_dataset gives either layout as nested lists: [T, D] arrays under numpy
+    hf = storage.hf_dataset(out).with_format("numpy")
+    for i in (0, 29):
+        episode = expected.episode(i)
+        assert np.array_equal(np.stack(hf[i]["inputs"]), episode["inputs"])
+        assert np.array_equal(np.stack(hf[i]["targets"]), episode["targets"])
+
+
+@pytest.mark.parametrize("task", ["ntm/copy-v1", "ntm/repeat-copy-v1", "longterm/adding-v1"])
+def test_both_vector_layouts_read_back_the_same_episodes(tmp_path, monkeypatch, task):
+    """Bits (uint8), floats, one and several channels: the bytes layout (the default) and the
+    nested lists read back exactly; a folder mixing the two (a shard rewritten in the other
+    layout) reads back and verifies all the same."""
+    expected = memtasks.generate(task, 40, seed=7)
+    sizes = {}
+    for vectors in ("bytes", "lists"):
+        out = tmp_path / vectors
+        _write_vectors_as(monkeypatch, vectors)
+        storage.write_dataset(out, task, 40, seed=7, shards=2)
+        assert storage.read_dataset(out).equals(expected)
+        assert storage.verify_dataset(out)
+        sizes[vectors] = sum(f.stat().st_size for f in (out / "data").iterdir())
+        schema = pq.read_schema(next((out / "data").iterdir()))
+        stored_type = schema.field("inputs").type.value_type
+        assert pa.types.is_fixed_size_binary(stored_type) == (vectors == "bytes")
+    if task == "ntm/copy-v1":  # bits: rows of bytes compress better than lists of them
+        assert sizes["bytes"] < sizes["lists"]
+    shard = tmp_path / "bytes" / "data" / "train-00001-of-00002.parquet"
+    pq.write_table(memtasks.generate(task, 20, seed=7, start=20).to_arrow(), shard)  # lists
+    assert storage.read_dataset(tmp_path / "bytes").equals(expected)
+    assert storage.verify_dataset(tmp_path / "bytes")
+
+
+def test_a_manifest_naming_an_unknown_vector_layout_is_refused(tmp_path):
+    out = tmp_path / "ds"
+    storage.write_dataset(out, "ntm/copy-v1", 5)
+    manifest = json.loads((out / storage.MANIFEST).read_text())
+    assert manifest["parquet"] == {"vectors": "bytes"}
+    manifest["parquet"] = {"vectors": "rows"}
+    (out / storage.MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(StorageError, match="parquet must be an object with vectors one of"):
+        storage.read_dataset(out)
+    del manifest["parquet"]  # a folder written before the entry existed: nested lists
+    (out / storage.MANIFEST).write_text(json.dumps(manifest))
+    assert storage.read_dataset(out).equals(memtasks.generate("ntm/copy-v1", 5))
 
 
 def test_existing_output_is_refused_and_left_untouched(tmp_path):

@@ -6,11 +6,13 @@ byte per bit channel). Arrow's own layout, ``list<fixed_size_list<uint8|float32,
 Parquet column of D leaf values per position, each with its own repetition and definition
 level: encoding those levels made writing copy episodes 7-9 times slower than generating them
 (``benchmarks/bench_write.py``). A row of bytes is one leaf value per position: 5.5x less
-encoding time, and smaller files. The option ``vectors=lists`` keeps the nested lists (what the
-Hugging Face ``datasets`` library shows as nested lists of numbers); ``storage.hf_dataset``
-gives the bytes layout to ``datasets`` as ``[T, D]`` arrays. Each stored vector column's field
-carries its dtype and width in its metadata, so a file describes itself; both layouts read
-back to the same episodes, and files written before the option existed (lists) read as before.
+encoding time, and smaller files. ``datasets.load_dataset("parquet", ...)`` reads them as
+lists of ``bytes`` (``np.frombuffer(b"".join(row), dtype).reshape(T, D)``, the dtype in the
+manifest's ``features``); ``storage.hf_dataset`` gives them to ``datasets`` as the nested lists
+of numbers of Arrow's layout, over the same memory. Each stored vector column's field carries
+its dtype and width in its metadata, so a file describes itself. Folders written before (the
+nested lists: their manifest has no ``parquet`` entry) read back as before; a writer of that
+layout sets ``ParquetFormat.vectors = "lists"`` (in the process that writes).
 """
 
 from __future__ import annotations
@@ -26,10 +28,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..episode import EpisodeBatch
-from ..errors import MemtasksError, StorageError
+from ..errors import StorageError
 
 # imported by memtasks.formats after it defined these
-from . import READ_ERRORS, Format, FormatOption, WriteContext, reason
+from . import READ_ERRORS, Format, WriteContext, reason
 
 VECTOR_FIELDS = ("inputs", "targets")
 VECTOR_LAYOUTS = ("bytes", "lists")
@@ -205,13 +207,9 @@ class ParquetFormat(Format):
     name = "parquet"
     suffix = "parquet"
     size_factor = 1.0  # an upper bound: zstd files are a fifth to a tenth of the arrays
-    options = {
-        "vectors": FormatOption(
-            "vectors", str, "bytes",
-            "vector columns as rows of bytes (bytes: fast to write; storage.hf_dataset reads "
-            "them as arrays) or as nested lists of numbers (lists: what datasets shows as is)",
-        ),
-    }  # fmt: skip
+    # how vector columns are written: "bytes" (see the module's docstring); "lists", Arrow's
+    # nested lists, is what folders written before issue 14 hold (read as well as these)
+    vectors = "bytes"
     # zstd at its fastest level: half the size of lz4's files for 15% more time; statistics for
     # the index only (readers select episodes by index). Dictionaries only for inputs and
     # targets of bits or token ids: rows of a few bits and token ids take few distinct values,
@@ -233,18 +231,9 @@ class ParquetFormat(Format):
                 out.append(name)
         return out
 
-    def check(self, spec: Any, layout: Any, options: dict[str, Any]) -> None:
-        vectors = options.get("vectors", "bytes")
-        if vectors not in VECTOR_LAYOUTS:
-            raise MemtasksError(
-                f"format 'parquet' option vectors must be one of {', '.join(VECTOR_LAYOUTS)}, "
-                f"got {vectors!r}"
-            )
-
     def write(self, path: str, batches: Iterable[EpisodeBatch], context: WriteContext,
               on_batch: Callable[[EpisodeBatch], None]) -> None:  # fmt: skip
-        self.check(None, None, context.options)
-        vectors = context.options.get("vectors", "bytes")
+        vectors = self.vectors
         writer = _Writer(path, dict(self.writer_options))
         try:
             for batch in batches:
@@ -257,7 +246,7 @@ class ParquetFormat(Format):
 
     def manifest_entry(self, context: WriteContext, indices: list[list[int]],
                        read_back_hash: str | None) -> dict[str, Any] | None:  # fmt: skip
-        return {"vectors": context.options.get("vectors", "bytes")}
+        return {"vectors": self.vectors}
 
     def check_manifest(self, manifest: dict[str, Any], folder: Path) -> None:
         entry = manifest.get(self.name, {"vectors": "lists"})  # written before the option
