@@ -221,6 +221,22 @@ def summary(fig: dict[str, Any], cores: int) -> list[str]:
     return lines
 
 
+def fused_lines(fused: dict[str, Any]) -> list[str]:
+    """The fused single-pass experiment beside the generator and NumPy, one thread."""
+    lines = [
+        "copy task, one thread: the generator's two passes (sizes kernel, exact allocation, "
+        "fill kernel) against one fused call (upper-bound allocation, trimmed), episodes/s:"
+    ]
+    for mode, label in (("stream", f"calls of {BATCH_SIZE}"), ("bulk", "one bulk call")):
+        f = fused[mode]
+        lines.append(
+            f"  {label:<14} numpy {bench.human(f['numpy'])}, two passes "
+            f"{bench.human(f['two passes'])} ({_ratio(f['two passes'], f['numpy'])} numpy), "
+            f"fused {bench.human(f['fused'])} ({_ratio(f['fused'], f['numpy'])} numpy)"
+        )
+    return lines
+
+
 def compile_lines(result: dict[str, Any]) -> list[str]:
     """Compile time of the copy task, apart from throughput."""
     lines = []
@@ -278,6 +294,10 @@ def main(argv: list[str] | None = None) -> int:
     print(*summary(copy, cores), sep="\n")
     print(*compile_lines(copy["memtasks"]), sep="\n")
 
+    fused = baselines.fused_comparison(args.episodes, BATCH_SIZE, args.repeats)
+    print()
+    print(*fused_lines(fused), sep="\n")
+
     results = []
     for task in memtasks.list_tasks("ntm"):
         if task == bench.COPY_TASK and args.task_episodes == args.episodes:
@@ -309,6 +329,7 @@ def main(argv: list[str] | None = None) -> int:
             "layout_check": layout,
             "copy": copy,
             "summary": summary(copy, cores),
+            "fused": fused,
             "tasks": results,
         }
         with open(args.json, "w", encoding="utf-8") as f:

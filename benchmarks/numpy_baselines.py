@@ -17,6 +17,7 @@ import json
 import multiprocessing
 import os
 import platform
+import time
 from typing import Any
 
 import numba
@@ -306,3 +307,76 @@ def copy_ceiling(
         "seconds": seconds,
         "mb_per_s": moved / MB / seconds if seconds > 0 else float("inf"),
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# An experiment (issue 14): the copy task's two passes fused into one compiled call
+# ---------------------------------------------------------------------------------------------
+def _fused_kernel():
+    """The fused kernel, compiled on first use (it calls the generator's own fill kernel)."""
+    from memtasks.generators import ntm
+
+    if "fused" not in _fused:
+        header, fill = ntm._copy_header, ntm._copy_fill.serial
+
+        @njit(nogil=True)
+        def fused(key, start, n, choices, offsets, inputs, targets, mask, role, segment, length):
+            # the sizes pass and the fill in one call, into arrays of an upper bound of rows
+            offsets[0] = 0
+            for b in range(n):
+                _, steps = header(key, start + b, choices)
+                offsets[b + 1] = offsets[b] + 2 * steps + 1
+            fill(key, start, n, choices, offsets, inputs, targets, mask, role, segment, length)
+            return offsets[n]
+
+        _fused["fused"] = fused
+    return _fused["fused"]
+
+
+_fused: dict[str, Any] = {}
+
+
+def fused_copy_batch(spec, knobs, key, start: int, n: int) -> EpisodeBatch:
+    """``ntm/copy-v1``'s episodes ``start .. start + n - 1`` (the same bytes as the generator)
+    made by one compiled call: the lengths drawn and the episodes filled in one pass of Python,
+    into NumPy arrays for the longest possible episodes, then trimmed (views, no copy). The
+    generator instead calls its sizes kernel, allocates exactly, then calls its fill kernel."""
+    from memtasks.generators import _kernels, ntm
+
+    choices = ntm._choices(knobs.min_length, knobs.max_length, knobs.lengths)
+    bound = n * (2 * int(choices[-1]) + 1)
+    arrays = _kernels.allocate(bound, (knobs.width + 1, np.uint8), (knobs.width, np.uint8))
+    offsets, length = np.empty(n + 1, np.int64), np.empty(n, np.int32)
+    total = _fused_kernel()(key, start, n, choices, offsets, *arrays, length)
+    arrays = tuple(a[:total] for a in arrays)
+    return EpisodeBatch.from_kernel(offsets, arrays, start, meta={"length": length})
+
+
+def fused_comparison(episodes: int, batch_size: int, repeats: int) -> dict[str, Any]:
+    """Episodes/s on this thread of the NumPy baseline, the copy generator (two passes) and
+    the fused experiment, in calls of ``batch_size`` and in one bulk call, run in turn."""
+    spec = get_spec(COPY_TASK)
+    knobs = spec.make_knobs()
+    key = spec.key(knobs, 0, "train")
+    rng = np.random.default_rng(0)
+    if not fused_copy_batch(spec, knobs, key, 5, 64).equals(spec.generate(64, start=5)):
+        raise AssertionError("the fused experiment does not make the generator's episodes")
+    makers = {
+        "numpy": lambda s, n: numpy_copy_batch(rng, n, start=s),
+        "two passes": lambda s, n: spec.generator(knobs, key, s, n),
+        "fused": lambda s, n: fused_copy_batch(spec, knobs, key, s, n),
+    }
+    out: dict[str, Any] = {}
+    for mode, size in (("stream", batch_size), ("bulk", episodes)):
+        calls = max(1, episodes // size)
+        runs = {name: [] for name in makers}
+        for make in makers.values():
+            make(0, size)  # warm
+        for _ in range(max(1, repeats)):
+            for name, make in makers.items():
+                began = time.perf_counter()
+                for c in range(calls):
+                    make(c * size, size)
+                runs[name].append(calls * size / (time.perf_counter() - began))
+        out[mode] = {name: float(np.median(r)) for name, r in runs.items()}
+    return out

@@ -236,23 +236,24 @@ def running_sum(offsets):
 # ---------------------------------------------------------------------------------------------
 def padded_arrays(offsets: np.ndarray, batch_size: int, outputs, in_width: int, target_width: int):
     """The padded layout of episodes whose CSR ``offsets`` a sizes kernel drew, for a task's
-    padded generator (``memtasks.views.padded_batches``): ``(rows, steps, arrays)``.
+    padded generator (``memtasks.views.padded_batches``): ``(rows, ends, arrays)``.
 
-    ``rows[e]`` is the row where episode e begins in the padded batches (batch g of
-    ``batch_size`` episodes padded to ``steps[g]``, its longest), ``arrays`` the padded
-    (inputs, targets, mask, role, segment) from ``outputs``, vectors as ``[rows, width]``
-    float32. A fill kernel that writes episode e only at ``offsets[e]`` onwards writes the
-    padded layout when given ``rows`` for ``offsets``: the same kernel, the same values, cast
-    to float32 (and int64 segments) as it stores them. ``pad_tails`` then writes the padding.
+    Batch g of ``batch_size`` episodes is padded to its longest episode; ``rows[e]`` is the row
+    where episode e begins in the padded batches, ``ends[e]`` the row where its padding ends;
+    ``arrays`` are the padded (inputs, targets, mask, role, segment) from ``outputs``, vectors
+    as ``[rows, width]`` float32. A fill kernel that writes episode e only at ``offsets[e]``
+    onwards writes the padded layout when given ``rows`` for ``offsets``: the same kernel, the
+    same values, cast to float32 (and int64 segments) as it stores them. The padding is then
+    written by ``pad_tails`` (or by the fill kernel itself, given ``ends``: the copy task's).
     """
     n = len(offsets) - 1
-    steps = np.empty(-(-n // batch_size), np.int64)
-    _longest(offsets, batch_size, steps)
+    groups = -(-n // batch_size)
+    steps, starts = np.empty(groups, np.int64), np.empty(groups + 1, np.int64)
+    rows, ends, lengths = np.empty(n + 1, np.int64), np.empty(n, np.int64), np.empty(n, np.int64)
+    _padded_plan(offsets, batch_size, steps, starts, rows, ends, lengths)
     widths = {"inputs": in_width, "targets": target_width, "mask": None, "role": None,
               "segment": None}  # fmt: skip
-    starts, fields, lengths = outputs(steps, widths, True)
-    rows = np.empty(n + 1, np.int64)
-    _episode_rows(offsets, starts, steps, batch_size, rows, lengths)
+    fields = outputs(steps, starts, lengths, widths, True)
     arrays = (
         fields["inputs"].reshape(-1, in_width),
         fields["targets"].reshape(-1, target_width),
@@ -260,56 +261,62 @@ def padded_arrays(offsets: np.ndarray, batch_size: int, outputs, in_width: int, 
         fields["role"],
         fields["segment"],
     )
-    return rows, steps, arrays
+    return rows, ends, arrays
 
 
 @njit(cache=True, nogil=True)
-def _longest(offsets, batch_size, steps):
-    """``steps[g]``: the longest episode of each consecutive batch of ``batch_size``."""
-    for g in range(len(steps)):
-        longest = 0
-        for e in range(g * batch_size, min((g + 1) * batch_size, len(offsets) - 1)):
-            longest = max(longest, offsets[e + 1] - offsets[e])
-        steps[g] = longest
-
-
-@njit(cache=True, nogil=True)
-def _episode_rows(offsets, starts, steps, batch_size, rows, lengths):
-    """``rows[e]``: the first row of episode e in the padded batches; ``lengths[e]``."""
+def _padded_plan(offsets, batch_size, steps, starts, rows, ends, lengths):
+    """In one pass: ``steps[g]``, the longest episode of batch g; ``starts[g]``, its first
+    row (``batch_size * steps[g]`` rows each, a last shorter batch fewer); and per episode its
+    first row, the row where its padding ends, and its length."""
     n = len(offsets) - 1
-    for e in range(n):
-        g = e // batch_size
-        rows[e] = starts[g] + (e - g * batch_size) * steps[g]
-        lengths[e] = offsets[e + 1] - offsets[e]
-    rows[n] = starts[len(starts) - 1]
+    starts[0] = 0
+    for g in range(len(steps)):
+        first, stop = g * batch_size, min((g + 1) * batch_size, n)
+        longest = 0
+        for e in range(first, stop):
+            lengths[e] = offsets[e + 1] - offsets[e]
+            longest = max(longest, lengths[e])
+        steps[g] = longest
+        for e in range(first, stop):
+            rows[e] = starts[g] + (e - first) * longest
+            ends[e] = rows[e] + longest
+        starts[g + 1] = starts[g] + (stop - first) * longest
+    rows[n] = starts[len(steps)]
 
 
 # The padding of every field (as memtasks.views.PADDING): 0 for values, False, role -1, segment -1
+@njit(inline="always")
+def pad_rows(inputs, targets, mask, role, segment, w_in, w_tg, first, end):
+    """Rows ``first .. end - 1`` of flat padded arrays (rows of ``w_in`` and ``w_tg`` values)
+    as padding; all unsigned. Unsigned indices: Numba checks signed ones for wrapping around
+    from the end, which keeps the stores from being vectorised."""
+    one = np.uint64(1)
+    j = first * w_in
+    while j < end * w_in:
+        inputs[j] = 0
+        j += one
+    j = first * w_tg
+    while j < end * w_tg:
+        targets[j] = 0
+        j += one
+    j = first
+    while j < end:
+        mask[j] = False
+        role[j] = -1
+        segment[j] = -1
+        j += one
+
+
 @njit(cache=True, nogil=True)
-def pad_tails(offsets, rows, batch_size, steps, inputs, targets, mask, role, segment):
+def pad_tails(offsets, rows, ends, inputs, targets, mask, role, segment):
     """Write the padding of every episode of a padded layout (``padded_arrays``): the rows
-    after its last, up to its batch's ``steps``. Unsigned indices: Numba checks signed ones
-    for wrapping around from the end, which keeps the stores from being vectorised."""
+    after its last, up to ``ends``."""
     flat_in, flat_tg = inputs.reshape(-1), targets.reshape(-1)
     w_in, w_tg = np.uint64(inputs.shape[1]), np.uint64(targets.shape[1])
-    one = np.uint64(1)
     for e in range(len(offsets) - 1):
         first = np.uint64(rows[e] + offsets[e + 1] - offsets[e])
-        end = np.uint64(rows[e] + steps[e // batch_size])
-        j = first * w_in
-        while j < end * w_in:
-            flat_in[j] = 0
-            j += one
-        j = first * w_tg
-        while j < end * w_tg:
-            flat_tg[j] = 0
-            j += one
-        j = first
-        while j < end:
-            mask[j] = False
-            role[j] = -1
-            segment[j] = -1
-            j += one
+        pad_rows(flat_in, flat_tg, mask, role, segment, w_in, w_tg, first, np.uint64(ends[e]))
 
 
 def allocate(total: int, inputs: tuple[int, type], targets: tuple[int, type]):

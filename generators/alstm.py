@@ -20,9 +20,11 @@ symbols are targets at positions that read blanks, so the model never reads what
 
 Each language-model task is one compiled kernel run twice (as bAbI's driver): the sizes pass
 draws every episode and counts its characters and closing tags, NumPy allocates the flat arrays,
-and the fill pass redraws the same episode from the same stream and writes it. A character is
-written by ``_emit``, which puts it at two places: the input of its own position and the target
-of the position before.
+and the fill pass redraws the same episode from the same stream and writes it. An episode
+function writes its characters into a buffer of codes (the character, its kind, its context
+item: ``_code``), and ``_spill`` turns the buffer into the episode's positions: each character
+is the input of its own position and the target of the one before. (Writing the arrays through
+a helper called per character costs NRT reference counts on every call: 200 times slower.)
 
 Cards: ``data_cards/alstm/<name>.md``. Tests: ``tests/test_alstm_tasks.py``. Benchmark:
 ``benchmarks/bench_alstm.py``.
@@ -80,23 +82,29 @@ def text_of(ids) -> str:
 
 # What a character is to the episode: read as context, part of the question, or an answer
 # character (a scored target). A position's role follows from its input's kind and its
-# target's (see ``_emit``).
+# target's (see ``_spill``).
 CONTEXT, QUERY, ANSWER = 0, 1, 2
 
 
 @njit(inline="always")
-def _emit(j, last, c, kind, seg, o, fill, out):
-    """Character ``j`` of the episode at row offset ``o``: the input of position ``j`` (when
-    ``j < last``, the episode's number of positions) and the target of position ``j - 1``.
-    Returns ``j + 1``. The sizes pass (``fill`` False) only counts.
+def _code(c, kind, seg):
+    """A character of an episode with its kind and its context item, as one buffer entry."""
+    return c | (kind << 8) | ((seg + 1) << 10)
+
+
+@plain_njit
+def _spill(buf, chars, o, inputs, targets, mask, role, segment):
+    """Write the episode whose ``chars`` characters are coded in ``buf`` at row ``o``: position
+    t reads character t and its target is character t + 1.
 
     Position t's role: 2 (answer, scored) when its target is an answer character, else 1 when
     its input is a query character, else 0; its segment is its input's item when that is
     context, else -1.
     """
-    if fill:
-        inputs, targets, mask, role, segment = out
-        if j < last:
+    for j in range(chars):
+        code = buf[j]
+        c, kind, seg = code & 255, (code >> 8) & 3, (code >> 10) - 1
+        if j < chars - 1:
             inputs[o + j] = c
             role[o + j] = ROLE_QUERY if kind == QUERY else ROLE_CONTEXT
             segment[o + j] = seg if kind == CONTEXT else -1
@@ -107,7 +115,30 @@ def _emit(j, last, c, kind, seg, o, fill, out):
             if kind == ANSWER:
                 role[t] = ROLE_ANSWER
                 segment[t] = -1
-    return j + 1
+
+
+@njit(inline="always")
+def _scratch(fill, offsets, b):
+    """The fill pass's buffer of episode b's characters (their count is known from the sizes
+    pass); the sizes pass writes every character to one entry (``min(j, top)``), which it
+    never reads."""
+    if fill:
+        return np.empty(offsets[b + 1] - offsets[b] + 1, np.int64)
+    return np.empty(1, np.int64)
+
+
+@plain_njit
+def _letters(buf, j, seed, min_name, name_spread, kind, seg, fill):
+    """(stream', j'): the name drawn from its own stream ``seed`` (its length, then its
+    letters), coded from ``buf[j]`` on. The sizes pass draws the length only: the letters come
+    from the name's own stream, so skipping them leaves the episode's stream where the fill
+    pass will have it."""
+    t, k = next_below(seed, name_spread + 1)
+    if fill:
+        for q in range(min_name + k):
+            t, c = next_below(t, 26)
+            buf[j + q] = _code(LETTER0 + c, kind, seg)
+    return t, j + min_name + k
 
 
 def _token_arrays(total: int):
@@ -123,11 +154,11 @@ def _empty_arrays():
     return none32, none32, np.empty(0, np.bool_), np.empty(0, np.int8), none32
 
 
-def _per_episode(n: int, dtype=np.int64) -> np.ndarray:
-    """An uninitialised array of ``n`` values: offsets (``n`` = episodes + 1) or a meta field;
-    more than memory holds is one ``EpisodesMemoryError``, as the kernels say it."""
+def _per_episode(n: int) -> np.ndarray:
+    """Uninitialised int64 offsets of ``n - 1`` episodes; more than memory holds is one
+    ``EpisodesMemoryError``, as the kernels say it."""
     try:
-        return np.empty(n, dtype)
+        return np.empty(n, np.int64)
     except (MemoryError, ValueError) as exc:  # ValueError: more bytes than an int64 counts
         raise EpisodesMemoryError(f"{max(n - 1, 0):,} episodes", exc) from None
 
@@ -154,11 +185,14 @@ class EpisodicCopyKnobs(Knobs):
 
 
 @kernel(weight=6.0)
-def _copy_fill(key, start, n, positions, delay, symbols, inputs, targets, mask, role, segment):
+def _copy_fill(key, start, n, positions, delay, symbols, offsets, inputs, targets, mask, role,
+               segment):  # fmt: skip
     size = 2 * positions + delay
+    offsets[0] = 0
     for b in prange(n):
         s = episode_state(key, start + b)
         o = b * size
+        offsets[b + 1] = o + size
         recall = o + positions + delay  # the first answer position
         for r in range(positions):  # the symbols (context items 0 .. P-1), and their recall
             s, v = next_below(s, symbols)
@@ -185,9 +219,8 @@ def _copy_fill(key, start, n, positions, delay, symbols, inputs, targets, mask, 
 def _episodic_copy(knobs: EpisodicCopyKnobs, key, start: int, n: int) -> EpisodeBatch:
     size = knobs.size()
     offsets = _per_episode(n + 1)
-    offsets[:] = range(0, (n + 1) * size, size)
     arrays = _token_arrays(n * size)
-    _copy_fill(key, start, n, knobs.positions, knobs.delay, knobs.symbols, *arrays)
+    _copy_fill(key, start, n, knobs.positions, knobs.delay, knobs.symbols, offsets, *arrays)
     return EpisodeBatch.from_kernel(offsets, arrays, start)
 
 
@@ -203,21 +236,6 @@ register(
         source=f"{DANIHELKA} (episodic copy); the copy-memory task of {ARJOVSKY}",
     )
 )
-
-
-@njit(inline="always")
-def _name(seed, j, min_name, name_spread, kind, seg, o, fill, last, out):
-    """(stream', j'): the name drawn from its own stream ``seed`` (its length, then its
-    letters), emitted as ``kind`` characters. The sizes pass draws the length only: a name's
-    letters come from its own stream, so skipping them leaves the episode's stream where the
-    fill pass will have it."""
-    t, k = next_below(seed, name_spread + 1)
-    if not fill:
-        return t, j + min_name + k
-    for _ in range(min_name + k):
-        t, c = next_below(t, 26)
-        j = _emit(j, last, LETTER0 + c, kind, seg, o, fill, out)
-    return t, j
 
 
 @njit(inline="always")
@@ -268,14 +286,16 @@ class XmlKnobs(Knobs):
 
 
 @plain_njit
-def _xml_episode(s, length, max_depth, min_name, name_spread, open_rate, indent, fill, o, last,
-                 out, support, support_answer, so, names, owner):  # fmt: skip
-    """One document from state ``s``: (state', characters, elements, deepest level).
+def _xml_episode(s, length, max_depth, min_name, name_spread, open_rate, indent, fill, buf,
+                 support, support_answer, so, names, owner):  # fmt: skip
+    """One document from state ``s``, coded into ``buf``: (state', characters, elements,
+    deepest level).
 
     A tag's name has a stream of its own, seeded where the tag opens; ``names`` keeps each open
     level's seed, so its closing tag redraws the same name (nothing of it is stored).
     ``owner`` keeps each open level's element index: the closing tag's support.
     """
+    top = len(buf) - 1
     j = 0
     depth = 0
     elements = 0
@@ -296,29 +316,35 @@ def _xml_episode(s, length, max_depth, min_name, name_spread, open_rate, indent,
         if opening:
             seg = elements  # the opening tag is context item ``elements``
             if indent and j > 0:
-                j = _emit(j, last, NEWLINE, CONTEXT, seg, o, fill, out)
+                buf[min(j, top)] = _code(NEWLINE, CONTEXT, seg)
+                j += 1
                 for _ in range(depth):
-                    j = _emit(j, last, SPACE, CONTEXT, seg, o, fill, out)
-            j = _emit(j, last, LT, CONTEXT, seg, o, fill, out)
+                    buf[min(j, top)] = _code(SPACE, CONTEXT, seg)
+                    j += 1
+            buf[min(j, top)] = _code(LT, CONTEXT, seg)
             s, names[depth] = next_u64(s)  # the name's own stream
             owner[depth] = elements
-            _, j = _name(names[depth], j, min_name, name_spread, CONTEXT, seg, o, fill, last, out)
-            j = _emit(j, last, GT, CONTEXT, seg, o, fill, out)
+            _, j = _letters(buf, j + 1, names[depth], min_name, name_spread, CONTEXT, seg, fill)
+            buf[min(j, top)] = _code(GT, CONTEXT, seg)
+            j += 1
             depth += 1
             elements += 1
             deepest = max(deepest, depth)
         else:
             depth -= 1
             if indent:
-                j = _emit(j, last, NEWLINE, CONTEXT, -1, o, fill, out)
+                buf[min(j, top)] = _code(NEWLINE, CONTEXT, -1)
+                j += 1
                 for _ in range(depth):
-                    j = _emit(j, last, SPACE, CONTEXT, -1, o, fill, out)
+                    buf[min(j, top)] = _code(SPACE, CONTEXT, -1)
+                    j += 1
             # "</" is the question: whether a tag closes here is a coin flip, not memory
-            j = _emit(j, last, LT, QUERY, -1, o, fill, out)
-            j = _emit(j, last, SLASH, QUERY, -1, o, fill, out)
+            buf[min(j, top)] = _code(LT, QUERY, -1)
+            buf[min(j + 1, top)] = _code(SLASH, QUERY, -1)
             # the opening tag's name again, from its stream
-            _, j = _name(names[depth], j, min_name, name_spread, ANSWER, -1, o, fill, last, out)
-            j = _emit(j, last, GT, ANSWER, -1, o, fill, out)
+            _, j = _letters(buf, j + 2, names[depth], min_name, name_spread, ANSWER, -1, fill)
+            buf[min(j, top)] = _code(GT, ANSWER, -1)
+            j += 1
             if fill:
                 support[so + closes] = owner[depth]
                 support_answer[so + closes] = closes  # closing tags are the answer spans
@@ -332,18 +358,17 @@ def _xml_episodes(key, start, n, fill, length, max_depth, min_name, name_spread,
     """Both passes over episodes ``start .. start + n - 1``. ``fill`` False: each episode's
     positions and closing tags, summed into ``offsets`` and ``support_offsets``. True: write
     the episodes into the arrays allocated from those."""
-    out = (inputs, targets, mask, role, segment)
     for b in prange(n):
         names = np.empty(max_depth, np.uint64)
         owner = np.empty(max_depth, np.int32)
-        o, last, so = 0, 0, 0
-        if fill:
-            o, last, so = offsets[b], offsets[b + 1] - offsets[b], support_offsets[b]
+        buf = _scratch(fill, offsets, b)
+        so = support_offsets[b] if fill else 0
         _, chars, m, deep = _xml_episode(
             episode_state(key, start + b), length, max_depth, min_name, name_spread, open_rate,
-            indent, fill, o, last, out, support, support_answer, so, names, owner,
+            indent, fill, buf, support, support_answer, so, names, owner,
         )  # fmt: skip
         if fill:
+            _spill(buf, chars, offsets[b], inputs, targets, mask, role, segment)
             elements[b] = m
             deepest[b] = deep
         else:
@@ -417,14 +442,15 @@ class VariableAssignmentKnobs(Knobs):
 
 
 @plain_njit
-def _assignment_episode(s, min_assignments, spread, min_name, name_spread, values, fill, o,
-                        last, out):  # fmt: skip
-    """One program from state ``s``: (state', characters, assignments, queried, answering).
+def _assignment_episode(s, min_assignments, spread, min_name, name_spread, values, fill, buf):
+    """One program from state ``s``, coded into ``buf``: (state', characters, assignments,
+    queried, answering).
 
     ``queried`` is the assignment whose name the query asks for; ``answering`` the last
     assignment to that name (a name may be assigned twice: the last assignment wins). Each
-    assignment's name and value come from a stream of its own (``_name``), whose seed is all
-    the episode's stream spends on it."""
+    assignment's name and value come from a stream of its own (``_letters``), whose seed is
+    all the episode's stream spends on it."""
+    top = len(buf) - 1
     s, k = next_below(s, spread + 1)
     k += min_assignments
     s, queried = next_below(s, k)
@@ -432,45 +458,44 @@ def _assignment_episode(s, min_assignments, spread, min_name, name_spread, value
     answering, value = 0, 0
     j = 0
     for i in range(k):
-        j = _emit(j, last, LETTERS_S, CONTEXT, i, o, fill, out)
-        j = _emit(j, last, LPAREN, CONTEXT, i, o, fill, out)
+        buf[min(j, top)] = _code(LETTER_S, CONTEXT, i)
+        buf[min(j + 1, top)] = _code(LPAREN, CONTEXT, i)
         s, seed = next_u64(s)
-        t, j = _name(seed, j, min_name, name_spread, CONTEXT, i, o, fill, last, out)
-        j = _emit(j, last, COMMA, CONTEXT, i, o, fill, out)
+        t, j = _letters(buf, j + 2, seed, min_name, name_spread, CONTEXT, i, fill)
         v = 0
         if fill:  # the value: the next draw of the name's stream
             t, v = next_below(t, values)
-        j = _emit(j, last, LETTER0 + v, CONTEXT, i, o, fill, out)
-        j = _emit(j, last, RPAREN, CONTEXT, i, o, fill, out)
-        j = _emit(j, last, COMMA, CONTEXT, i, o, fill, out)
+        buf[min(j, top)] = _code(COMMA, CONTEXT, i)
+        buf[min(j + 1, top)] = _code(LETTER0 + v, CONTEXT, i)
+        buf[min(j + 2, top)] = _code(RPAREN, CONTEXT, i)
+        buf[min(j + 3, top)] = _code(COMMA, CONTEXT, i)
+        j += 4
         if i == queried:
             asked, answering, value = seed, i, v
         elif fill and i > queried and _same_name(asked, seed, min_name, name_spread):
             answering, value = i, v
-    j = _emit(j, last, LETTERS_Q, QUERY, -1, o, fill, out)
-    j = _emit(j, last, LPAREN, QUERY, -1, o, fill, out)
-    _, j = _name(asked, j, min_name, name_spread, QUERY, -1, o, fill, last, out)
-    j = _emit(j, last, RPAREN, QUERY, -1, o, fill, out)
-    j = _emit(j, last, LETTER0 + value, ANSWER, -1, o, fill, out)
-    return s, j, k, queried, answering
+    buf[min(j, top)] = _code(LETTER_Q, QUERY, -1)
+    buf[min(j + 1, top)] = _code(LPAREN, QUERY, -1)
+    _, j = _letters(buf, j + 2, asked, min_name, name_spread, QUERY, -1, fill)
+    buf[min(j, top)] = _code(RPAREN, QUERY, -1)
+    buf[min(j + 1, top)] = _code(LETTER0 + value, ANSWER, -1)
+    return s, j + 2, k, queried, answering
 
 
-LETTERS_S, LETTERS_Q = ID["s"], ID["q"]
+LETTER_S, LETTER_Q = ID["s"], ID["q"]
 
 
 def _assignment_episodes(key, start, n, fill, min_assignments, spread, min_name, name_spread,
                          values, offsets, inputs, targets, mask, role, segment, support,
                          assignments, queried):  # fmt: skip
-    out = (inputs, targets, mask, role, segment)
     for b in prange(n):
-        o, last = 0, 0
-        if fill:
-            o, last = offsets[b], offsets[b + 1] - offsets[b]
+        buf = _scratch(fill, offsets, b)
         _, chars, k, q, a = _assignment_episode(
             episode_state(key, start + b), min_assignments, spread, min_name, name_spread,
-            values, fill, o, last, out,
+            values, fill, buf,
         )  # fmt: skip
         if fill:
+            _spill(buf, chars, offsets[b], inputs, targets, mask, role, segment)
             support[b] = a
             assignments[b] = k
             queried[b] = q
@@ -540,12 +565,10 @@ class ArithmeticKnobs(Knobs):
 
 
 @njit(inline="always")
-def _operand(s, j, min_digits, spread, fill, o, last, out):
-    """(state', j', value): an operand of uniform digit count d, uniform among the d-digit
-    numbers (no leading zero; a one-digit operand may be 0), written as question characters.
-
-    One or two draws, not one per digit: up to 9 digits (below 2**32) in one, more as the
-    leading d - 9 digits and the last 9."""
+def _operand(s, min_digits, spread):
+    """(state', value, digits): an operand of uniform digit count d, uniform among the d-digit
+    numbers (no leading zero; a one-digit operand may be 0). One or two draws, not one per
+    digit: up to 9 digits (below 2**32) in one, more as the leading d - 9 digits and the last 9."""
     s, d = next_below(s, spread + 1)
     d += min_digits
     if d == 1:
@@ -557,52 +580,54 @@ def _operand(s, j, min_digits, spread, fill, o, last, out):
         s, high = next_below(s, 9 * _POW10[d - 10])
         s, low = next_below(s, _POW10[9])
         value = (high + _POW10[d - 10]) * _POW10[9] + low
-    if not fill:
-        return s, j + d, value
-    for i in range(d - 1, -1, -1):  # most significant digit first
-        j = _emit(j, last, DIGIT0 + (value // _POW10[i]) % 10, QUERY, -1, o, fill, out)
-    return s, j, value
+    return s, value, d
 
 
 _POW10 = np.array([10**i for i in range(MAX_DIGITS + 1)], np.int64)
 
 
 @plain_njit
-def _arithmetic_episode(s, min_digits, spread, difference_rate, fill, o, last, out):
-    """One expression from state ``s``: (state', characters, a, b, minus)."""
-    j = 0
-    s, j, a = _operand(s, j, min_digits, spread, fill, o, last, out)
+def _arithmetic_episode(s, min_digits, spread, difference_rate, fill, buf):
+    """One expression from state ``s``, coded into ``buf``: (state', characters, a, b, minus)."""
+    top = len(buf) - 1
+    s, a, da = _operand(s, min_digits, spread)
     s, u = next_float(s)
     minus = u < difference_rate
-    j = _emit(j, last, MINUS if minus else PLUS, QUERY, -1, o, fill, out)
-    s, j, b = _operand(s, j, min_digits, spread, fill, o, last, out)
-    j = _emit(j, last, EQUALS, QUERY, -1, o, fill, out)
+    s, b, db = _operand(s, min_digits, spread)
+    for i in range(da):  # most significant digit first
+        buf[min(i, top)] = _code(DIGIT0 + (a // _POW10[da - 1 - i]) % 10, QUERY, -1)
+    buf[min(da, top)] = _code(MINUS if minus else PLUS, QUERY, -1)
+    for i in range(db):
+        buf[min(da + 1 + i, top)] = _code(DIGIT0 + (b // _POW10[db - 1 - i]) % 10, QUERY, -1)
+    j = da + 1 + db
+    buf[min(j, top)] = _code(EQUALS, QUERY, -1)
+    j += 1
     r = a - b if minus else a + b
     negative = r < 0
     if negative:
         r = -r
     while True:  # the digits from the last: the result reversed
-        j = _emit(j, last, DIGIT0 + r % 10, ANSWER, -1, o, fill, out)
+        buf[min(j, top)] = _code(DIGIT0 + r % 10, ANSWER, -1)
+        j += 1
         r //= 10
         if r == 0:
             break
     if negative:
-        j = _emit(j, last, MINUS, ANSWER, -1, o, fill, out)
-    j = _emit(j, last, PERIOD, ANSWER, -1, o, fill, out)
-    return s, j, a, b, minus
+        buf[min(j, top)] = _code(MINUS, ANSWER, -1)
+        j += 1
+    buf[min(j, top)] = _code(PERIOD, ANSWER, -1)
+    return s, j + 1, a, b, minus
 
 
 def _arithmetic_episodes(key, start, n, fill, min_digits, spread, difference_rate, offsets,
                          inputs, targets, mask, role, segment, first, second, minus):  # fmt: skip
-    out = (inputs, targets, mask, role, segment)
     for b in prange(n):
-        o, last = 0, 0
-        if fill:
-            o, last = offsets[b], offsets[b + 1] - offsets[b]
+        buf = _scratch(fill, offsets, b)
         _, chars, x, y, m = _arithmetic_episode(
-            episode_state(key, start + b), min_digits, spread, difference_rate, fill, o, last, out
+            episode_state(key, start + b), min_digits, spread, difference_rate, fill, buf
         )
         if fill:
+            _spill(buf, chars, offsets[b], inputs, targets, mask, role, segment)
             first[b], second[b], minus[b] = x, y, m
         else:
             offsets[b + 1] = chars - 1

@@ -28,7 +28,16 @@ from memtasks.metrics import BitMetric
 from memtasks.registry import Layout, TaskSpec, register
 from memtasks.rng import episode_state, next_below, next_beta, next_float, next_u64
 
-from ._kernels import allocate, fill_bits, kernel, pad_tails, padded_arrays, running_sum, set_row
+from ._kernels import (
+    allocate,
+    fill_bits,
+    kernel,
+    pad_rows,
+    pad_tails,
+    padded_arrays,
+    running_sum,
+    set_row,
+)
 
 SOURCE = "Graves, Wayne & Danihelka (2014), Neural Turing Machines, arXiv:1410.5401, sec. 4"
 MAX_LEN = 100_000  # a sanity bound on sizes: one episode of 100k steps is already huge
@@ -84,6 +93,8 @@ def _copy_sizes(key, start, n, choices):
 
 
 _U0, _U1 = np.uint64(0), np.uint64(1)
+# _BYTE_BITS[v, c]: bit c of the byte v (the least significant first, as fill_bits draws them)
+_BYTE_BITS = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1, bitorder="little")
 
 
 @njit(inline="always")
@@ -108,7 +119,20 @@ def _copy_bits(state, inputs, targets, o, a, rows, width):
     w = np.uint64(width)
     wi = w + _U1
     r = _U0
-    if width <= 64:
+    if width == 8:  # the default: a row is a byte of the draw, its bits from a table
+        while r < rows:
+            state, word = next_u64(state)
+            k = _U0
+            while k < np.uint64(8) and r < rows:
+                byte = (word >> (np.uint64(8) * k)) & np.uint64(255)
+                src, dst = (o + r) * wi, (a + r) * w
+                for c in range(8):
+                    bit = _BYTE_BITS[byte, c]
+                    inputs[src + np.uint64(c)] = bit
+                    targets[dst + np.uint64(c)] = bit
+                r += _U1
+                k += _U1
+    elif width <= 64:
         per_draw = np.uint64(64 // width)
         while r < rows:
             state, word = next_u64(state)
@@ -142,7 +166,10 @@ def _copy_bits(state, inputs, targets, o, a, rows, width):
 
 
 @kernel(weight=0.25)  # short episodes: threads pay off from about 32k of them
-def _copy_fill(key, start, n, choices, offsets, inputs, targets, mask, role, segment, seq_len):
+def _copy_fill(key, start, n, choices, offsets, inputs, targets, mask, role, segment, seq_len,
+               ends=None):  # fmt: skip
+    """Episode b at rows ``offsets[b]`` onwards; with ``ends``, then padding up to row
+    ``ends[b]`` (the padded layout, see ``padded_arrays``)."""
     width = targets.shape[1]
     w = np.uint64(width)
     wi = w + _U1  # the input rows: the bits, then the delimiter channel
@@ -169,6 +196,8 @@ def _copy_fill(key, start, n, choices, offsets, inputs, targets, mask, role, seg
         role[d] = ROLE_CONTROL
         _fill(role, a, end, ROLE_ANSWER)
         _fill(segment, d, end, -1)
+        if ends is not None:
+            pad_rows(flat_in, flat_tg, mask, role, segment, wi, w, end, np.uint64(ends[b]))
 
 
 def _copy(knobs: CopyKnobs, key, start: int, n: int) -> EpisodeBatch:
@@ -185,10 +214,9 @@ def _copy_padded(knobs: CopyKnobs, key, start: int, n: int, batch_size: int, out
     the same fill kernel, given each episode's padded row for its offset."""
     choices = _choices(knobs.min_length, knobs.max_length, knobs.lengths)
     offsets = _copy_sizes(key, start, n, choices)
-    rows, steps, arrays = padded_arrays(offsets, batch_size, outputs, knobs.width + 1, knobs.width)
+    rows, ends, arrays = padded_arrays(offsets, batch_size, outputs, knobs.width + 1, knobs.width)
     seq_len = np.empty(n, np.int32)
-    _copy_fill(key, start, n, choices, rows, *arrays, seq_len)
-    pad_tails(offsets, rows, batch_size, steps, *arrays)
+    _copy_fill(key, start, n, choices, rows, *arrays, seq_len, ends)  # padding included
     return {"length": seq_len}
 
 
@@ -341,11 +369,11 @@ def _repeat_copy_padded(knobs: RepeatCopyKnobs, key, start: int, n: int, batch_s
     mean, std = knobs.repeat_scale()
     sizes = (knobs.min_length, knobs.max_length, knobs.min_repeats, knobs.max_repeats)
     offsets = _repeat_copy_sizes(key, start, n, *sizes)
-    rows, steps, arrays = padded_arrays(offsets, batch_size, outputs, knobs.width + 2,
-                                        knobs.width + 1)  # fmt: skip
+    rows, ends, arrays = padded_arrays(offsets, batch_size, outputs, knobs.width + 2,
+                                       knobs.width + 1)  # fmt: skip
     seq_len, repeats = np.empty(n, np.int32), np.empty(n, np.int32)
     _repeat_copy_fill(key, start, n, *sizes, mean, std, rows, *arrays, seq_len, repeats)
-    pad_tails(offsets, rows, batch_size, steps, *arrays)
+    pad_tails(offsets, rows, ends, *arrays)
     return {"length": seq_len, "repeats": repeats}
 
 
@@ -536,13 +564,13 @@ def _associative_recall_padded(knobs: AssociativeRecallKnobs, key, start: int, n
     w, m = knobs.item_width, knobs.item_length
     sizes = (m, knobs.min_items, knobs.max_items)
     offsets = _recall_sizes(key, start, n, *sizes)
-    rows, steps, arrays = padded_arrays(offsets, batch_size, outputs, w + 2, w)
+    rows, ends, arrays = padded_arrays(offsets, batch_size, outputs, w + 2, w)
     support = np.empty(2 * n, np.int32)
     num_items, query = np.empty(n, np.int32), np.empty(n, np.int32)
     failed = _recall_fill(key, start, n, *sizes, rows, *arrays, support, num_items, query)
     if failed:
         raise RuntimeError("associative recall could not draw distinct items; report this bug")
-    pad_tails(offsets, rows, batch_size, steps, *arrays)
+    pad_tails(offsets, rows, ends, *arrays)
     return {"num_items": num_items, "query": query}
 
 

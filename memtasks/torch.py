@@ -205,25 +205,29 @@ def _shard() -> tuple[int, int]:
 
 def _ahead(units: Iterator[Any], make: Callable[[Any], Any], ahead: int) -> Iterator[Any]:
     """``make(u)`` for every unit ``u`` of ``units``, in order; a background thread makes up to
-    ``ahead`` of them ahead of the one wanted, and this thread makes the one it wants itself
-    when nobody has begun it yet, instead of waiting.
+    ``ahead`` of them ahead of the one wanted.
 
     The kernels release the GIL (``nogil``), so the thread's generation overlaps whatever this
-    thread does meanwhile (the training step; wrapping batches in tensors). And this thread
-    never waits for a thread that has no core to run on (a machine busy with other work):
-    with prefetch a stream is never slower than without, only faster where a core is free.
-    Units are made independently, so who made which changes nothing in what is yielded. The
-    thread runs Numba on one thread: its kernels never start the thread pool, so it cannot
-    collide with parallel generation elsewhere in the process.
+    thread does meanwhile (the training step; wrapping batches in tensors). This thread never
+    waits long for the thread: while the one it wants is being made, it makes the next unit
+    nobody has begun (up to ``ahead + 1`` ahead), and a unit the thread began but has not
+    finished in ``_LATE`` times the time units take (a machine busy with other work left it no
+    core) it makes again, keeping whichever copy is done first. Units are made independently
+    and the same whoever makes them, so nothing yielded depends on it. The thread runs Numba on
+    one thread: its kernels never start the thread pool, so it cannot collide with parallel
+    generation elsewhere in the process.
     """
     import threading
+    import time
 
     lock = threading.Condition()
-    made: dict[int, Any] = {}
+    made: dict[int, Any] = {}  # unit number -> item (or _Failed)
+    begun: dict[int, tuple[Any, float]] = {}  # units the thread is making: (unit, when begun)
     taken = 0  # units taken from ``units`` so far (unit j is the j-th)
     wanted = 0  # the unit this thread yields next
     end: int | None = None  # how many units there are, once ``units`` is exhausted
     stopped = False
+    typical = [1e-3]  # seconds a unit takes (a running average; a guess to begin with)
 
     def take() -> tuple[int, Any] | None:
         """The next unit, numbered (under the lock); None when there are no more."""
@@ -238,12 +242,24 @@ def _ahead(units: Iterator[Any], make: Callable[[Any], Any], ahead: int) -> Iter
         taken += 1
         return taken - 1, unit
 
-    def hand_over(j: int, item: Any) -> None:
-        with lock:
+    def timed(unit: Any) -> Any:
+        began = time.perf_counter()
+        try:
+            item = make(unit)
+        except Exception as exc:  # raised in the consumer, in order
+            item = _Failed(exc)
+        typical[0] = 0.8 * typical[0] + 0.2 * (time.perf_counter() - began)
+        return item
+
+    def keep(j: int, item: Any) -> None:
+        """Under the lock: the first copy of unit ``j`` made is the one yielded."""
+        if j >= wanted and j not in made:
             made[j] = item
-            lock.notify_all()
+        begun.pop(j, None)
+        lock.notify_all()
 
     def produce() -> None:
+        nonlocal end
         import numba
 
         numba.set_num_threads(1)  # per thread: this thread's kernels stay serial
@@ -255,41 +271,45 @@ def _ahead(units: Iterator[Any], make: Callable[[Any], Any], ahead: int) -> Iter
                     return
                 try:
                     got = take()
-                except BaseException as exc:  # units itself failed: the consumer raises it
-                    got, end_here = (taken, _Failed(exc)), True
-                else:
-                    end_here = False
+                except BaseException as exc:  # ``units`` itself failed: raised in order
+                    made[taken], end = _Failed(exc), taken + 1
+                    lock.notify_all()
+                    return
                 if got is None:
                     return
-            j, unit = got
-            if end_here:
-                hand_over(j, unit)
-                return
-            try:
-                item = make(unit)
-            except BaseException as exc:  # handed to the consumer, raised there in order
-                item = _Failed(exc)
-            hand_over(j, item)
+                begun[got[0]] = (got[1], time.perf_counter())
+            item = timed(got[1])
+            with lock:
+                keep(got[0], item)
 
     thread = threading.Thread(target=produce, name="memtasks-prefetch", daemon=True)
     thread.start()
     try:
         while True:
-            mine = None
             with lock:
                 while wanted not in made:
                     if end is not None and wanted >= end:
                         return
-                    if wanted == taken:  # nobody has begun it: make it here
+                    if taken - wanted > ahead:  # far enough ahead: wait for the thread
+                        lock.wait(_LATE * typical[0])
+                        if wanted in made or wanted not in begun:
+                            continue
+                        unit, began = begun[wanted]
+                        if time.perf_counter() - began < _LATE * typical[0]:
+                            continue
+                        mine = (wanted, unit)  # the thread has no core: make it here too
+                    else:  # make the next unit nobody has begun, rather than wait
                         mine = take()
-                        if mine is not None:
-                            break
-                        continue
-                    lock.wait()  # the thread is making it
-                item = made.pop(wanted, None)
-            if mine is not None:
-                item = make(mine[1])
-            with lock:
+                        if mine is None:
+                            lock.wait(_LATE * typical[0])  # the last ones are being made
+                            continue
+                    lock.release()
+                    try:
+                        item = timed(mine[1])
+                    finally:
+                        lock.acquire()
+                    keep(mine[0], item)
+                item = made.pop(wanted)
                 wanted += 1
                 lock.notify_all()  # room for the thread to make one more
             if isinstance(item, _Failed):
@@ -299,6 +319,10 @@ def _ahead(units: Iterator[Any], make: Callable[[Any], Any], ahead: int) -> Iter
         with lock:
             stopped = True
             lock.notify_all()
+
+
+# a unit the thread began this many times as long ago as units take is made here as well
+_LATE = 4
 
 
 class _Failed:
@@ -329,23 +353,30 @@ class _BufferPool:
     """
 
     def __init__(self, keep: int):
+        import threading
+
         self.keep = keep
         self.buffers: list[np.ndarray] = []
+        # a prefetching stream makes chunks in two threads: a buffer found free is handed to
+        # one of them, whose reference marks it taken before the other may look
+        self.lock = threading.Lock()
 
     def __call__(self, nbytes: int) -> np.ndarray:
-        for i in range(len(self.buffers)):
-            # references: the list's, and getrefcount's argument; any more are views of it
-            if sys.getrefcount(self.buffers[i]) == 2:
-                if self.buffers[i].nbytes >= nbytes:
-                    return self.buffers[i]
-                del self.buffers[i]  # free but too small: replace it
-                break
-        if len(self.buffers) >= self.keep:
-            del self.buffers[0]  # still in use: its holders keep it alive, the pool forgets it
-        # some room, so that the next chunk (whose longest episodes differ) fits as well
-        buffer = np.empty(nbytes + nbytes // 4 + 4096, np.uint8)
-        self.buffers.append(buffer)
-        return buffer
+        with self.lock:
+            for i in range(len(self.buffers)):
+                # references: the list's, and getrefcount's argument; any more are views of it
+                if sys.getrefcount(self.buffers[i]) == 2:
+                    if self.buffers[i].nbytes >= nbytes:
+                        buffer = self.buffers[i]
+                        return buffer
+                    del self.buffers[i]  # free but too small: replace it
+                    break
+            if len(self.buffers) >= self.keep:
+                del self.buffers[0]  # in use: its holders keep it alive, the pool forgets it
+            # some room, so that the next chunk (whose longest episodes differ) fits as well
+            buffer = np.empty(nbytes + nbytes // 4 + 4096, np.uint8)
+            self.buffers.append(buffer)
+            return buffer
 
 
 def _pinned(nbytes: int) -> np.ndarray:
@@ -412,20 +443,24 @@ class _Chunks:
 
 
 def _pinned_tensors(chunk: PaddedBatches, g: int) -> dict[str, Any]:
-    """Batch ``g`` of a chunk in pinned memory as tensors of the pinned allocation itself
-    (``torch.from_numpy`` would make tensors the caching host allocator does not know, and an
-    asynchronous copy from them could be overwritten by the next chunk before it ran)."""
-    base = chunk.fields["inputs"].base  # the allocation's uint8 tensor, as NumPy bytes
-    owner = torch.from_numpy(base) if not isinstance(base, torch.Tensor) else base
+    """Batch ``g`` of a chunk in pinned memory as views of the pinned tensor itself
+    (``torch.from_numpy`` would make tensors whose memory the caching host allocator does not
+    know, and it could hand the block to the next chunk before an asynchronous copy from it
+    ran). Arrays outside the block (the index, meta) become tensors as ``_tensors`` makes them."""
+    owner = chunk.fields["inputs"]
+    while not isinstance(owner, torch.Tensor):  # views of views of the allocation
+        owner = owner.base
+    start, size = owner.data_ptr(), owner.numel()
     out: dict[str, Any] = {}
     for name, array in chunk.arrays(g).items():
-        offset = array.__array_interface__["data"][0] - owner.data_ptr()
-        if not 0 <= offset <= owner.numel():  # not in the pinned block (lengths, index)
+        offset = array.__array_interface__["data"][0] - start
+        if offset >= 0 and offset + array.nbytes <= size:
+            piece = owner[offset : offset + array.nbytes].view(_TORCH_DTYPES[array.dtype.type])
+            out[name] = piece.view(array.shape)
+        else:
             out[name] = torch.from_numpy(np.ascontiguousarray(array))
-            continue
-        piece = owner[offset : offset + array.nbytes].view(_TORCH_DTYPES[array.dtype.type])
-        out[name] = piece.view(array.shape)
-    out["meta"] = {k: _to_tensor(v) for k, v in chunk.meta_of(g).items()}
+    first, stop = chunk.span(g)
+    out["meta"] = {k: _to_tensor(v[first:stop]) for k, v in chunk.meta.items()}
     return out
 
 
@@ -456,12 +491,23 @@ class EpisodeStream(IterableDataset):
     ``collate_fn(episodes, device)`` replaces ``collate`` (e.g. ``collate_qa`` with its options,
     or a model's own ``collate``).
 
-    ``prefetch=N`` generates up to N batches ahead in a background thread of this process (and,
-    with a CUDA ``device``, copies them to the GPU from there, asynchronously).
-    Prefer it to DataLoader workers: a batch of 64 copy episodes takes about 0.15 ms to make
-    and collate, while handing its tensors from a worker process to the main one costs a few
-    milliseconds (torch shares every tensor through its own shared-memory file; measured on a
-    2-core machine, see ``benchmarks/gpu_stream.py``).
+    How batches are made (unless ``collate_fn`` is given or ``batch``/``collated`` replaced):
+    consecutive batches together in chunks (up to ``MAX_CHUNK`` of them, about
+    ``CHUNK_BYTES`` of tensors), each chunk by one call that generates its episodes straight
+    into padded batches (``views.padded_batches``: the task's padded generator, else one padding
+    pass per field), into host memory reused once no tensor of its batches is alive
+    (``_BufferPool``; pinned memory from torch's caching allocator for a CUDA ``device``). The
+    tensors are those ``collate`` makes of the same episodes (tests/test_torch.py); a process
+    that takes every W-th batch (workers, ranks) makes one batch per chunk.
+
+    ``prefetch=N`` makes up to N chunks ahead in a background thread of this process (and,
+    with a CUDA ``device``, copies their batches to the GPU from there, asynchronously); this
+    thread makes the next chunk itself rather than wait, so prefetching is never slower than
+    none, and faster where a core is free (``benchmarks/bench_stream.py``). Prefer it to
+    DataLoader workers: a batch of 64 copy episodes takes about 20 us to make, while handing its
+    tensors from a worker process to the main one costs a few milliseconds (torch shares every
+    tensor through its own shared-memory file; measured on a 2-core machine, see
+    ``benchmarks/gpu_stream.py``).
     """
 
     def __init__(

@@ -226,38 +226,21 @@ class PaddedBatches:
         return {k: v[first:stop] for k, v in self.meta.items()}
 
 
-@njit(cache=True, nogil=True)
-def _batch_steps(offsets, batch_size, steps):
-    """``steps[g]``: the longest episode of each consecutive batch of ``batch_size``."""
-    for g in range(len(steps)):
-        longest = 0
-        for e in range(g * batch_size, min((g + 1) * batch_size, len(offsets) - 1)):
-            longest = max(longest, offsets[e + 1] - offsets[e])
-        steps[g] = longest
-    return steps
-
-
 def padded_outputs(
-    steps: np.ndarray,
-    batch_size: int,
-    n: int,
-    widths: dict[str, int | None],
-    values: np.dtype,
-    allocate=None,
-) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
-    """(starts, flat field arrays, lengths) for batches of ``steps``, carved from one buffer of
-    ``allocate(nbytes)`` (uint8; default ``np.empty``) with the padded dtypes: a buffer pool
-    hands out one block per chunk of batches, and pinned memory is one allocation."""
-    starts = np.empty(len(steps) + 1, np.int64)
-    rows = _batch_starts(steps, batch_size, n, starts)
+    starts: np.ndarray, widths: dict[str, int | None], values: np.dtype, allocate=None
+) -> dict[str, np.ndarray]:
+    """The flat field arrays of padded batches of ``starts[-1]`` rows in all, with the padded
+    dtypes (``values`` for inputs and targets), carved from one buffer of ``allocate(nbytes)``
+    (uint8; default ``np.empty``): a buffer pool hands out one block per chunk of batches, and
+    pinned memory is one allocation."""
+    rows = int(starts[-1])
     layout, nbytes = [], 0
     for name, itemsize, dtype, width in _field_layout(tuple(widths.items()), np.dtype(values)):
         count = rows * width
         layout.append((name, dtype, count, nbytes))
         nbytes += -(-count * itemsize // _ALIGN) * _ALIGN
-    buffer = (allocate or _empty)(nbytes + 8 * n)
-    fields = {name: np.ndarray(count, dtype, buffer, at) for name, dtype, count, at in layout}
-    return starts, fields, np.ndarray(n, np.int64, buffer, nbytes)
+    buffer = (allocate or _empty)(nbytes)
+    return {name: np.ndarray(count, dtype, buffer, at) for name, dtype, count, at in layout}
 
 
 @functools.lru_cache(maxsize=64)
@@ -272,14 +255,19 @@ def _field_layout(widths: tuple, values: np.dtype) -> list[tuple[str, int, np.dt
 
 
 @njit(cache=True, nogil=True)
-def _batch_starts(steps, batch_size, n, starts):
-    """``starts[g]``: the first row of batch g (``batch_size`` episodes of ``steps[g]`` rows;
-    the last batch may hold fewer); returns the rows of all of them."""
+def _plan_batches(offsets, batch_size, steps, starts, lengths):
+    """``steps[g]``: the longest episode of batch g; ``starts[g]``: its first row
+    (``batch_size * steps[g]`` rows each, a last shorter batch fewer); ``lengths[e]``."""
+    n = len(offsets) - 1
     starts[0] = 0
     for g in range(len(steps)):
-        size = min(batch_size, n - g * batch_size)
-        starts[g + 1] = starts[g] + size * steps[g]
-    return starts[len(steps)]
+        first, stop = g * batch_size, min((g + 1) * batch_size, n)
+        longest = 0
+        for e in range(first, stop):
+            lengths[e] = offsets[e + 1] - offsets[e]
+            longest = max(longest, lengths[e])
+        steps[g] = longest
+        starts[g + 1] = starts[g] + (stop - first) * longest
 
 
 def _empty(nbytes: int) -> np.ndarray:
@@ -291,14 +279,14 @@ def pad_batches(batch: EpisodeBatch, batch_size: int, allocate=None) -> PaddedBa
     be shorter), with collate's dtypes: one pass of one compiled loop per field over the whole
     chunk, so the fixed cost of a call is paid once per chunk, not per batch and field."""
     n = len(batch)
-    steps = np.empty(-(-n // batch_size), np.int64)
+    groups = -(-n // batch_size)
+    steps, starts = np.empty(groups, np.int64), np.empty(groups + 1, np.int64)
+    lengths = np.empty(n, np.int64)
+    _plan_batches(batch.offsets, batch_size, steps, starts, lengths)
     columns = [(name, _rows(getattr(batch, name))) for name in POSITION_FIELDS]
     widths = {name: rows.shape[1] if getattr(batch, name).ndim == 2 else None
               for name, rows in columns}  # fmt: skip
-    _batch_steps(batch.offsets, batch_size, steps)
-    values = value_dtype(batch.is_vector)
-    starts, fields, lengths = padded_outputs(steps, batch_size, n, widths, values, allocate)
-    np.subtract(batch.offsets[1:], batch.offsets[:-1], out=lengths)
+    fields = padded_outputs(starts, widths, value_dtype(batch.is_vector), allocate)
     for name, rows in columns:
         out = fields[name]
         _pad_batches(batch.offsets, batch_size, steps, rows, out, out.dtype.type(PADDING[name]))
@@ -318,23 +306,23 @@ def padded_batches(
     A task's padded generator is an attribute of its generator function (so that a family
     adds one without importing this module): ``generator.padded(knobs, key, start, n,
     batch_size, outputs) -> meta`` makes the episodes ``generator(knobs, key, start, n)``
-    makes: it draws the lengths, asks ``outputs(steps, widths, vector)`` for the flat arrays
-    ``(starts, fields, lengths)`` (``steps``: each batch's longest episode; ``widths``: each
-    field's row width, None for one value per position; ``vector``: float32 values, else
-    int64), writes every element of them (padding with ``PADDING``) and ``lengths``, and
-    returns the meta fields.
+    makes: it draws the lengths, asks ``outputs(steps, starts, lengths, widths, vector)`` for
+    the flat field arrays (``steps``: each batch's longest episode; ``starts``: each batch's
+    first row, then the rows in all; ``lengths``: every episode's; ``widths``: each field's row
+    width, None for one value per position; ``vector``: float32 values, else int64), writes
+    every element of them (padding with ``PADDING``), and returns the meta fields.
+    ``generators._kernels.padded_arrays`` does all but the writing for a task whose fill
+    kernel writes each episode from its offset on.
     """
     fast = getattr(spec.generator, "padded", None)
     if fast is None:
         return pad_batches(spec.generator(knobs, key, start, n), batch_size, allocate)
     made: dict = {}
 
-    def outputs(steps: np.ndarray, widths: dict[str, int | None], vector: bool):
-        starts, fields, lengths = padded_outputs(
-            steps, batch_size, n, widths, value_dtype(vector), allocate
-        )
-        made.update(steps=steps, starts=starts, fields=fields, widths=widths, lengths=lengths)
-        return starts, fields, lengths
+    def outputs(steps, starts, lengths, widths, vector):
+        fields = padded_outputs(starts, widths, value_dtype(vector), allocate)
+        made.update(steps=steps, starts=starts, lengths=lengths, widths=widths, fields=fields)
+        return fields
 
     meta = fast(knobs, key, start, n, batch_size, outputs)
     return PaddedBatches(

@@ -85,6 +85,17 @@ def test_copy(seed, width, min_length, extra):
         assert min_length <= length <= max_length
 
 
+@pytest.mark.parametrize("width", [8, 31, 32, 63, 64, 65, 100, 129])
+def test_copy_of_wide_vectors(width):
+    """Widths past one draw's 64 bits (several draws per row) and those at its edges (one row
+    per draw at 33..64, the byte table of width 8)."""
+    batch = memtasks.generate("ntm/copy-v1", 20, seed=width, width=width, max_length=9)
+    for ep, _ in episodes(batch):
+        check_copy_episode(ep, width)
+    assert_bits(batch.inputs)
+    assert 0.4 < batch.inputs[batch.role == ROLE_CONTEXT, :width].mean() < 0.6
+
+
 @PROPERTY
 @given(seed=SEEDS, lengths=st.lists(st.integers(1, 30), min_size=1, max_size=4))
 def test_copy_lengths_set_is_honoured(seed, lengths):
@@ -549,3 +560,61 @@ def test_layout_matches_the_batch(task):
     assert np.all(batch.role[batch.mask] == ROLE_ANSWER)
     assert np.all(np.add.reduceat(batch.mask, batch.offsets[:-1]) > 0)
     np.testing.assert_array_equal(batch.index, np.arange(3))
+
+
+# -- the padded generators (memtasks.torch.EpisodeStream's fast path) ------------------------
+PADDED_KNOBS = {
+    "ntm/copy-v1": lambda d: {
+        "width": d.draw(st.sampled_from([1, 3, 7, 8, 9, 63, 64, 65, 100])),
+        "max_length": d.draw(st.integers(1, 25)),
+    },
+    "ntm/repeat-copy-v1": lambda d: {
+        "width": d.draw(st.integers(1, 12)),
+        "max_length": d.draw(st.integers(1, 6)),
+        "max_repeats": d.draw(st.integers(1, 6)),
+    },
+    "ntm/associative-recall-v1": lambda d: {
+        "item_width": d.draw(st.integers(3, 8)),
+        "item_length": d.draw(st.integers(1, 3)),
+        "max_items": d.draw(st.integers(2, 8)),
+    },
+    "ntm/dynamic-ngrams-v1": lambda d: {"length": d.draw(st.integers(7, 40))},
+    "ntm/priority-sort-v1": lambda d: {"num_items": d.draw(st.integers(2, 12)), "num_outputs": 2},
+}
+
+
+@pytest.mark.parametrize("task", memtasks.list_tasks("ntm"))
+@settings(max_examples=12, deadline=None)
+@given(data=st.data(), seed=SEEDS, start=st.integers(0, 10**12),
+       batch_size=st.integers(1, 9), batches=st.integers(1, 4))  # fmt: skip
+def test_the_padded_generator_makes_the_padded_view_of_the_generator(
+    task, data, seed, start, batch_size, batches
+):
+    """Every NTM task writes its episodes straight into padded batches (its fill kernel given
+    each episode's padded row); the batches equal the padded view of what it generates, cast
+    as collate casts them, padding and meta included, whatever the widths and lengths (the copy
+    task's bit rows: a byte per draw at width 8, several rows per draw below 64, several draws
+    per row above)."""
+    from memtasks import views
+
+    spec = memtasks.get_spec(task)
+    assert getattr(spec.generator, "padded", None) is not None
+    knobs = spec.make_knobs(**PADDED_KNOBS[task](data))
+    key = spec.key(knobs, seed, "train")
+    n = batch_size * batches - data.draw(st.integers(0, batch_size - 1))  # a short last batch
+    chunk = views.padded_batches(spec, knobs, key, start, n, batch_size)
+    whole = spec.generate(n, seed, start=start, knobs=knobs)
+    assert len(chunk) == batches
+    for g in range(batches):
+        part = whole[g * batch_size : (g + 1) * batch_size]
+        expected = views.padded(part, dtypes={"inputs": np.float32, "targets": np.float32,
+                                              "segment": np.int64})  # fmt: skip
+        got = chunk.arrays(g)
+        assert got.keys() == expected.keys()
+        for name, values in expected.items():
+            assert got[name].dtype == values.dtype and got[name].shape == values.shape, name
+            np.testing.assert_array_equal(got[name], values, err_msg=name)
+        meta = chunk.meta_of(g)
+        assert meta.keys() == part.meta.keys()
+        for name, values in part.meta.items():
+            np.testing.assert_array_equal(meta[name], values, err_msg=name)

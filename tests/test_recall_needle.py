@@ -262,6 +262,7 @@ def test_presets_are_rulers_variants():
     found, keys, questions, sentences, _ = shape("multikey-needles")
     # the haystack is needles of other keys (drawn with replacement, as RULER's are)
     assert found == sentences and keys > found // 2 and questions == 1
+    assert shape("words")[:3] == (1, 1, 1)
     assert (shape("paper")[4].lengths >= 1000).all()
     assert (shape("extrapolate")[4].lengths >= 4000).all()
 

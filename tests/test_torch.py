@@ -12,9 +12,10 @@ import torch
 from torch.utils.data import BatchSampler, DataLoader, SequentialSampler
 
 import memtasks
+import memtasks.torch
 from memtasks import views
 from memtasks.episode import EpisodeBatch
-from memtasks.torch import EpisodeDataset, EpisodeStream, collate, collate_qa
+from memtasks.torch import EpisodeDataset, EpisodeStream, _BufferPool, collate, collate_qa
 
 
 def token_stories() -> EpisodeBatch:
@@ -316,3 +317,165 @@ def test_an_error_in_the_prefetch_thread_reaches_the_consumer(monkeypatch):
 def test_prefetch_must_be_a_count():
     with pytest.raises(memtasks.MemtasksError, match="prefetch must be a non-negative integer"):
         EpisodeStream("ntm/copy-v1", 4, prefetch=-1)
+
+
+# ---------------------------------------------------------------------------------------------
+# the stream's chunks: generated straight into padded batches, in reused buffers (issue 14)
+# ---------------------------------------------------------------------------------------------
+def assert_batches_are_collated_episodes(task, got, batch_size, seed, start, **knobs) -> None:
+    for k, batch in enumerate(got):
+        first = start + k * batch_size
+        expected = collate(memtasks.generate(task, batch_size, seed=seed, start=first, **knobs))
+        assert_same_tensors(batch, expected)
+
+
+# the NTM tasks have padded generators (the fast path); the others go through views.pad_batches
+@pytest.mark.parametrize("task", [*memtasks.list_tasks("ntm"), "longterm/adding-v1", "babi/qa1-v1"])
+@pytest.mark.parametrize("batch_size, batches", [(1, 40), (5, 37), (64, 3)])
+def test_stream_batches_are_collate_of_generate(task, batch_size, batches):
+    """Across chunk boundaries (the first chunk holds one batch, later ones up to MAX_CHUNK),
+    with a start that is not a multiple of the batch size."""
+    stream = EpisodeStream(task, batch_size, seed=9, start=7, num_batches=batches)
+    got = list(stream)  # every batch held at once: no buffer may be reused under them
+    assert len(got) == batches
+    assert_batches_are_collated_episodes(task, got, batch_size, 9, 7)
+
+
+def test_held_batches_keep_their_values_while_the_stream_goes_on():
+    stream = EpisodeStream("ntm/copy-v1", 4, seed=1, num_batches=200)
+    held = [batch for k, batch in enumerate(stream) if k % 17 == 0]  # the others dropped
+    assert_same_tensors(held[0], collate(memtasks.generate("ntm/copy-v1", 4, seed=1)))
+    for k, batch in zip(range(0, 200, 17), held, strict=True):
+        assert_same_tensors(
+            batch, collate(memtasks.generate("ntm/copy-v1", 4, seed=1, start=4 * k))
+        )
+
+
+def test_the_pool_reuses_a_buffer_only_once_nothing_refers_to_it():
+    pool = _BufferPool(keep=3)
+    first = pool(1000)
+    view = first[10:20]  # a tensor of a batch holds a view like this one
+    del first
+    second = pool(1000)
+    assert not np.shares_memory(second, view)  # the first is still referred to
+    del view
+    assert np.shares_memory(pool(1000), pool.buffers[0])  # free again: reused
+    assert len(pool.buffers) == 2
+    bigger = pool(1 << 20)  # a free buffer too small for a chunk is replaced
+    assert bigger.nbytes >= 1 << 20 and len(pool.buffers) <= 3
+
+
+def test_a_training_loop_reuses_a_few_buffers(monkeypatch):
+    import weakref
+
+    made = []  # weak references: holding the buffers would keep the pool from reusing them
+    real = _BufferPool.__call__
+
+    def counted(self, nbytes):
+        buffer = real(self, nbytes)
+        if not any(ref() is buffer for ref in made):
+            made.append(weakref.ref(buffer))
+        return buffer
+
+    monkeypatch.setattr(_BufferPool, "__call__", counted)
+    for batch in EpisodeStream("ntm/copy-v1", 64, num_batches=300):
+        batch["inputs"].sum()  # the step; the batch is dropped when the next one comes
+    assert len(made) <= 4
+
+
+@pytest.mark.parametrize("task", ["ntm/copy-v1", "babi/qa1-v1"])
+def test_prefetched_chunks_equal_the_plain_stream(task):
+    plain = list(EpisodeStream(task, 3, seed=5, num_batches=30))
+    ahead = list(EpisodeStream(task, 3, seed=5, num_batches=30, prefetch=2))
+    for a, b in zip(plain, ahead, strict=True):
+        assert_same_tensors(a, b)
+
+
+def test_the_consumer_makes_the_next_unit_itself_when_the_thread_lags():
+    """``_ahead`` never waits for a thread that has not begun the unit wanted: with a slow
+    thread, the consumer makes units too; every unit comes once, in order."""
+    import threading
+    import time
+
+    from memtasks.torch import _ahead
+
+    def make(unit: int) -> tuple[int, str]:
+        if threading.current_thread().name == "memtasks-prefetch":
+            time.sleep(0.02)
+        return unit, threading.current_thread().name
+
+    got = list(_ahead(iter(range(30)), make, 2))
+    assert [u for u, _ in got] == list(range(30))
+    makers = {name for _, name in got}
+    assert threading.current_thread().name in makers
+
+
+def test_an_error_while_making_a_chunk_reaches_the_consumer_in_order(monkeypatch):
+    from memtasks import views
+
+    real = views.padded_batches
+    calls = []
+
+    def failing(spec, knobs, key, start, n, batch_size, allocate=None):
+        calls.append(start)
+        if start >= 40:
+            raise RuntimeError(f"generator broke at episode {start}")
+        return real(spec, knobs, key, start, n, batch_size, allocate)
+
+    monkeypatch.setattr(memtasks.torch, "padded_batches", failing)
+    for prefetch in (0, 2):
+        got = []
+        with pytest.raises(RuntimeError, match="generator broke"):
+            for batch in EpisodeStream("ntm/copy-v1", 4, num_batches=50, prefetch=prefetch):
+                got.append(batch["index"][0].item())
+        # every batch before the failing chunk, in order (a chunk holds several batches)
+        assert got == list(range(0, 4 * len(got), 4)) and 40 <= 4 * len(got) < 200
+
+
+def test_sharded_streams_make_one_batch_per_chunk(monkeypatch):
+    monkeypatch.setattr(torch.distributed, "is_available", lambda: True)
+    monkeypatch.setattr(torch.distributed, "is_initialized", lambda: True)
+    monkeypatch.setattr(torch.distributed, "get_world_size", lambda: 3)
+    monkeypatch.setattr(torch.distributed, "get_rank", lambda: 1)
+    got = list(EpisodeStream("ntm/repeat-copy-v1", 2, seed=3, num_batches=10, prefetch=1))
+    assert indices(got) == [[2, 3], [8, 9], [14, 15]]
+    for k, batch in zip((1, 4, 7), got, strict=True):
+        expected = memtasks.generate("ntm/repeat-copy-v1", 2, seed=3, start=2 * k)
+        assert_same_tensors(batch, collate(expected))
+
+
+def test_a_subclass_that_changes_batch_takes_the_general_path():
+    class Doubled(EpisodeStream):
+        def batch(self, k):
+            return EpisodeBatch.concat([super().batch(k)] * 2)
+
+    (got,) = list(Doubled("ntm/copy-v1", 2, num_batches=1))
+    assert got["index"].tolist() == [0, 1, 0, 1]
+
+
+def test_pinned_chunks_become_views_of_the_pinned_allocation():
+    """What a CUDA stream copies from (checked on the CPU: the allocation a plain tensor): the
+    batch's tensors are views of the allocation's own storage, equal to the CPU tensors."""
+    from memtasks import views
+    from memtasks.torch import _pinned_tensors, _tensors
+
+    spec = memtasks.get_spec("ntm/copy-v1")
+    knobs = spec.make_knobs()
+    held = []
+
+    def allocate(nbytes):
+        held.append(torch.empty(nbytes, dtype=torch.uint8))
+        return held[-1].numpy()
+
+    chunk = views.padded_batches(spec, knobs, spec.key(knobs, 0, "train"), 0, 12, 4, allocate)
+    storage = held[0].untyped_storage().data_ptr()
+    for g in range(3):
+        pinned, plain = _pinned_tensors(chunk, g), _tensors(chunk, g)
+        assert_same_tensors(pinned, plain)
+        for name in ("inputs", "targets", "mask", "role", "segment"):
+            assert pinned[name].untyped_storage().data_ptr() == storage, name
+
+
+def test_collate_of_no_episodes():
+    out = collate(memtasks.generate("ntm/copy-v1", 3)[0:0])
+    assert out["inputs"].shape == (0, 0, 9) and out["lengths"].shape == (0,)

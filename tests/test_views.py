@@ -166,6 +166,52 @@ def test_padded_of_an_empty_batch():
     assert views.padded(empty, max_length=4)["targets"].shape == (0, 4, 8)
 
 
+@settings(max_examples=25, deadline=None)
+@given(
+    task=st.sampled_from(["ntm/repeat-copy-v1", "ntm/associative-recall-v1"]),
+    n=st.integers(0, 40),
+    batch_size=st.integers(1, 12),
+    arrow=st.booleans(),
+)
+def test_pad_batches_equals_the_padded_view_of_each_batch(task, n, batch_size, arrow):
+    """Consecutive batches in one pass (the last may be shorter), each padded to its own
+    longest episode, with collate's dtypes; from read-only Arrow buffers as well."""
+    batch = memtasks.generate(task, n, seed=n)
+    if arrow:
+        batch = EpisodeBatch.from_arrow(batch.to_arrow())
+    chunk = views.pad_batches(batch, batch_size)
+    assert len(chunk) == -(-n // batch_size)
+    dtypes = {"inputs": np.float32, "targets": np.float32, "segment": np.int64}
+    for g in range(len(chunk)):
+        part = batch[g * batch_size : (g + 1) * batch_size]
+        expected, got = views.padded(part, dtypes=dtypes), chunk.arrays(g)
+        assert got.keys() == expected.keys()
+        for name, values in expected.items():
+            assert got[name].dtype == values.dtype, name
+            np.testing.assert_array_equal(got[name], values, err_msg=name)
+        for name, values in chunk.meta_of(g).items():
+            np.testing.assert_array_equal(values, part.meta[name])
+
+
+def test_pad_batches_of_token_episodes_and_its_memory():
+    chunk = views.pad_batches(STORIES, 1)
+    for g in range(2):
+        expected = views.padded(STORIES[g], dtypes={"inputs": np.int64, "targets": np.int64,
+                                                    "segment": np.int64})  # fmt: skip
+        for name, values in expected.items():
+            assert chunk.arrays(g)[name].dtype == values.dtype
+            np.testing.assert_array_equal(chunk.arrays(g)[name], values, err_msg=name)
+    # the fields are carved from one allocation; the index is a copy (the batch's may be
+    # read-only Arrow memory), never the batch's own
+    blocks = []
+    chunk = views.pad_batches(STORIES, 2, allocate=lambda n: blocks.append(np.empty(n, np.uint8))
+                              or blocks[-1])  # fmt: skip
+    assert len(blocks) == 1
+    for name, values in chunk.fields.items():
+        assert np.shares_memory(values, blocks[0]), name
+    assert not np.shares_memory(chunk.index, STORIES.index)
+
+
 def test_position_coordinates_invert_the_padding():
     batch = memtasks.generate("ntm/associative-recall-v1", 5, seed=9)
     episode, step = views.position_coordinates(batch)

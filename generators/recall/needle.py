@@ -24,9 +24,11 @@ needles are sentences stating a secret code of a key ("the secret code of the am
 The story function below writes the haystack, needles and questions as symbolic lines (filler
 sentences as ``FILLER`` lines, needles as statements); bAbI's compiled driver
 (``generators/babi/_story.py``) renders them into the episode arrays, with the needles as the
-questions' supporting facts. A number's digits fill up to three template slots as groups of
-up to three digits (phrases "4", "8 2 9", ...), so any 1-9 digit number renders through the
-driver's four-slot templates.
+questions' supporting facts. The driver's own filler weaving stays off (knob record
+``context_tokens=0``): it spreads filler uniformly between a story's lines, so it could not put
+a needle at a chosen depth; a ``FILLER`` line renders the same whoever wrote it. A number's
+digits fill up to three template slots as groups of up to three digits (phrases "4",
+"8 2 9", ...), so any 1-9 digit number renders through the driver's four-slot templates.
 
 Card: ``data_cards/recall/needle.md``. Tests: ``tests/test_recall_needle.py``. Benchmark:
 ``benchmarks/bench_needle.py``.
@@ -507,19 +509,21 @@ def render_story(batch, i: int, layout) -> list[str] | None:
     """A needle episode as the lines of bAbI's text format, with a number's digit tokens
     written together ("4829103") and a multi-value answer's numbers apart ("4829103,5551234");
     None for other tasks of the family (the generic rendering)."""
-    from memtasks.loaders import babi
-    from memtasks.show import is_story
+    # Python-side rendering only (no compiled code reads these modules' values; see
+    # tests/test_compile_cache.py); imported here so that generating never loads them
+    import memtasks.loaders.babi
+    import memtasks.show
 
     vocab = layout.vocab if layout else ()
     if (
         not batch.task.startswith("recall/needle")
         or batch.is_vector
         or not vocab
-        or not is_story(batch.episode(i))
+        or not memtasks.show.is_story(batch.episode(i))
     ):
         return None
     out = []
-    for line in babi.story_lines(batch, i, vocab):
+    for line in memtasks.loaders.babi.story_lines(batch, i, vocab):
         parts = line.split("\t")  # question lines: text, answer, supporting line numbers
         parts[0] = _DIGIT_RUN.sub("", parts[0])
         if len(parts) == 3 and all(w in DIGITS for w in parts[1].split(",")):
@@ -533,14 +537,14 @@ def render_story(batch, i: int, layout) -> list[str] | None:
 
 
 def _register_renderer() -> None:
-    from memtasks.show import register_renderer
+    import memtasks.show  # Python-side only, as in render_story
 
-    register_renderer("recall", render_story)
+    memtasks.show.register_renderer("recall", render_story)
 
 
 _register_renderer()
 
-# RULER's NIAH variants as presets (single_1 is the default), each a knob change
+# RULER's NIAH variants as presets (single_1 is the default), each a knob change, and words
 PRESETS = {
     "paper": {},
     "extrapolate": {"context_tokens": 4_000},
@@ -548,6 +552,9 @@ PRESETS = {
     "multikey-needles": {"haystack": "needles"},
     "multivalue": {"values": 4},
     "multiquery": {"queries": 4},
+    # one-token values: a memory network that stores each sentence as one vector (MemN2N,
+    # MemNN) cannot give 7 digits back in order, but finds the needle (measured: the card)
+    "words": {"value_kind": "words"},
 }
 
 SPEC = register(

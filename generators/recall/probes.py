@@ -92,10 +92,6 @@ def _fixed_offsets(n: int, length: int) -> np.ndarray:
         raise EpisodesMemoryError(f"{n:,} episodes", MemoryError(str(exc))) from None
 
 
-def _chunks(n: int) -> int:
-    return (n + CHUNK - 1) // CHUNK
-
-
 @njit(inline="always")
 def _ours(token, vocab_size):
     """A source's token id as ours: 0 (memtasks' padding, never read) becomes ``vocab_size``."""
