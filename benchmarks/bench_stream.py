@@ -23,10 +23,11 @@ median of ``--repeats`` runs made in turn (so that a busy machine slows them all
   Every family's stream is compared with its copy loader (the reference figure of the issue),
   the repeat-copy task also with its repeat-copy loader.
 
-Then, for the copy task, each stream again with a training step after every batch (a matmul
-that releases the GIL, calibrated to take as long as the plain stream's batch): what a
-prefetching thread can hide. Prints episodes/s and the ratios of issue 14's targets (stream
->= 3x before, >= 5x pytorch-ntm, prefetch a gain), and the load of the machine.
+Then, for the copy task, each source again with a training step after every batch, as long as
+the plain stream's batch: a wait that leaves the core free (what a GPU step is to the host) and
+matmuls that keep it busy but release the GIL (a CPU step): what a prefetching thread can
+hide. Prints episodes/s and the ratios of issue 14's targets (stream >= 3x before, >= 5x
+pytorch-ntm, prefetch a gain), and the load of the machine.
 """
 
 from __future__ import annotations
@@ -211,20 +212,31 @@ def measure(task: str, batches: int, repeats: int, step=None) -> dict[str, float
     return {name: statistics.median(values) for name, values in rates.items()}
 
 
-def calibrated_step(seconds: float):
-    """A training step stand-in: matmuls that release the GIL, about ``seconds`` long."""
-    a = torch.randn(96, 96)
-    began, calls = time.perf_counter(), 200
-    for _ in range(calls):
-        a @ a
-    each = (time.perf_counter() - began) / calls
-    count = max(1, round(seconds / each))
+def calibrated_step(seconds: float, kind: str):
+    """A training step stand-in about ``seconds`` long: ``"matmul"`` computes on this core
+    (torch releases the GIL: a CPU training step), ``"wait"`` sleeps, leaving the core free
+    (a GPU training step, where the host waits for the device; Linux sleeps at least about
+    60 us, so it is often longer). Returns (step, its measured duration)."""
+    if kind == "wait":
 
-    def step(_batch) -> None:
-        for _ in range(count):
+        def step(_batch) -> None:
+            time.sleep(seconds)
+
+    else:
+        a = torch.randn(96, 96)
+        began, calls = time.perf_counter(), 200
+        for _ in range(calls):
             a @ a
+        count = max(1, round(seconds / ((time.perf_counter() - began) / calls)))
 
-    return step, count * each
+        def step(_batch) -> None:
+            for _ in range(count):
+                a @ a
+
+    began = time.perf_counter()
+    for _ in range(200):
+        step(None)
+    return step, (time.perf_counter() - began) / 200
 
 
 def _ratio(a: float | None, b: float | None) -> str:
@@ -268,14 +280,18 @@ def main(argv: list[str] | None = None) -> int:
     copy = "ntm/copy-v1"
     if copy in figures:
         per_batch = BATCH / figures[copy]["stream"]
-        step, seconds = calibrated_step(per_batch)
-        with_step = measure(copy, args.batches, args.repeats, step)
-        figures["with_step"] = {"step_seconds": seconds, **with_step}
-        print(f"\n{copy} with a training step of {seconds * 1e6:.0f} us after every batch "
-              "(matmuls releasing the GIL), episodes/s:")  # fmt: skip
-        for name, rate in with_step.items():
-            print(f"  {name:<24}{rate / 1e6:8.3f}M")
-        print(f"  prefetch=2 / stream: {_ratio(with_step['prefetch=2'], with_step['stream'])}")
+        for kind in ("wait", "matmul"):
+            step, seconds = calibrated_step(per_batch, kind)
+            with_step = measure(copy, args.batches, args.repeats, step)
+            figures[f"with_{kind}_step"] = {"step_seconds": seconds, **with_step}
+            what = ("a wait that leaves the core (a GPU step)" if kind == "wait" else
+                    "matmuls on this core, releasing the GIL (a CPU step)")  # fmt: skip
+            print(f"\n{copy} with a training step of {seconds * 1e6:.0f} us after every batch, "
+                  f"{what}, episodes/s:")  # fmt: skip
+            for name, rate in with_step.items():
+                print(f"  {name:<24}{rate / 1e6:8.3f}M")
+            ratio = _ratio(with_step["prefetch=2"], with_step["stream"])
+            print(f"  prefetch=2 / stream: {ratio}")
     after = os.getloadavg()
     print(f"\nload average {load[0]:.2f} before, {after[0]:.2f} after; {os.cpu_count()} CPUs")
     if args.json:

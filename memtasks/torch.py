@@ -208,11 +208,11 @@ def _ahead(units: Iterator[Any], make: Callable[[Any], Any], ahead: int) -> Iter
     ``ahead`` of them ahead of the one wanted.
 
     The kernels release the GIL (``nogil``), so the thread's generation overlaps whatever this
-    thread does meanwhile (the training step; wrapping batches in tensors). This thread never
-    waits long for the thread: while the one it wants is being made, it makes the next unit
-    nobody has begun (up to ``ahead + 1`` ahead), and a unit the thread began but has not
-    finished in ``_LATE`` times the time units take (a machine busy with other work left it no
-    core) it makes again, keeping whichever copy is done first. Units are made independently
+    thread does meanwhile (the training step; wrapping batches in tensors), and pauses while
+    this one generates. This thread never waits long for the thread: a unit nobody has begun it
+    makes itself, and one the thread began but has not finished in ``_LATE`` times the time
+    units take (a machine busy with other work left it no core) it makes again, keeping
+    whichever copy is done first. Units are made independently
     and the same whoever makes them, so nothing yielded depends on it. The thread runs Numba on
     one thread: its kernels never start the thread pool, so it cannot collide with parallel
     generation elsewhere in the process.
@@ -227,6 +227,7 @@ def _ahead(units: Iterator[Any], make: Callable[[Any], Any], ahead: int) -> Iter
     wanted = 0  # the unit this thread yields next
     end: int | None = None  # how many units there are, once ``units`` is exhausted
     stopped = False
+    consuming = False  # this thread is making a unit itself
     typical = [1e-3]  # seconds a unit takes (a running average; a guess to begin with)
 
     def take() -> tuple[int, Any] | None:
@@ -265,7 +266,10 @@ def _ahead(units: Iterator[Any], make: Callable[[Any], Any], ahead: int) -> Iter
         numba.set_num_threads(1)  # per thread: this thread's kernels stay serial
         while True:
             with lock:
-                while not stopped and end is None and taken - wanted >= ahead:
+                # not while this thread's consumer makes one itself: two threads generating
+                # at once only fight over the cores where none is free; the thread is for
+                # the time the consumer spends elsewhere (its training step, the tensors)
+                while not stopped and end is None and (taken - wanted >= ahead or consuming):
                     lock.wait(0.1)
                 if stopped:
                     return
@@ -290,24 +294,24 @@ def _ahead(units: Iterator[Any], make: Callable[[Any], Any], ahead: int) -> Iter
                 while wanted not in made:
                     if end is not None and wanted >= end:
                         return
-                    if taken - wanted > ahead:  # far enough ahead: wait for the thread
-                        lock.wait(_LATE * typical[0])
-                        if wanted in made or wanted not in begun:
-                            continue
+                    if wanted in begun:  # the thread is making it: wait, but not for long
                         unit, began = begun[wanted]
-                        if time.perf_counter() - began < _LATE * typical[0]:
+                        late = began + _LATE * typical[0] - time.perf_counter()
+                        if late > 0:
+                            lock.wait(late)
                             continue
                         mine = (wanted, unit)  # the thread has no core: make it here too
-                    else:  # make the next unit nobody has begun, rather than wait
+                    else:  # nobody has begun it: make it here
                         mine = take()
                         if mine is None:
-                            lock.wait(_LATE * typical[0])  # the last ones are being made
                             continue
+                    consuming = True
                     lock.release()
                     try:
                         item = timed(mine[1])
                     finally:
                         lock.acquire()
+                        consuming = False
                     keep(mine[0], item)
                 item = made.pop(wanted)
                 wanted += 1
@@ -321,8 +325,9 @@ def _ahead(units: Iterator[Any], make: Callable[[Any], Any], ahead: int) -> Iter
             lock.notify_all()
 
 
-# a unit the thread began this many times as long ago as units take is made here as well
-_LATE = 4
+# a unit the thread began this many times as long ago as units take is made here as well (the
+# thread has no core: the machine is busy with other work)
+_LATE = 1.5
 
 
 class _Failed:
@@ -335,8 +340,10 @@ class _Failed:
 # Batches are made in chunks of consecutive batches, one generator call and one padding pass
 # per chunk, so that the fixed cost of a call (tens of microseconds of Python and Numba
 # dispatch, as much as generating 64 copy episodes) is paid once per chunk. A chunk holds up to
-# this many bytes of padded tensors (and at least one batch), and at most MAX_CHUNK batches.
-CHUNK_BYTES = 1 << 20
+# this many bytes of padded tensors (and at least one batch), and at most MAX_CHUNK batches:
+# measured on the copy task, 2 MB chunks beat 0.5, 1 and 4 MB ones (larger ones leave the
+# caches before their tensors are read; smaller ones pay the calls more often)
+CHUNK_BYTES = 2 << 20
 MAX_CHUNK = 16
 
 

@@ -400,8 +400,10 @@ def qa(batch: EpisodeBatch, *, max_sentences: int | None = None) -> QABatch:
     For each span:
 
     - ``query``: the ``inputs`` of the last maximal run of ``role == 1`` positions before the
-      span (positions of other roles between the two, e.g. a separator, are allowed); a span
-      with no question before it in its episode is an error;
+      span and after the episode's previous span (positions of other roles between the two,
+      e.g. a separator, are allowed); a span with no such question asks it at its own
+      positions, and its own ``inputs`` are the query (a recall probe scores the value at the
+      position that reads the key: MQAR, induction heads);
     - ``sentences``: the ``inputs`` of the context positions (``role == 0`` with
       ``segment >= 0``) before that query, grouped by ``segment``: one row per context item,
       rows in the order the items first appear, tokens in position order. Earlier questions and
@@ -442,16 +444,18 @@ def qa(batch: EpisodeBatch, *, max_sentences: int | None = None) -> QABatch:
 
     query_start, query_end = _runs(batch.role == ROLE_QUERY, episode_start)
     # the last question run that ends before the answer starts, if it is in the same episode
+    # and after the episode's previous answer (else the span reads its own question)
     which = np.searchsorted(query_end, answer_start, side="right") - 1
+    if not len(query_end):  # no question anywhere: every span reads its own
+        query_start = query_end = np.zeros(1, dtype=answer_start.dtype)
     found = which >= 0
     found[found] = episode_of[query_end[which[found]] - 1] == sample_episode[found]
-    if not found.all():
-        s = int(np.flatnonzero(~found)[0])
-        raise ValueError(
-            f"episode {int(batch.index[sample_episode[s]])} has an answer (ordinal "
-            f"{int(ordinal[s])}) with no question (role 1) before it"
-        )
-    q_start, q_end = query_start[which], query_end[which]
+    after_previous = np.ones(n_samples, dtype=bool)
+    same = ordinal[1:] > 0  # the previous span is in the same episode
+    after_previous[1:][same] = query_end[np.maximum(which[1:][same], 0)] > answer_end[:-1][same]
+    found &= after_previous
+    q_start = np.where(found, query_start[np.maximum(which, 0)], answer_start)
+    q_end = np.where(found, query_end[np.maximum(which, 0)], answer_end)
     query = _pad_ranges(batch.inputs, q_start, q_end - q_start, fill=0)
 
     scored = np.flatnonzero((batch.role == ROLE_ANSWER) & batch.mask)

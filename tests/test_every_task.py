@@ -57,7 +57,9 @@ def made(task: str) -> EpisodeBatch:
 
 
 def has_queries(batch: EpisodeBatch) -> bool:
-    return batch.inputs.ndim == 1 and bool((batch.role == 1).any())
+    """A token task with answers: each answer span asks its question in the role-1 run before
+    it, or at its own positions (a recall probe's key), so the QA view applies."""
+    return batch.inputs.ndim == 1 and bool((batch.role == 2).any())
 
 
 def test_something_is_registered():

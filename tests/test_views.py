@@ -283,17 +283,23 @@ def test_qa_refuses_vector_batches():
         views.qa(batch)
 
 
-def test_qa_refuses_an_answer_without_a_question():
+def test_an_answer_without_its_own_question_reads_its_own_inputs():
+    """A recall probe scores the value at the position that reads the key (MQAR): a span with
+    no question after the episode's previous span asks it at its own positions."""
     ep = story(("s", [1, 2]), ("q", [3], [4], []))
     ep["role"][2] = 0  # the question token becomes context: the answer has no question
-    with pytest.raises(ValueError, match="episode 7 has an answer .* no question"):
-        views.qa(token_batch(ep, index_start=7))
-    # a question in the previous episode does not count
+    ep["inputs"][3] = 9  # the answer position reads the key
+    view = views.qa(token_batch(ep, index_start=7))
+    assert view.query.tolist() == [[9]] and view.answer.tolist() == [[4]]
+    # a question of an earlier span, or of the previous episode, is not this span's
     first = story(("s", [1]), ("q", [2], [3], []))
-    second = story(("s", [1]), ("q", [2], [3], []))
-    second["role"][1] = 0
-    with pytest.raises(ValueError, match="episode 1 has an answer"):
-        views.qa(token_batch(first, second))
+    second = story(("s", [1]), ("q", [2], [3], []), ("s", [5]), ("q", [6], [7], []))
+    second["role"][1] = second["role"][4] = 0  # its two questions become context
+    second["inputs"][2], second["inputs"][5] = 11, 12
+    view = views.qa(token_batch(first, second))
+    assert view.query.tolist() == [[2], [11], [12]]
+    assert view.answer.tolist() == [[3], [3], [7]]
+    assert view.sentence_counts.tolist() == [1, 1, 2]
 
 
 def test_qa_refuses_support_for_a_missing_answer():
@@ -327,8 +333,12 @@ def reference_qa(batch: EpisodeBatch, max_sentences: int | None = None) -> list[
         ep = batch.episode(e)
         role, segment = ep["role"].tolist(), ep["segment"].tolist()
         questions = runs([r == 1 for r in role])
+        previous_end = 0
         for ordinal, (a0, a1) in enumerate(runs([r == 2 for r in role])):
-            q0, q1 = [q for q in questions if q[1] <= a0][-1]
+            # the last question after the previous answer, else the answer's own positions
+            asked = [q for q in questions if previous_end < q[1] <= a0]
+            q0, q1 = asked[-1] if asked else (a0, a1)
+            previous_end = a1
             items: dict[int, list[int]] = {}
             for p in range(q0):
                 if role[p] == 0 and segment[p] >= 0:
@@ -365,14 +375,12 @@ def padded_list(rows: list[list[int]], fill: int) -> np.ndarray:
 @st.composite
 def random_episode(draw) -> dict[str, list]:
     """An episode of random blocks: context items (segments in any order, repeated, -1),
-    control tokens, questions and answers (partly scored), and random support items."""
+    control tokens, questions and answers (partly scored, with or without a question before
+    them), and random support items."""
     ep = {k: [] for k in ("inputs", "targets", "mask", "role", "segment", "support", "answer_of")}
-    asked = False
     for _ in range(draw(st.integers(0, 10))):
+        # an answer with no question before it asks at its own positions (recall probes)
         kind = draw(st.sampled_from(["context", "context", "control", "question", "answer"]))
-        if kind == "answer" and not asked:
-            continue
-        asked |= kind == "question"
         role = {"context": 0, "question": 1, "answer": 2, "control": 3}[kind]
         segment = draw(st.integers(-1, 5)) if kind == "context" else -1
         for _ in range(draw(st.integers(1, 4))):
