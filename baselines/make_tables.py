@@ -226,7 +226,55 @@ SEQUENCE_COLUMNS = {  # metric name: (results key, column head, digits)
     "answer_accuracy": (("answer_accuracy", "answers", 3),),
 }  # fmt: skip
 # every streamed sequence task with a baselines table: what its papers report, for the reader
-SEQUENCE_TASKS = {f"longterm/{name}-v1": text for name, text in LONGTERM.items()}
+HAM = (
+    "Andrychowicz & Kurach 2016 report the share of correct outputs of LSTM+HAM and of LSTM, "
+    "LSTM with attention and an encoder-decoder LSTM at the training length and at 2x and 4x "
+    "it; their table is not transcribed here (the paper's results section could not be read; "
+    "the card says what was checked)."
+)
+ALSTM = (
+    "Danihelka et al. 2016 plot the cost (bits per character on the {part}) against "
+    "minibatches for LSTM, deep LSTM, permutation and unitary RNNs and the Associative LSTM; "
+    "no table."
+)
+MAD = (
+    "Poli et al. 2024 (MAD; protocol from its code): models of width 128 (e.g. 4 layers "
+    "alternating a sequence mixer and a SwiGLU channel mixer), 200 epochs in batches of 128, "
+    "AdamW with a cosine schedule, the best of learning rates 1e-4, 5e-4, 1e-3 and weight "
+    "decay 0 or 0.1, tested on 1,280 examples; its per-task accuracies are in the paper's "
+    "figures (not checked here)."
+)
+RECALL = {
+    "mqar": "(abstracts and authors' pages, read) in Zoology (Arora et al. 2023), attention "
+    "solves MQAR at every sequence length and model dimension of figure 2, while gated "
+    "convolutions (H3, Hyena, RWKV) need a model dimension that grows with the sequence length "
+    "and the number of pairs.",
+    "selective-copy": "(Mamba table 1, accuracy of 2-layer models [recall, not checked against "
+    "the PDF]) S4 without gating 18.3 %, S6 without gating 97.0 %, H3 57.0 %, Hyena 30.1 %, "
+    "H3 with S6 99.7 %, the Mamba block with S4 56.4 %, with Hyena 28.4 %, with S6 (Mamba) "
+    "99.8 %.",
+    "induction-heads": "(Mamba sec. 4.1.2 [recall, not checked against the PDF]) trained at "
+    "length 256, Mamba stays at 100 % accuracy up to 2^20 tokens; multi-head attention with "
+    "absolute, RoPE or xPos positions, H3 and Hyena fall off beyond about twice the training "
+    "length.",
+    "fuzzy-recall": MAD,
+    "noisy-recall": MAD,
+    "needle": "(not comparable to models trained on this task) RULER evaluates 17 pretrained "
+    "long-context LLMs at 4K to 128K tokens; almost all pass the vanilla single needle nearly "
+    "perfectly, and only about half of those that claim 32K or more stay above its threshold "
+    "(Llama-2-7B's mean score at 4K, 85.6) at 32K.",
+}
+SEQUENCE_TASKS = {
+    **{f"longterm/{name}-v1": text for name, text in LONGTERM.items()},
+    **{f"ham/{name}-v1": HAM for name in (
+        "reverse", "search", "merge", "sort", "add", "stack", "queue", "priority-queue")},
+    "alstm/episodic-copy-v1": ALSTM.format(part="10 copied symbols") + " A memoryless "
+    "model pays log2 8 = 3 bits per copied symbol.",
+    "alstm/xml-v1": ALSTM.format(part="closing tags"),
+    "alstm/variable-assignment-v1": ALSTM.format(part="answer"),
+    "alstm/arithmetic-v1": ALSTM.format(part="result"),
+    **{f"recall/{name}-v1": text for name, text in RECALL.items()},
+}  # fmt: skip
 
 
 def sequence_section(task_id: str, reported: str) -> str:
