@@ -509,21 +509,21 @@ def render_story(batch, i: int, layout) -> list[str] | None:
     """A needle episode as the lines of bAbI's text format, with a number's digit tokens
     written together ("4829103") and a multi-value answer's numbers apart ("4829103,5551234");
     None for other tasks of the family (the generic rendering)."""
-    # Python-side rendering only (no compiled code reads these modules' values; see
-    # tests/test_compile_cache.py); imported here so that generating never loads them
-    import memtasks.loaders.babi
-    import memtasks.show
+    # imported here so that generating never loads the renderers (no compiled code reads
+    # them: tests/test_compile_cache.py lists them as Python-side only)
+    from memtasks import show
+    from memtasks.loaders import babi
 
     vocab = layout.vocab if layout else ()
     if (
         not batch.task.startswith("recall/needle")
         or batch.is_vector
         or not vocab
-        or not memtasks.show.is_story(batch.episode(i))
+        or not show.is_story(batch.episode(i))
     ):
         return None
     out = []
-    for line in memtasks.loaders.babi.story_lines(batch, i, vocab):
+    for line in babi.story_lines(batch, i, vocab):
         parts = line.split("\t")  # question lines: text, answer, supporting line numbers
         parts[0] = _DIGIT_RUN.sub("", parts[0])
         if len(parts) == 3 and all(w in DIGITS for w in parts[1].split(",")):
@@ -537,9 +537,9 @@ def render_story(batch, i: int, layout) -> list[str] | None:
 
 
 def _register_renderer() -> None:
-    import memtasks.show  # Python-side only, as in render_story
+    from memtasks import show
 
-    memtasks.show.register_renderer("recall", render_story)
+    show.register_renderer("recall", render_story)
 
 
 _register_renderer()
