@@ -598,3 +598,15 @@ def test_pretty_wraps_long_episodes_in_blocks_of_steps():
     ep = batch.episode(0)
     expected = "".join("█" if v else "·" for v in ep["inputs"][:, 0])
     assert cells[0] + cells[2] == expected
+
+
+def test_pretty_of_a_token_batch_beyond_its_default_vocabulary_prints_ids():
+    """bAbI's long-context filler uses words the default knobs' vocabulary lacks: pretty()
+    prints the ids as numbers instead of failing (or naming a wrong word)."""
+    batch = memtasks.generate("babi/qa1-v1", 1, seed=0, context_tokens=100)
+    spec = memtasks.get_spec("babi/qa1-v1")
+    assert batch.inputs.max() >= len(spec.layout(spec.knobs()).vocab)
+    text = batch.pretty()
+    assert f" {int(batch.inputs.max())} " in text + " "
+    layout = spec.layout(spec.make_knobs(None, context_tokens=100))  # the batch's own
+    assert layout.vocab[int(batch.inputs.max())] in batch.pretty(layout=layout)
