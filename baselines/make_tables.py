@@ -146,8 +146,8 @@ def table(name: str, runs: list[Results]) -> str:
 def section(task_name: str, task_id: str) -> str:
     parts = [
         _wrap(
-            f"Reference models trained by `memtasks baseline MODEL {task_id}` on the default "
-            "(`paper`) knobs, streaming fresh episodes, and evaluated on 1,000 episodes of the "
+            f"Reference models trained by `memtasks baseline MODEL {task_id}` on the `paper` "
+            "knobs, streaming fresh episodes, and evaluated on 1,000 episodes of the "
             "`test` stream and of each `extrapolate*` preset. Bits per sequence: binary "
             "cross-entropy of the target bits; bit errors: after thresholding at 0.5; exact: "
             "the share of sequences with no bit wrong. Results files: "
@@ -287,8 +287,8 @@ def sequence_section(task_id: str, reported: str) -> str:
     columns = SEQUENCE_COLUMNS[memtasks.get_spec(task_id).metric.name]
     parts = [
         _wrap(
-            f"Reference models trained by `memtasks baseline MODEL {task_id}` on the default "
-            "(`paper`) knobs, streaming fresh episodes, all with one training budget, and "
+            f"Reference models trained by `memtasks baseline MODEL {task_id}` on the `paper` "
+            "knobs, streaming fresh episodes, all with one training budget, and "
             "evaluated on the `test` stream and on every `extrapolate*` preset (the metric's "
             "section says what each column counts). Results files: `baselines/results/<run>/`; "
             "rerun with `baselines/run_baselines.py --tasks ...`."
