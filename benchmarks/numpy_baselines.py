@@ -367,16 +367,26 @@ def fused_comparison(episodes: int, batch_size: int, repeats: int) -> dict[str, 
         "fused": lambda s, n: fused_copy_batch(spec, knobs, key, s, n),
     }
     out: dict[str, Any] = {}
-    for mode, size in (("stream", batch_size), ("bulk", episodes)):
-        calls = max(1, episodes // size)
-        runs = {name: [] for name in makers}
-        for make in makers.values():
-            make(0, size)  # warm
-        for _ in range(max(1, repeats)):
-            for name, make in makers.items():
-                began = time.perf_counter()
-                for c in range(calls):
-                    make(c * size, size)
-                runs[name].append(calls * size / (time.perf_counter() - began))
-        out[mode] = {name: float(np.median(r)) for name, r in runs.items()}
+    previous = numba.get_num_threads()
+    numba.set_num_threads(1)  # the generator's parallel variant would run on all cores
+    try:
+        for mode, size in (("stream", batch_size), ("bulk", episodes)):
+            out[mode] = _fused_runs(makers, episodes, size, repeats)
+    finally:
+        numba.set_num_threads(previous)
     return out
+
+
+def _fused_runs(makers: dict, episodes: int, size: int, repeats: int) -> dict[str, float]:
+    """Median episodes/s of each maker in calls of ``size``, the makers in turn each repeat."""
+    calls = max(1, episodes // size)
+    runs: dict[str, list[float]] = {name: [] for name in makers}
+    for make in makers.values():
+        make(0, size)  # warm
+    for _ in range(max(1, repeats)):
+        for name, make in makers.items():
+            began = time.perf_counter()
+            for c in range(calls):
+                make(c * size, size)
+            runs[name].append(calls * size / (time.perf_counter() - began))
+    return {name: float(np.median(r)) for name, r in runs.items()}
