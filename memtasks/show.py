@@ -55,8 +55,8 @@ def _layout(batch: EpisodeBatch, layout=None):
         )
     ):
         return None
-    # a token batch made with other knobs may use words its default vocabulary lacks (bAbI's
-    # long-context filler): then no names rather than a wrong or missing one
+    # a token batch made with other knobs may use words its default vocabulary lacks (a
+    # long-context filler's): then no names rather than a wrong or missing one
     tokens = layout is not None and layout.vocab and not batch.is_vector and len(batch.inputs)
     if tokens and max(int(batch.inputs.max()), int(batch.targets.max())) >= len(layout.vocab):
         return None
