@@ -305,7 +305,9 @@ def test_write_batches_refuses_indices_that_skip_and_writes_nothing(release, tmp
 def test_formats_lists_the_core_formats_and_the_familys_text(capsys):
     code, out, _ = run(capsys, "formats")
     assert code == 0
-    assert out.splitlines()[0].startswith("parquet") and out.splitlines()[1].startswith("jsonl")
+    names = [line.split()[0] for line in out.splitlines() if not line.startswith(" ")]
+    assert names[:2] == ["parquet", "jsonl"]  # the core's first, each with its options below
+    assert "--format-option vectors=(text, default 'bytes')" in out
     assert "babi" in out and "--format-option shuffled=(true/false, default False)" in out
 
 

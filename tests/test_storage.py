@@ -142,6 +142,29 @@ def test_both_vector_layouts_read_back_the_same_episodes(tmp_path, monkeypatch, 
     assert storage.verify_dataset(tmp_path / "bytes")
 
 
+def test_the_vector_layout_is_a_format_option_that_reaches_worker_processes(tmp_path, capsys):
+    """`--format-option vectors=lists` writes Arrow's nested lists (what a plain
+    `load_dataset("parquet")` shows as numbers), also from worker processes; a layout that
+    does not exist is one line, exit 1, and nothing written."""
+    from _cli import run
+
+    out = tmp_path / "lists"
+    option = ("--format-option", "vectors=lists")
+    code, _, err = run(capsys, "generate", "ntm/copy-v1", "-n", "400", "--workers", "2",
+                       "--shards", "2", "--out", str(out), *option)  # fmt: skip
+    assert code == 0, err
+    assert json.loads((out / storage.MANIFEST).read_text())["parquet"] == {"vectors": "lists"}
+    for shard in (out / "data").iterdir():
+        stored_type = pq.read_schema(shard).field("inputs").type.value_type
+        assert pa.types.is_fixed_size_list(stored_type), shard.name
+    assert storage.read_dataset(out).equals(memtasks.generate("ntm/copy-v1", 400))
+    code, _, err = run(capsys, "generate", "ntm/copy-v1", "-n", "4", "--out",
+                       str(tmp_path / "bad"), "--format-option", "vectors=nested")  # fmt: skip
+    assert code == 1 and "Traceback" not in err
+    assert "option vectors must be one of bytes, lists, got 'nested'" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "bad").exists()
+
+
 def test_a_manifest_naming_an_unknown_vector_layout_is_refused(tmp_path):
     out = tmp_path / "ds"
     storage.write_dataset(out, "ntm/copy-v1", 5)

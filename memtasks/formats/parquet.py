@@ -11,8 +11,8 @@ lists of ``bytes`` (``np.frombuffer(b"".join(row), dtype).reshape(T, D)``, the d
 manifest's ``features``); ``storage.hf_dataset`` gives them to ``datasets`` as the nested lists
 of numbers of Arrow's layout, over the same memory. Each stored vector column's field carries
 its dtype and width in its metadata, so a file describes itself. Folders written before (the
-nested lists: their manifest has no ``parquet`` entry) read back as before; a writer of that
-layout sets ``ParquetFormat.vectors = "lists"`` (in the process that writes).
+nested lists: their manifest has no ``parquet`` entry) read back as before; that layout is
+still written with ``--format-option vectors=lists`` (``write_dataset(..., vectors="lists")``).
 """
 
 from __future__ import annotations
@@ -28,10 +28,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..episode import EpisodeBatch
-from ..errors import StorageError
+from ..errors import MemtasksError, StorageError
 
 # imported by memtasks.formats after it defined these
-from . import READ_ERRORS, Format, WriteContext, reason
+from . import READ_ERRORS, Format, FormatOption, WriteContext, reason
 
 VECTOR_FIELDS = ("inputs", "targets")
 VECTOR_LAYOUTS = ("bytes", "lists")
@@ -208,8 +208,29 @@ class ParquetFormat(Format):
     suffix = "parquet"
     size_factor = 1.0  # an upper bound: zstd files are a fifth to a tenth of the arrays
     # how vector columns are written: "bytes" (see the module's docstring); "lists", Arrow's
-    # nested lists, is what folders written before issue 14 hold (read as well as these)
+    # nested lists, is what folders written before issue 14 hold (read as well as these), and
+    # what a plain `datasets.load_dataset("parquet")` shows as numbers
     vectors = "bytes"
+    options = {
+        "vectors": FormatOption(
+            "vectors", str, "bytes", "how vector columns are stored: bytes (one binary row "
+            "per position, fast) or lists (Arrow's nested lists of numbers)"
+        ),
+    }  # fmt: skip
+
+    def check(self, spec: Any, layout: Any, options) -> None:
+        layout_name = options.get("vectors", self.vectors)
+        if layout_name not in VECTOR_LAYOUTS:
+            raise MemtasksError(
+                f"format 'parquet' option vectors must be one of {', '.join(VECTOR_LAYOUTS)}, "
+                f"got {layout_name!r}"
+            )
+
+    def _vectors(self, context: WriteContext) -> str:
+        # the option where one was given; else the class setting (Python callers may set it)
+        given = context.options.get("vectors")
+        return given if given and given != "bytes" else self.vectors
+
     # zstd at its fastest level: half the size of lz4's files for 15% more time; statistics for
     # the index only (readers select episodes by index). Dictionaries only for inputs and
     # targets of bits or token ids: rows of a few bits and token ids take few distinct values,
@@ -233,7 +254,7 @@ class ParquetFormat(Format):
 
     def write(self, path: str, batches: Iterable[EpisodeBatch], context: WriteContext,
               on_batch: Callable[[EpisodeBatch], None]) -> None:  # fmt: skip
-        vectors = self.vectors
+        vectors = self._vectors(context)
         writer = _Writer(path, dict(self.writer_options))
         try:
             for batch in batches:
@@ -246,7 +267,7 @@ class ParquetFormat(Format):
 
     def manifest_entry(self, context: WriteContext, indices: list[list[int]],
                        read_back_hash: str | None) -> dict[str, Any] | None:  # fmt: skip
-        return {"vectors": self.vectors}
+        return {"vectors": self._vectors(context)}
 
     def check_manifest(self, manifest: dict[str, Any], folder: Path) -> None:
         entry = manifest.get(self.name, {"vectors": "lists"})  # written before the option
