@@ -14,16 +14,12 @@ time over ours. The NumPy functions are checked against the task's rules before 
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 
-import numba
 import numpy as np
-from numpy_baselines import machine_info  # beside this script
+from numpy_baselines import side_by_side, side_by_side_main  # beside this script
 
 import memtasks
-from memtasks import bench
 
 
 # ---------------------------------------------------------------------------------------------
@@ -165,40 +161,11 @@ def same_layout(task: str, arrays) -> None:
 
 
 def run(episodes: int, repeats: int) -> list[dict]:
-    numba.set_num_threads(1)
-    rows = []
-    for task, make in NUMPY.items():
-        memtasks.generate(task, 64, seed=0)  # compile (or load) first: timings are warm
-        rng = np.random.default_rng(0)
-        same_layout(task, make(64, rng))
-        ours = bench.median_seconds(lambda t=task: memtasks.generate(t, episodes, seed=0), repeats)
-        theirs = bench.median_seconds(lambda m=make, g=rng: m(episodes, g), repeats)
-        rows.append({"task": task, "episodes": episodes, "ours_s": ours, "numpy_s": theirs,
-                     "ours_episodes_per_s": episodes / ours,
-                     "numpy_episodes_per_s": episodes / theirs,
-                     "ratio": theirs / ours})  # fmt: skip
-    return rows
+    return side_by_side(NUMPY, same_layout, episodes, repeats)
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--episodes", type=int, default=20_000)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")
-    parser.add_argument("--json", help="also write the figures here")
-    args = parser.parse_args(argv)
-    episodes, repeats = (200, 1) if args.quick else (args.episodes, args.repeats)
-    rows = run(episodes, repeats)
-    info = machine_info()
-    print(f"{info['cpu']}, one thread; {episodes:,} episodes per task at the paper knobs, "
-          f"median of {repeats}")  # fmt: skip
-    print(f"{'task':30} {'ours ep/s':>12} {'NumPy ep/s':>12} {'NumPy/ours':>10}")
-    for r in rows:
-        print(f"{r['task']:30} {r['ours_episodes_per_s']:12,.0f} "
-              f"{r['numpy_episodes_per_s']:12,.0f} {r['ratio']:9.1f}x")  # fmt: skip
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump({"machine": info, "rows": rows}, f, indent=2)
+    side_by_side_main(__doc__, NUMPY, same_layout, argv)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ still written with ``--format-option vectors=lists`` (``write_dataset(..., vecto
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -186,11 +187,9 @@ class _Writer:
         """Finish (or, after a failure of the caller, abandon) the file; the thread ends
         before this returns, so nothing is written after it."""
         if failed:  # drop what waits: the file is about to be deleted
-            try:
+            with contextlib.suppress(queue.Empty):
                 while True:
                     self.tables.get_nowait()
-            except queue.Empty:
-                pass
         self.tables.put(None)
         self.thread.join()
         try:
