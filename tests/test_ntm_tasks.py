@@ -563,6 +563,12 @@ def test_layout_matches_the_batch(task):
 
 
 # -- the padded generators (memtasks.torch.EpisodeStream's fast path) ------------------------
+def _recall_knobs(width: int, length: int, d) -> dict:
+    # items must be distinct: 2**(width * length) >= 2 * max_items (the task's own rule)
+    most = min(8, 2 ** (width * length) // 2)
+    return {"item_width": width, "item_length": length, "max_items": d.draw(st.integers(2, most))}
+
+
 PADDED_KNOBS = {
     "ntm/copy-v1": lambda d: {
         "width": d.draw(st.sampled_from([1, 3, 7, 8, 9, 63, 64, 65, 100])),
@@ -573,11 +579,9 @@ PADDED_KNOBS = {
         "max_length": d.draw(st.integers(1, 6)),
         "max_repeats": d.draw(st.integers(1, 6)),
     },
-    "ntm/associative-recall-v1": lambda d: {
-        "item_width": d.draw(st.integers(3, 8)),
-        "item_length": d.draw(st.integers(1, 3)),
-        "max_items": d.draw(st.integers(2, 8)),
-    },
+    "ntm/associative-recall-v1": lambda d: _recall_knobs(
+        d.draw(st.integers(3, 8)), d.draw(st.integers(1, 3)), d
+    ),
     "ntm/dynamic-ngrams-v1": lambda d: {"length": d.draw(st.integers(7, 40))},
     "ntm/priority-sort-v1": lambda d: {"num_items": d.draw(st.integers(2, 12)), "num_outputs": 2},
 }
