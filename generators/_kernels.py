@@ -22,6 +22,7 @@ from numba.core import event as numba_event
 from numba.core import types as nbtypes
 from numba.core.registry import CPUDispatcher
 
+from memtasks.episode import EpisodeBatch
 from memtasks.errors import MemtasksError
 from memtasks.rng import next_u64
 
@@ -234,7 +235,9 @@ def running_sum(offsets):
 # ---------------------------------------------------------------------------------------------
 # Padded generation: a task's fill kernel writing straight into the padded batches a model reads
 # ---------------------------------------------------------------------------------------------
-def padded_arrays(offsets: np.ndarray, batch_size: int, outputs, in_width: int, target_width: int):
+def padded_arrays(
+    offsets: np.ndarray, batch_size: int, outputs, in_width: int | None, target_width: int | None
+):
     """The padded layout of episodes whose CSR ``offsets`` a sizes kernel drew, for a task's
     padded generator (``memtasks.views.padded_batches``): ``(rows, ends, arrays)``.
 
@@ -245,6 +248,7 @@ def padded_arrays(offsets: np.ndarray, batch_size: int, outputs, in_width: int, 
     onwards writes the padded layout when given ``rows`` for ``offsets``: the same kernel, the
     same values, cast to float32 (and int64 segments) as it stores them. The padding is then
     written by ``pad_tails`` (or by the fill kernel itself, given ``ends``: the copy task's).
+    Token tasks pass ``None`` for both widths: inputs and targets are then 1-D int64 arrays.
     """
     n = len(offsets) - 1
     groups = -(-n // batch_size)
@@ -253,10 +257,11 @@ def padded_arrays(offsets: np.ndarray, batch_size: int, outputs, in_width: int, 
     _padded_plan(offsets, batch_size, steps, starts, rows, ends, lengths)
     widths = {"inputs": in_width, "targets": target_width, "mask": None, "role": None,
               "segment": None}  # fmt: skip
-    fields = outputs(steps, starts, lengths, widths, True)
+    vector = in_width is not None
+    fields = outputs(steps, starts, lengths, widths, vector)
     arrays = (
-        fields["inputs"].reshape(-1, in_width),
-        fields["targets"].reshape(-1, target_width),
+        fields["inputs"].reshape(-1, in_width) if vector else fields["inputs"],
+        fields["targets"].reshape(-1, target_width) if vector else fields["targets"],
         fields["mask"],
         fields["role"],
         fields["segment"],
@@ -313,7 +318,8 @@ def pad_tails(offsets, rows, ends, inputs, targets, mask, role, segment):
     """Write the padding of every episode of a padded layout (``padded_arrays``): the rows
     after its last, up to ``ends``."""
     flat_in, flat_tg = inputs.reshape(-1), targets.reshape(-1)
-    w_in, w_tg = np.uint64(inputs.shape[1]), np.uint64(targets.shape[1])
+    rows_in_all = max(len(mask), 1)  # the row width, for 2-D vectors and 1-D tokens alike
+    w_in, w_tg = np.uint64(inputs.size // rows_in_all), np.uint64(targets.size // rows_in_all)
     for e in range(len(offsets) - 1):
         first = np.uint64(rows[e] + offsets[e + 1] - offsets[e])
         pad_rows(flat_in, flat_tg, mask, role, segment, w_in, w_tg, first, np.uint64(ends[e]))
@@ -339,6 +345,76 @@ def allocate(total: int, inputs: tuple[int, type], targets: tuple[int, type]):
         )
     except (MemoryError, ValueError) as exc:  # ValueError: more bytes than an int64 counts
         raise EpisodesMemoryError(f"{total:,} positions of episodes", exc) from None
+
+
+# ---------------------------------------------------------------------------------------------
+# One function, two layouts: a task written once writes flat episodes or padded batches
+# ---------------------------------------------------------------------------------------------
+class FlatLayout:
+    """Where ``two_layouts`` writers put episodes for ``generate``: flat arrays of their own.
+
+    ``layout(offsets, inputs, targets) -> (rows, arrays)``: ``inputs`` and ``targets`` are
+    ``(width, dtype)`` for vector tasks, ``(None, dtype)`` for token tasks (1-D arrays);
+    ``rows`` are the rows to give the fill kernel for ``offsets`` (here ``offsets`` itself).
+    """
+
+    padded = False
+
+    def __call__(self, offsets, inputs, targets):
+        total = int(offsets[-1])
+        (w_in, d_in), (w_tg, d_tg) = inputs, targets
+        arrays = allocate(total, (w_in or 1, d_in), (w_tg or 1, d_tg))
+        if w_in is None:
+            arrays = (arrays[0].reshape(total), arrays[1].reshape(total), *arrays[2:])
+        return offsets, arrays
+
+
+class PaddedLayout:
+    """Where ``two_layouts`` writers put episodes for the stream: padded batches
+    (``padded_arrays``), in the padded dtypes (float32 vectors, int64 tokens); the padding is
+    written after the fill by ``finish``."""
+
+    padded = True
+
+    def __init__(self, batch_size: int, outputs):
+        self.batch_size, self.outputs, self.plan = batch_size, outputs, None
+
+    def __call__(self, offsets, inputs, targets):
+        rows, ends, arrays = padded_arrays(
+            offsets, self.batch_size, self.outputs, inputs[0], targets[0]
+        )
+        self.plan = (offsets, rows, ends, arrays)
+        return rows, arrays
+
+    def finish(self) -> None:
+        offsets, rows, ends, arrays = self.plan
+        pad_tails(offsets, rows, ends, *arrays)
+
+
+def two_layouts(write):
+    """A task's generator and its padded generator (``memtasks.views.padded_batches``) from one
+    function ``write(knobs, key, start, n, layout) -> (offsets, arrays, extras)``: it draws the
+    offsets with its sizes kernel, asks ``layout`` for the arrays and the rows to fill, runs its
+    fill kernel (which writes episode e from row ``rows[e]`` on, and every row of it), and
+    returns ``extras``, the keyword arguments of ``EpisodeBatch.from_kernel`` (``meta``,
+    ``support``). The padded generator returns the meta alone: padded batches hold no support.
+    """
+
+    def generate(knobs, key, start: int, n: int):
+        offsets, arrays, extras = write(knobs, key, start, n, FlatLayout())
+        return EpisodeBatch.from_kernel(offsets, arrays, start, **extras)
+
+    def padded(knobs, key, start: int, n: int, batch_size: int, outputs) -> dict:
+        layout = PaddedLayout(batch_size, outputs)
+        _, _, extras = write(knobs, key, start, n, layout)
+        layout.finish()
+        return dict(extras.get("meta") or {})
+
+    generate.padded = padded
+    generate.__name__ = generate.__qualname__ = write.__name__
+    generate.__doc__ = write.__doc__
+    generate.__wrapped__ = write
+    return generate
 
 
 class EpisodesMemoryError(MemtasksError, MemoryError):

@@ -329,8 +329,18 @@ def assert_batches_are_collated_episodes(task, got, batch_size, seed, start, **k
         assert_same_tensors(batch, expected)
 
 
-# the NTM tasks have padded generators (the fast path); the others go through views.pad_batches
-@pytest.mark.parametrize("task", [*memtasks.list_tasks("ntm"), "longterm/adding-v1", "babi/qa1-v1"])
+# The families whose generators write padded batches themselves (issue 14: "generate straight
+# into the padded layout, in the kernel"); bAbI and the world go through views.pad_batches.
+PADDED_FAMILIES = ("ntm", "longterm", "alstm", "ham", "recall")
+PADDED_TASKS = [t for f in PADDED_FAMILIES for t in memtasks.list_tasks(f)]
+
+
+@pytest.mark.parametrize("task", PADDED_TASKS)
+def test_every_sequence_task_has_a_padded_generator(task):
+    assert callable(getattr(memtasks.get_spec(task).generator, "padded", None)), task
+
+
+@pytest.mark.parametrize("task", [*PADDED_TASKS, "babi/qa1-v1"])
 @pytest.mark.parametrize("batch_size, batches", [(1, 40), (5, 37), (64, 3)])
 def test_stream_batches_are_collate_of_generate(task, batch_size, batches):
     """Across chunk boundaries (the first chunk holds one batch, later ones up to MAX_CHUNK),
