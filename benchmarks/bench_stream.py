@@ -3,6 +3,7 @@
     python benchmarks/bench_stream.py                 # one task per family (a few minutes)
     python benchmarks/bench_stream.py --quick         # a smoke test of the whole script
     python benchmarks/bench_stream.py --tasks ntm/copy-v1 --batches 4000
+    python benchmarks/bench_stream.py --tasks all     # every task of issue 14's families
 
 For each task, batches of 64 (``--batch-size``), Numba and torch on one thread, each figure the
 median of ``--repeats`` runs made in turn (so that a busy machine slows them all alike):
@@ -21,7 +22,9 @@ median of ``--repeats`` runs made in turn (so that a busy machine slows them all
   re-implemented here (``PytorchNTMCopy``): one length per batch, bits from
   ``np.random.binomial(1, 0.5, (L, B, 8))``, time-major float tensors, no padding, no mask.
   Every family's stream is compared with its copy loader (the reference figure of the issue),
-  the repeat-copy task also with its repeat-copy loader.
+  the repeat-copy task also with its repeat-copy loader. Episodes of other tasks are longer
+  than the copy task's (22 steps on average), so ``steps/ptntm`` also gives the ratio in time
+  steps per second (unpadded positions; the copy loader's 2L + 1 per episode).
 
 Then, for the copy task, each source again with a training step after every batch, as long as
 the plain stream's batch: a wait that leaves the core free (what a GPU step is to the host) and
@@ -61,6 +64,10 @@ TASKS = (
     "babi/qa1-v1",
 )
 BATCH = 64
+# --tasks all: issue 14's families and the NTM tasks ("for every family of this issue as well
+# as the NTM tasks"), and bAbI beside them
+FAMILIES = ("ntm", "longterm", "alstm", "ham", "recall")
+PTNTM_STEPS = 2 * 10.5 + 1  # pytorch-ntm's copy: L uniform in 1 .. 20, L + 1 steps in, L out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -198,6 +205,11 @@ def sources(task: str, batches: int, step=None) -> dict[str, Any]:
     return out
 
 
+def mean_steps(task: str) -> float:
+    """Positions per episode of ``task`` at its default knobs (over 1,024 episodes)."""
+    return memtasks.generate(task, 1024, seed=0).num_positions / 1024
+
+
 def measure(task: str, batches: int, repeats: int, step=None) -> dict[str, float]:
     """Median episodes/s of every source, the sources run in turn in each repeat."""
     made = sources(task, batches, step)
@@ -257,23 +269,29 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     os.environ.setdefault("MEMTASKS_QUIET", "1")
     known = set(memtasks.list_tasks())
+    if args.tasks == ["all"]:
+        args.tasks = [t for f in FAMILIES for t in memtasks.list_tasks(f)] + ["babi/qa1-v1"]
     tasks = [t for t in args.tasks if t in known]
     load = os.getloadavg()
     figures: dict[str, Any] = {}
     print(f"batches of {BATCH}, {args.batches} batches per figure, median of {args.repeats}; "
           f"one Numba and one torch thread; episodes/s")  # fmt: skip
-    header = (f"{'task':<26}{'generate':>10}{'before':>10}{'stream':>10}{'prefetch':>10}"
-              f"{'ptntm':>10}  stream/before  stream/ptntm  prefetch/stream")  # fmt: skip
+    header = (f"{'task':<30}{'generate':>10}{'before':>10}{'stream':>10}{'prefetch':>10}"
+              f"{'ptntm':>10}  stream/before  stream/ptntm  steps/ptntm"
+              "  prefetch/stream")  # fmt: skip
     print(header)
     for task in tasks:
         rates = measure(task, args.batches, args.repeats)
-        figures[task] = rates
+        steps = mean_steps(task)
+        figures[task] = {**rates, "mean_steps": steps}
         ntm = rates.get("pytorch-ntm repeat-copy", rates["pytorch-ntm copy"])
+        ntm_steps = rates["pytorch-ntm copy"] * PTNTM_STEPS
         print(
-            f"{task:<26}{rates['generate'] / 1e6:>9.3f}M{rates['before'] / 1e6:>9.3f}M"
+            f"{task:<30}{rates['generate'] / 1e6:>9.3f}M{rates['before'] / 1e6:>9.3f}M"
             f"{rates['stream'] / 1e6:>9.3f}M{rates['prefetch=2'] / 1e6:>9.3f}M{ntm / 1e6:>9.3f}M"
             f"  {_ratio(rates['stream'], rates['before']):>13}"
             f"  {_ratio(rates['stream'], ntm):>12}"
+            f"  {_ratio(rates['stream'] * steps, ntm_steps):>11}"
             f"  {_ratio(rates['prefetch=2'], rates['stream']):>15}",
             flush=True,
         )
