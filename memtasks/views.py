@@ -198,7 +198,8 @@ class PaddedBatches:
         # what arrays(g) reads, as plain Python values: a training loop asks for thousands of
         # batches, and NumPy scalars and dict lookups cost as much as the views themselves
         self._steps, self._starts = self.steps.tolist(), self.starts.tolist()
-        self._columns = [(k, v, self.widths[k] or 1) for k, v in self.fields.items()]
+        self._columns = [(k, v, self.widths[k] or 1, bool(self.widths[k]))
+                         for k, v in self.fields.items()]  # fmt: skip
 
     def __len__(self) -> int:
         return len(self._steps)
@@ -211,11 +212,11 @@ class PaddedBatches:
     def arrays(self, g: int) -> dict[str, np.ndarray]:
         """Batch ``g`` as ``padded`` gives it (views of the flat arrays, no copy)."""
         first, stop = self.span(g)
-        t, lo, hi = self._steps[g], self._starts[g], self._starts[g + 1]
-        out = {}
-        for name, flat, width in self._columns:
-            shape = (stop - first, t, width) if self.widths[name] else (stop - first, t)
-            out[name] = flat[lo * width : hi * width].reshape(shape)
+        b, t, lo, hi = stop - first, self._steps[g], self._starts[g], self._starts[g + 1]
+        out = {
+            name: flat[lo * width : hi * width].reshape((b, t, width) if vector else (b, t))
+            for name, flat, width, vector in self._columns
+        }
         out["lengths"] = self.lengths[first:stop]
         out["index"] = self.index[first:stop]
         return out
