@@ -22,8 +22,9 @@ answer positions right (the paper's "percentage of correct outputs", as recalled
 accuracy beside it.
 
 Each task is a pair of compiled kernels, as the other families: the first draws each episode's
-size and returns the offsets, NumPy allocates the flat arrays, the second redraws the same
-episode from the same stream and writes it in place.
+size and returns the offsets, NumPy allocates the arrays, the second redraws the same episode
+from the same stream and writes it in place: in flat arrays for ``generate``, or straight into
+the padded batches a model reads (``_kernels.two_layouts``) for the torch stream.
 
 Cards: ``data_cards/ham/<name>.md``. Tests: ``tests/test_ham_tasks.py``. Benchmark:
 ``benchmarks/bench_ham.py``.
@@ -36,13 +37,26 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit, prange
 
-from memtasks.episode import ROLE_ANSWER, ROLE_CONTEXT, ROLE_CONTROL, ROLE_QUERY, EpisodeBatch
+try:  # LLVM's cttz, from a module Numba does not promise to keep (numba 0.68 has it)
+    from numba.cpython.unsafe.numbers import trailing_zeros
+except ImportError:  # pragma: no cover - a later Numba: the same count, a bit at a time
+
+    @njit(inline="always")
+    def trailing_zeros(word):
+        count = np.uint64(0)
+        while (word & np.uint64(1)) == 0:
+            word >>= np.uint64(1)
+            count += np.uint64(1)
+        return count
+
+
+from memtasks.episode import ROLE_ANSWER, ROLE_CONTEXT, ROLE_CONTROL, ROLE_QUERY
 from memtasks.knobs import Knobs, knob
 from memtasks.metrics import TokenAccuracy
 from memtasks.registry import Layout, TaskSpec, register
-from memtasks.rng import episode_state, next_below, next_float, next_u64
+from memtasks.rng import episode_state, next_float, next_u64
 
-from ._kernels import kernel, running_sum
+from ._kernels import kernel, running_sum, two_layouts
 
 HAM = (
     "Andrychowicz & Kurach (2016), Learning Efficient Algorithms with Hierarchical Attentive "
@@ -102,12 +116,6 @@ class _HamKnobs(Knobs):
 # ---------------------------------------------------------------------------------------------
 # Compiled helpers
 # ---------------------------------------------------------------------------------------------
-@njit(inline="always")
-def _header(key, index, lo, spread):
-    """(state', the episode's length, uniform in lo .. lo + spread)."""
-    s = episode_state(key, index)
-    s, extra = next_below(s, spread + 1)
-    return s, lo + extra
 
 
 @njit(inline="always")
@@ -118,6 +126,68 @@ def _put(inputs, targets, mask, role, segment, p, token, target, r, seg):
     mask[p] = r == ROLE_ANSWER
     role[p] = r
     segment[p] = seg
+
+
+# Episodes per scratch allocation: a fill kernel allocates its scratch arrays once per chunk of
+# episodes, not per episode (an allocation costs about as much as writing a short episode).
+CHUNK = 64
+TOKENS = (None, np.int32)  # a token task's inputs and targets (``two_layouts``)
+_U1, _U2 = np.uint64(1), np.uint64(2)
+_S32, _LOW32 = np.uint64(32), np.uint64(0xFFFFFFFF)
+
+
+@njit(inline="always")
+def _bound(n):
+    """(n as uint64, the rejection threshold of ``next_below`` for n), once per kernel call:
+    ``next_below`` recomputes the threshold, a 64-bit division, at every draw."""
+    n64 = np.uint64(n)
+    return n64, ((_LOW32 + _U1) - n64) % n64
+
+
+@njit(inline="always")
+def _below(state, n64, threshold):
+    """``next_below(state, n)`` given ``_bound(n)``: the same draws, the same values."""
+    while True:
+        state, r = next_u64(state)
+        m = (r >> _S32) * n64
+        if (m & _LOW32) >= threshold:
+            return state, np.int64(m >> _S32)
+
+
+@njit(inline="always")
+def _below_any(state, n):
+    """``next_below(state, n)`` for an ``n`` that changes from draw to draw: the same draws and
+    values, the threshold (a 64-bit division) computed only for a draw it could reject: one
+    whose low half is below n (the threshold is below n)."""
+    n64 = np.uint64(n)
+    while True:
+        state, r = next_u64(state)
+        m = (r >> _S32) * n64
+        low = m & _LOW32
+        if low >= n64 or low >= ((_LOW32 + _U1) - n64) % n64:
+            return state, np.int64(m >> _S32)
+
+
+@njit(inline="always")
+def _header(key, index, lo, spread):
+    """(state', the episode's length, uniform in lo .. lo + spread)."""
+    s = episode_state(key, index)
+    s, extra = _below_any(s, spread + 1)
+    return s, lo + extra
+
+
+@njit(inline="always")
+def _answers(inputs, mask, role, segment, first, m):
+    """The inputs, mask, role and segment of ``m`` answer positions from row ``first`` (all
+    but their targets), in a loop of unsigned indices that compiles to vector stores."""
+    p = first
+    stop = first + np.uint64(m)
+    while p < stop:
+        inputs[p] = ANSWER
+        mask[p] = True
+        role[p] = ROLE_ANSWER
+        segment[p] = -1
+        p += _U1
 
 
 @kernel(weight=0.25)
@@ -139,21 +209,29 @@ REVERSE_GO = 2
 
 
 @kernel(weight=3.0)
-def _reverse_fill(key, start, n, lo, spread, values, offsets, inputs, targets, mask, role,
+def _reverse_fill(key, start, n, lo, spread, values, rows, inputs, targets, mask, role,
                   segment, length):  # fmt: skip
     base = 2 + len(REVERSE_SYMBOLS)
+    nv, tv = _bound(values)
     for b in prange(n):
         s, m = _header(key, start + b, lo, spread)
-        o = offsets[b]
+        o = np.uint64(rows[b])
         length[b] = m
+        g = o + np.uint64(m)
+        _answers(inputs, mask, role, segment, g + _U1, m)
+        # one pass: element i is also the target of answer m - 1 - i, at row g + m - i
+        p, q = o, g + np.uint64(m)
         for i in range(m):
-            s, v = next_below(s, values)
-            _put(inputs, targets, mask, role, segment, o + i, base + v, PAD, ROLE_CONTEXT, i)
-        g = o + m
+            s, v = _below(s, nv, tv)
+            inputs[p] = base + v
+            targets[p] = PAD
+            mask[p] = False
+            role[p] = ROLE_CONTEXT
+            segment[p] = i
+            targets[q] = base + v
+            p += _U1
+            q -= _U1
         _put(inputs, targets, mask, role, segment, g, REVERSE_GO, PAD, ROLE_QUERY, -1)
-        for i in range(m):
-            answer = inputs[o + m - 1 - i]
-            _put(inputs, targets, mask, role, segment, g + 1 + i, ANSWER, answer, ROLE_ANSWER, -1)
 
 
 @dataclass(frozen=True)
@@ -169,25 +247,14 @@ class ReverseKnobs(_HamKnobs):
         return Layout("int32", "int32", vocab=_vocab(REVERSE_SYMBOLS, self.values))
 
 
-def _reverse(knobs: ReverseKnobs, key, start: int, n: int) -> EpisodeBatch:
+@two_layouts
+def _reverse(knobs: ReverseKnobs, key, start: int, n: int, layout):
     lo, spread = knobs.lengths()
     offsets = _fixed_sizes(key, start, n, lo, spread, 2, 1)
-    arrays = _allocate(offsets[-1])
+    rows, arrays = layout(offsets, TOKENS, TOKENS)
     length = np.empty(n, np.int32)
-    _reverse_fill(key, start, n, lo, spread, knobs.values, offsets, *arrays, length)
-    return EpisodeBatch.from_kernel(offsets, arrays, start, meta={"length": length})
-
-
-def _allocate(total: int):
-    """Uninitialised (inputs, targets, mask, role, segment) of a token task; the kernels write
-    every element."""
-    return (
-        np.empty(total, np.int32),
-        np.empty(total, np.int32),
-        np.empty(total, np.bool_),
-        np.empty(total, np.int8),
-        np.empty(total, np.int32),
-    )
+    _reverse_fill(key, start, n, lo, spread, knobs.values, rows, *arrays, length)
+    return offsets, arrays, {"meta": {"length": length}}
 
 
 register(
@@ -213,36 +280,71 @@ SEARCH_ASK = 2
 
 
 @kernel(weight=4.0)
-def _search_fill(key, start, n, lo, spread, keys, values, offsets, inputs, targets, mask, role,
+def _search_fill(key, start, n, lo, spread, keys, values, rows, inputs, targets, mask, role,
                  segment, length, support):  # fmt: skip
     base = 2 + len(SEARCH_SYMBOLS)
-    for b in prange(n):
-        s, m = _header(key, start + b, lo, spread)
-        o = offsets[b]
-        length[b] = m
-        drawn = np.empty(m, np.int64)
-        for i in range(m):
-            s, k = next_below(s, keys)
-            drawn[i] = k
-        drawn.sort()
-        for i in range(m):
-            s, v = next_below(s, values)
-            _put(inputs, targets, mask, role, segment, o + 2 * i, base + drawn[i], PAD,
-                 ROLE_CONTEXT, i)  # fmt: skip
-            _put(inputs, targets, mask, role, segment, o + 2 * i + 1, base + v, PAD,
-                 ROLE_CONTEXT, i)  # fmt: skip
-        # the query is the key of a pair drawn uniformly (so always present); its answer is
-        # the value of the first pair with that key, where keys repeat
-        s, j = next_below(s, m)
-        q = drawn[j]
-        while j > 0 and drawn[j - 1] == q:
-            j -= 1
-        support[b] = j
-        p = o + 2 * m
-        _put(inputs, targets, mask, role, segment, p, SEARCH_ASK, PAD, ROLE_QUERY, -1)
-        _put(inputs, targets, mask, role, segment, p + 1, base + q, PAD, ROLE_QUERY, -1)
-        answer = inputs[o + 2 * j + 1]
-        _put(inputs, targets, mask, role, segment, p + 2, ANSWER, answer, ROLE_ANSWER, -1)
+    nk, tk = _bound(keys)
+    nv, tv = _bound(values)
+    longest = lo + spread
+    # few keys: the drawn keys sorted by counting them (as in _sort_fill); many: sorted
+    counting = keys <= 4 * longest + 64
+    for c in prange((n + CHUNK - 1) // CHUNK):
+        count = np.zeros(keys if counting else 0, np.int64)
+        steps = np.zeros(longest + 1, np.int64)
+        drawn = np.empty(longest, np.int64)
+        for b in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            s, m = _header(key, start + b, lo, spread)
+            o = np.uint64(rows[b])
+            length[b] = m
+            if counting:
+                for _ in range(m):
+                    s, k = _below(s, nk, tk)
+                    count[k] += 1
+                # the i-th smallest key is the number of keys k with fewer than i + 1 drawn
+                # up to k: counted without a branch (a loop over each key's repeats
+                # mispredicted about once per key)
+                run = 0
+                for k in range(keys):
+                    run += count[k]
+                    count[k] = 0
+                    steps[run] += 1
+                level = 0
+                for i in range(m):
+                    level += steps[i]
+                    steps[i] = 0
+                    drawn[i] = level
+                steps[m] = 0
+            else:
+                for i in range(m):
+                    s, k = _below(s, nk, tk)
+                    drawn[i] = k
+                sorted_keys = drawn[:m]
+                sorted_keys.sort()
+            p = o
+            for i in range(m):
+                s, v = _below(s, nv, tv)
+                inputs[p] = base + drawn[i]
+                inputs[p + _U1] = base + v
+                targets[p] = PAD
+                targets[p + _U1] = PAD
+                mask[p] = False
+                mask[p + _U1] = False
+                role[p] = ROLE_CONTEXT
+                role[p + _U1] = ROLE_CONTEXT
+                segment[p] = i
+                segment[p + _U1] = i
+                p += _U2
+            # the query is the key of a pair drawn uniformly (so always present); its answer
+            # is the value of the first pair with that key, where keys repeat
+            s, j = _below_any(s, m)
+            q = drawn[j]
+            while j > 0 and drawn[j - 1] == q:
+                j -= 1
+            support[b] = j
+            _put(inputs, targets, mask, role, segment, p, SEARCH_ASK, PAD, ROLE_QUERY, -1)
+            _put(inputs, targets, mask, role, segment, p + _U1, base + q, PAD, ROLE_QUERY, -1)
+            answer = inputs[o + np.uint64(2 * j + 1)]
+            _put(inputs, targets, mask, role, segment, p + _U2, ANSWER, answer, ROLE_ANSWER, -1)
 
 
 @dataclass(frozen=True)
@@ -260,19 +362,21 @@ class SearchKnobs(_HamKnobs):
         return Layout("int32", "int32", vocab=_vocab(SEARCH_SYMBOLS, max(self.keys, self.values)))
 
 
-def _search(knobs: SearchKnobs, key, start: int, n: int) -> EpisodeBatch:
+@two_layouts
+def _search(knobs: SearchKnobs, key, start: int, n: int, layout):
     lo, spread = knobs.lengths()
     offsets = _fixed_sizes(key, start, n, lo, spread, 2, 3)
-    arrays = _allocate(offsets[-1])
+    rows, arrays = layout(offsets, TOKENS, TOKENS)
     length, pair = np.empty(n, np.int32), np.empty(n, np.int32)
-    _search_fill(key, start, n, lo, spread, knobs.keys, knobs.values, offsets, *arrays, length,
+    _search_fill(key, start, n, lo, spread, knobs.keys, knobs.values, rows, *arrays, length,
                  pair)  # fmt: skip
+    meta = {"length": length, "pair": pair}
+    if layout.padded:  # padded batches hold no support
+        return offsets, arrays, {"meta": meta}
     # the pair that answers is the episode's supporting item (of its one answer)
     support = (np.arange(n + 1, dtype=np.int64), pair.copy())
-    meta = {"length": length, "pair": pair}
-    return EpisodeBatch.from_kernel(
-        offsets, arrays, start, support=support, support_answer=np.zeros(n, np.int32), meta=meta
-    )
+    return offsets, arrays, {"support": support, "support_answer": np.zeros(n, np.int32),
+                             "meta": meta}  # fmt: skip
 
 
 register(
@@ -297,45 +401,100 @@ MERGE_BAR, MERGE_GO = 2, 3
 
 
 @kernel(weight=8.0)
-def _merge_fill(key, start, n, lo, spread, keys, values, offsets, inputs, targets, mask, role,
+def _merge_fill(key, start, n, lo, spread, keys, values, rows, inputs, targets, mask, role,
                 segment, length, first):  # fmt: skip
     base = 2 + len(MERGE_SYMBOLS)
-    for b in prange(n):
-        s, m = _header(key, start + b, lo, spread)
-        o = offsets[b]
-        length[b] = m
-        s, a = next_below(s, m - 1)  # both sequences non-empty: a in 1 .. m-1
-        a += 1
-        first[b] = a
-        # m distinct priorities (a partial Fisher-Yates shuffle of 0 .. K-1); the first a
-        # drawn form the first sequence, the rest the second, each then sorted
-        pool = np.arange(keys)
-        for i in range(m):
-            s, j = next_below(s, keys - i)
-            j += i
-            pool[i], pool[j] = pool[j], pool[i]
-        pool[:a].sort()
-        pool[a:m].sort()
-        bar = o + 2 * a
-        for i in range(m):
-            s, v = next_below(s, values)
-            p = o + 2 * i if i < a else bar + 1 + 2 * (i - a)
-            _put(inputs, targets, mask, role, segment, p, base + pool[i], PAD, ROLE_CONTEXT, i)
-            _put(inputs, targets, mask, role, segment, p + 1, base + v, PAD, ROLE_CONTEXT, i)
-        _put(inputs, targets, mask, role, segment, bar, MERGE_BAR, PAD, ROLE_CONTROL, -1)
-        g = o + 2 * m + 1
-        _put(inputs, targets, mask, role, segment, g, MERGE_GO, PAD, ROLE_QUERY, -1)
-        x, y = 0, a  # the heads of the two sequences (indices into pool)
-        for r in range(m):
-            if y >= m or (x < a and pool[x] < pool[y]):
-                i = x
-                x += 1
+    nv, tv = _bound(values)
+    longest = lo + spread
+    # Up to many priorities per pair (the paper's 300 for 32): both sequences sorted and
+    # merged by one scan over two sets of priorities, 64 to a word, lowest bit first; more:
+    # each sorted, then merged. Distinct priorities have one order, so the episodes are the
+    # same either way.
+    scan = keys <= 64 * longest + 4096
+    words = (keys + 63) // 64 if scan else 0
+    for c in prange((n + CHUNK - 1) // CHUNK):
+        pool = np.arange(keys)  # 0 .. K-1 again after each episode (its swaps undone)
+        swaps = np.empty(longest, np.int64)
+        chosen = np.empty(longest, np.int64)  # the priorities: the first sequence, the second
+        merged = np.empty(longest, np.int64)  # the pair (index into chosen) of each answer
+        value = np.empty(longest, np.int64)
+        either = np.zeros(words, np.uint64)  # the priorities drawn
+        firsts = np.zeros(words, np.uint64)  # those of the first sequence
+        for b in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            s, m = _header(key, start + b, lo, spread)
+            o = np.uint64(rows[b])
+            length[b] = m
+            s, a = _below_any(s, m - 1)  # both sequences non-empty: a in 1 .. m-1
+            a += 1
+            first[b] = a
+            # m distinct priorities (a partial Fisher-Yates shuffle of 0 .. K-1); the first a
+            # drawn form the first sequence, the rest the second, each then sorted
+            for i in range(m):
+                s, j = _below_any(s, keys - i)
+                j += i
+                pool[i], pool[j] = pool[j], pool[i]
+                swaps[i] = j
+                chosen[i] = pool[i]  # final: later swaps reach only i + 1 onwards
+            for i in range(m - 1, -1, -1):
+                j = swaps[i]
+                pool[i], pool[j] = pool[j], pool[i]
+            if scan:
+                for i in range(m):
+                    k = np.uint64(chosen[i])
+                    bit = _U1 << (k & np.uint64(63))
+                    either[k >> np.uint64(6)] |= bit
+                    if i < a:
+                        firsts[k >> np.uint64(6)] |= bit
+                x, y, r = 0, a, 0  # the next place in each sequence, the next answer
+                for w in range(words):
+                    word, in_first = either[w], firsts[w]
+                    either[w], firsts[w] = 0, 0
+                    while word != 0:
+                        t = trailing_zeros(word)
+                        one = np.int64((in_first >> t) & _U1)
+                        i = x if one else y
+                        chosen[i] = 64 * w + np.int64(t)
+                        merged[r] = i
+                        x += one
+                        y += 1 - one
+                        r += 1
+                        word &= word - _U1
             else:
-                i = y
-                y += 1
-            p = o + 2 * i if i < a else bar + 1 + 2 * (i - a)
-            _put(inputs, targets, mask, role, segment, g + 1 + r, ANSWER, inputs[p + 1],
-                 ROLE_ANSWER, -1)  # fmt: skip
+                head, tail = chosen[:a], chosen[a:m]
+                head.sort()
+                tail.sort()
+                x, y = 0, a  # the heads of the two sequences (indices into chosen)
+                for r in range(m):
+                    if y >= m or (x < a and chosen[x] < chosen[y]):
+                        merged[r] = x
+                        x += 1
+                    else:
+                        merged[r] = y
+                        y += 1
+            p = o
+            for i in range(m):
+                if i == a:
+                    p += _U1  # the bar
+                s, v = _below(s, nv, tv)
+                inputs[p] = base + chosen[i]
+                inputs[p + _U1] = base + v
+                targets[p] = PAD
+                targets[p + _U1] = PAD
+                mask[p] = False
+                mask[p + _U1] = False
+                role[p] = ROLE_CONTEXT
+                role[p + _U1] = ROLE_CONTEXT
+                segment[p] = i
+                segment[p + _U1] = i
+                value[i] = base + v
+                p += _U2
+            bar = o + np.uint64(2 * a)
+            _put(inputs, targets, mask, role, segment, bar, MERGE_BAR, PAD, ROLE_CONTROL, -1)
+            _put(inputs, targets, mask, role, segment, p, MERGE_GO, PAD, ROLE_QUERY, -1)
+            g = p + _U1
+            _answers(inputs, mask, role, segment, g, m)
+            for r in range(m):
+                targets[g + np.uint64(r)] = value[merged[r]]
 
 
 @dataclass(frozen=True)
@@ -359,14 +518,15 @@ class MergeKnobs(_HamKnobs):
         return Layout("int32", "int32", vocab=_vocab(MERGE_SYMBOLS, max(self.keys, self.values)))
 
 
-def _merge(knobs: MergeKnobs, key, start: int, n: int) -> EpisodeBatch:
+@two_layouts
+def _merge(knobs: MergeKnobs, key, start: int, n: int, layout):
     lo, spread = knobs.lengths()
     offsets = _fixed_sizes(key, start, n, lo, spread, 3, 2)
-    arrays = _allocate(offsets[-1])
+    rows, arrays = layout(offsets, TOKENS, TOKENS)
     length, first = np.empty(n, np.int32), np.empty(n, np.int32)
-    _merge_fill(key, start, n, lo, spread, knobs.keys, knobs.values, offsets, *arrays, length,
+    _merge_fill(key, start, n, lo, spread, knobs.keys, knobs.values, rows, *arrays, length,
                 first)  # fmt: skip
-    return EpisodeBatch.from_kernel(offsets, arrays, start, meta={"length": length, "first": first})
+    return offsets, arrays, {"meta": {"length": length, "first": first}}
 
 
 register(
@@ -391,28 +551,62 @@ SORT_GO = 2
 
 
 @kernel(weight=6.0)
-def _sort_fill(key, start, n, lo, spread, keys, values, offsets, inputs, targets, mask, role,
+def _sort_fill(key, start, n, lo, spread, keys, values, rows, inputs, targets, mask, role,
                segment, length):  # fmt: skip
     base = 2 + len(SORT_SYMBOLS)
-    for b in prange(n):
-        s, m = _header(key, start + b, lo, spread)
-        o = offsets[b]
-        length[b] = m
-        order = np.empty(m, np.int64)
-        for i in range(m):
-            s, k = next_below(s, keys)
-            s, v = next_below(s, values)
-            _put(inputs, targets, mask, role, segment, o + 2 * i, base + k, PAD, ROLE_CONTEXT, i)
-            _put(inputs, targets, mask, role, segment, o + 2 * i + 1, base + v, PAD,
-                 ROLE_CONTEXT, i)  # fmt: skip
-            order[i] = k * m + i  # key first, then the input position: a stable order
-        order.sort()
-        g = o + 2 * m
-        _put(inputs, targets, mask, role, segment, g, SORT_GO, PAD, ROLE_QUERY, -1)
-        for r in range(m):
-            i = order[r] % m
-            _put(inputs, targets, mask, role, segment, g + 1 + r, ANSWER, inputs[o + 2 * i + 1],
-                 ROLE_ANSWER, -1)  # fmt: skip
+    nk, tk = _bound(keys)
+    nv, tv = _bound(values)
+    longest = lo + spread
+    # Few keys (the paper's 32 for 32 pairs): a counting sort, a pass over the pairs and one
+    # over the keys, where sorting k * m + i took most of the episode's time. Many keys: that
+    # sort. Both give the one stable order, so the episodes are the same either way.
+    counting = keys <= 4 * longest + 64
+    for c in prange((n + CHUNK - 1) // CHUNK):
+        count = np.zeros(keys if counting else 0, np.int64)
+        drawn = np.empty(longest, np.int64)  # the keys, then (sorting) k * m + i
+        value = np.empty(longest, np.int64)
+        for b in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            s, m = _header(key, start + b, lo, spread)
+            o = np.uint64(rows[b])
+            length[b] = m
+            p = o
+            for i in range(m):
+                s, k = _below(s, nk, tk)
+                s, v = _below(s, nv, tv)
+                inputs[p] = base + k
+                inputs[p + _U1] = base + v
+                targets[p] = PAD
+                targets[p + _U1] = PAD
+                mask[p] = False
+                mask[p + _U1] = False
+                role[p] = ROLE_CONTEXT
+                role[p + _U1] = ROLE_CONTEXT
+                segment[p] = i
+                segment[p + _U1] = i
+                drawn[i] = k
+                value[i] = base + v
+                p += _U2
+            _put(inputs, targets, mask, role, segment, p, SORT_GO, PAD, ROLE_QUERY, -1)
+            g = p + _U1  # the first answer
+            _answers(inputs, mask, role, segment, g, m)
+            if counting:
+                for i in range(m):
+                    count[drawn[i]] += 1
+                run = 0  # each key's first place in the output
+                for k in range(keys):
+                    run, count[k] = run + count[k], run
+                for i in range(m):
+                    r = count[drawn[i]]
+                    count[drawn[i]] = r + 1
+                    targets[g + np.uint64(r)] = value[i]
+                count[:] = 0
+            else:
+                for i in range(m):
+                    drawn[i] = drawn[i] * m + i  # key first, then the input position: stable
+                order = drawn[:m]
+                order.sort()
+                for r in range(m):
+                    targets[g + np.uint64(r)] = value[order[r] % m]
 
 
 @dataclass(frozen=True)
@@ -430,13 +624,14 @@ class SortKnobs(_HamKnobs):
         return Layout("int32", "int32", vocab=_vocab(SORT_SYMBOLS, max(self.keys, self.values)))
 
 
-def _sort(knobs: SortKnobs, key, start: int, n: int) -> EpisodeBatch:
+@two_layouts
+def _sort(knobs: SortKnobs, key, start: int, n: int, layout):
     lo, spread = knobs.lengths()
     offsets = _fixed_sizes(key, start, n, lo, spread, 3, 1)
-    arrays = _allocate(offsets[-1])
+    rows, arrays = layout(offsets, TOKENS, TOKENS)
     length = np.empty(n, np.int32)
-    _sort_fill(key, start, n, lo, spread, knobs.keys, knobs.values, offsets, *arrays, length)
-    return EpisodeBatch.from_kernel(offsets, arrays, start, meta={"length": length})
+    _sort_fill(key, start, n, lo, spread, knobs.keys, knobs.values, rows, *arrays, length)
+    return offsets, arrays, {"meta": {"length": length}}
 
 
 register(
@@ -461,33 +656,41 @@ ADD_PLUS, ADD_EQUALS = 2, 3
 
 
 @kernel(weight=4.0)
-def _add_fill(key, start, n, lo, spread, offsets, inputs, targets, mask, role, segment, length,
+def _add_fill(key, start, n, lo, spread, rows, inputs, targets, mask, role, segment, length,
               carries):  # fmt: skip
     zero = 2 + len(ADD_SYMBOLS)  # the word "0"; "1" follows it
     for b in prange(n):
         s, m = _header(key, start + b, lo, spread)
-        o = offsets[b]
+        o = np.uint64(rows[b])
         length[b] = m
-        plus, equals = o + m, o + 2 * m + 1
+        um = np.uint64(m)
+        plus, equals = o + um, o + _U2 * um + _U1
         word = np.uint64(0)
+        p = o
         for i in range(2 * m):  # the bits of both numbers, 64 to a draw
             if i % 64 == 0:
                 s, word = next_u64(s)
-            bit = np.int32(word & np.uint64(1))
-            word = word >> np.uint64(1)
-            p = o + i if i < m else plus + 1 + (i - m)
-            _put(inputs, targets, mask, role, segment, p, zero + bit, PAD, ROLE_CONTEXT, i)
+            if i == m:
+                p += _U1  # the plus
+            inputs[p] = zero + np.int32(word & _U1)
+            targets[p] = PAD
+            mask[p] = False
+            role[p] = ROLE_CONTEXT
+            segment[p] = i
+            word = word >> _U1
+            p += _U1
         _put(inputs, targets, mask, role, segment, plus, ADD_PLUS, PAD, ROLE_CONTROL, -1)
         _put(inputs, targets, mask, role, segment, equals, ADD_EQUALS, PAD, ROLE_QUERY, -1)
+        _answers(inputs, mask, role, segment, equals + _U1, m + 1)
         carry, count = 0, 0
         for i in range(m + 1):
             total = carry
             if i < m:
-                total += inputs[o + i] - zero + inputs[plus + 1 + i] - zero
+                ui = np.uint64(i)
+                total += inputs[o + ui] - zero + inputs[plus + _U1 + ui] - zero
             carry = total >> 1
             count += carry
-            _put(inputs, targets, mask, role, segment, equals + 1 + i, ANSWER, zero + (total & 1),
-                 ROLE_ANSWER, -1)  # fmt: skip
+            targets[equals + _U1 + np.uint64(i)] = zero + (total & 1)
         carries[b] = count
 
 
@@ -503,14 +706,14 @@ class AddKnobs(_HamKnobs):
         return Layout("int32", "int32", vocab=_vocab(ADD_SYMBOLS, 2))
 
 
-def _add(knobs: AddKnobs, key, start: int, n: int) -> EpisodeBatch:
+@two_layouts
+def _add(knobs: AddKnobs, key, start: int, n: int, layout):
     lo, spread = knobs.lengths()
     offsets = _fixed_sizes(key, start, n, lo, spread, 3, 3)
-    arrays = _allocate(offsets[-1])
+    rows, arrays = layout(offsets, TOKENS, TOKENS)
     length, carries = np.empty(n, np.int32), np.empty(n, np.int32)
-    _add_fill(key, start, n, lo, spread, offsets, *arrays, length, carries)
-    meta = {"length": length, "carries": carries}
-    return EpisodeBatch.from_kernel(offsets, arrays, start, meta=meta)
+    _add_fill(key, start, n, lo, spread, rows, *arrays, length, carries)
+    return offsets, arrays, {"meta": {"length": length, "carries": carries}}
 
 
 register(
@@ -618,64 +821,68 @@ def _heap_pop(heap, size):
 
 
 @kernel(weight=4.0)
-def _ops_fill(key, start, n, lo, spread, push_prob, op, values, priorities, offsets,
+def _ops_fill(key, start, n, lo, spread, push_prob, op, values, priorities, rows,
               answer_offsets, inputs, targets, mask, role, segment, support, support_answer,
               length, pops_out, depth):  # fmt: skip
     base = 4  # <pad>, <answer>, the push word, the pop word
-    for b in prange(n):
-        s, vs, m = _ops_header(key, start + b, lo, spread)
-        o = offsets[b]
-        length[b] = m
+    nv, tv = _bound(values)
+    npr, tpr = _bound(priorities)
+    longest = lo + spread
+    for c in prange((n + CHUNK - 1) // CHUNK):
         # pushed[j]: where push j's value token is; held: the pushes still inside, as a stack
         # (top last), a queue (from head) or a max-heap of (priority, earliest first)
-        pushed = np.empty(m, np.int64)
-        held = np.empty(m, np.int64)
-        head, size, pushes, pops, deepest = 0, 0, 0, 0, 0
-        p = o
-        for k in range(m):
-            s, push = _decide(s, size, k, m, pops, push_prob)
-            if push:
-                vs, v = next_below(vs, values)
-                _put(inputs, targets, mask, role, segment, p, PUSH_WORD, PAD, ROLE_CONTEXT,
-                     pushes)  # fmt: skip
-                _put(inputs, targets, mask, role, segment, p + 1, base + v, PAD, ROLE_CONTEXT,
-                     pushes)  # fmt: skip
-                pushed[pushes] = p + 1
-                p += 2
-                if op == OP_PRIORITY:
-                    vs, pr = next_below(vs, priorities)
-                    _put(inputs, targets, mask, role, segment, p, base + pr, PAD, ROLE_CONTEXT,
-                         pushes)  # fmt: skip
-                    p += 1
-                    # higher priority first, then the earlier insert (m - j is in 1 .. m)
-                    _heap_push(held, size, pr * (m + 1) + (m - pushes))
-                elif op == OP_QUEUE:
-                    held[head + size] = pushes
+        pushed = np.empty(longest, np.uint64)
+        held = np.empty(longest, np.int64)
+        for b in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            s, vs, m = _ops_header(key, start + b, lo, spread)
+            length[b] = m
+            head, size, pushes, pops, deepest = 0, 0, 0, 0, 0
+            p = np.uint64(rows[b])
+            for k in range(m):
+                s, push = _decide(s, size, k, m, pops, push_prob)
+                if push:
+                    vs, v = _below(vs, nv, tv)
+                    _put(inputs, targets, mask, role, segment, p, PUSH_WORD, PAD,
+                         ROLE_CONTEXT, pushes)  # fmt: skip
+                    _put(inputs, targets, mask, role, segment, p + _U1, base + v, PAD,
+                         ROLE_CONTEXT, pushes)  # fmt: skip
+                    pushed[pushes] = p + _U1
+                    p += _U2
+                    if op == OP_PRIORITY:
+                        vs, pr = _below(vs, npr, tpr)
+                        _put(inputs, targets, mask, role, segment, p, base + pr, PAD,
+                             ROLE_CONTEXT, pushes)  # fmt: skip
+                        p += _U1
+                        # higher priority first, then the earlier insert (m - j is in 1 .. m)
+                        _heap_push(held, size, pr * (m + 1) + (m - pushes))
+                    elif op == OP_QUEUE:
+                        held[head + size] = pushes
+                    else:
+                        held[size] = pushes
+                    pushes += 1
+                    size += 1
+                    deepest = max(deepest, size)
                 else:
-                    held[size] = pushes
-                pushes += 1
-                size += 1
-                deepest = max(deepest, size)
-            else:
-                if op == OP_PRIORITY:
-                    top, _ = _heap_pop(held, size)
-                    j = m - top % (m + 1)
-                elif op == OP_QUEUE:
-                    j = held[head]
-                    head += 1
-                else:
-                    j = held[size - 1]
-                size -= 1
-                _put(inputs, targets, mask, role, segment, p, POP_WORD, PAD, ROLE_QUERY, -1)
-                _put(inputs, targets, mask, role, segment, p + 1, ANSWER, inputs[pushed[j]],
-                     ROLE_ANSWER, -1)  # fmt: skip
-                p += 2
-                a = answer_offsets[b] + pops
-                support[a] = j  # the push whose value this pop returns
-                support_answer[a] = pops
-                pops += 1
-        pops_out[b] = pops
-        depth[b] = deepest
+                    if op == OP_PRIORITY:
+                        top, _ = _heap_pop(held, size)
+                        j = m - top % (m + 1)
+                    elif op == OP_QUEUE:
+                        j = held[head]
+                        head += 1
+                    else:
+                        j = held[size - 1]
+                    size -= 1
+                    _put(inputs, targets, mask, role, segment, p, POP_WORD, PAD, ROLE_QUERY,
+                         -1)  # fmt: skip
+                    _put(inputs, targets, mask, role, segment, p + _U1, ANSWER,
+                         inputs[pushed[j]], ROLE_ANSWER, -1)  # fmt: skip
+                    p += _U2
+                    a = answer_offsets[b] + pops
+                    support[a] = j  # the push whose value this pop returns
+                    support_answer[a] = pops
+                    pops += 1
+            pops_out[b] = pops
+            depth[b] = deepest
 
 
 @dataclass(frozen=True)
@@ -719,21 +926,23 @@ class PriorityQueueKnobs(_StructureKnobs):
 def _structure(op: int):
     push_len = 3 if op == OP_PRIORITY else 2  # the word, the value (, the priority)
 
-    def generate(knobs: _StructureKnobs, key, start: int, n: int) -> EpisodeBatch:
+    @two_layouts
+    def generate(knobs: _StructureKnobs, key, start: int, n: int, layout):
         lo, spread = knobs.lengths()
         offsets, answer_offsets = _ops_sizes(key, start, n, lo, spread, knobs.push_prob,
                                              push_len)  # fmt: skip
-        arrays = _allocate(offsets[-1])
+        rows, arrays = layout(offsets, TOKENS, TOKENS)
+        # padded batches hold no support: the kernel writes it to scratch then
         support = np.empty(answer_offsets[-1], np.int32)
         support_answer = np.empty(answer_offsets[-1], np.int32)
         length, pops, depth = (np.empty(n, np.int32) for _ in range(3))
         priorities = getattr(knobs, "priorities", 1)
         _ops_fill(key, start, n, lo, spread, knobs.push_prob, op, knobs.values, priorities,
-                  offsets, answer_offsets, *arrays, support, support_answer, length, pops,
+                  rows, answer_offsets, *arrays, support, support_answer, length, pops,
                   depth)  # fmt: skip
         meta = {"length": length, "pops": pops, "depth": depth}
-        return EpisodeBatch.from_kernel(offsets, arrays, start, support=(answer_offsets, support),
-                                        support_answer=support_answer, meta=meta)  # fmt: skip
+        return offsets, arrays, {"support": (answer_offsets, support),
+                                 "support_answer": support_answer, "meta": meta}  # fmt: skip
 
     return generate
 

@@ -22,7 +22,7 @@ from memtasks.knobs import Knobs, knob
 from memtasks.metrics import AnswerMetric
 from memtasks.registry import Layout, TaskSpec, register
 
-from .._kernels import Kernel
+from .._kernels import FlatLayout, Kernel
 from . import _story
 from ._filler import filler_sentences
 from ._text import Text, TextTables
@@ -196,6 +196,20 @@ class Driver:
             ) from None
 
     def generate(self, task_id: str, world: World, key, start: int, n: int) -> EpisodeBatch:
+        offsets, arrays, extras = self.write(task_id, world, key, start, n, FlatLayout())
+        return EpisodeBatch.from_kernel(offsets, arrays, start, **extras)
+
+    def write(self, task_id: str, world: World, key, start: int, n: int, layout):
+        """The two passes, for ``_kernels.two_layouts``: the sizes pass draws the offsets,
+        ``layout`` gives the arrays and each episode's first row, and the fill pass renders
+        episode b from ``rows[b]`` on (it reads no other offset, so given the padded rows it
+        writes padded batches; the support goes to arrays of its own either way). Returns
+        ``(offsets, arrays, extras)``, ``extras`` the keywords of ``EpisodeBatch.from_kernel``.
+
+        The bAbI tasks use the flat layout only (``generate``): a padded one would compile
+        each task's driver a second time (tens of seconds, for int64 arrays) to gain little,
+        their stream being bound by generating the stories (``benchmarks/bench_stream.py``).
+        """
         t = world.text
         width = _story.ANSWERS + world.a_max + world.s_max
         tables = (
@@ -219,41 +233,28 @@ class Driver:
                 f"{task_id}: no story meeting these knobs was found in {MAX_TRIES} tries "
                 f"(episode {bad}); loosen min_distance/max_distance or the task's own knobs"
             )
-        total = int(offsets[-1])
-        arrays = (
-            np.empty(total, np.int32),  # inputs
-            np.empty(total, np.int32),  # targets
-            np.empty(total, np.bool_),  # mask
-            np.empty(total, np.int8),  # role
-            np.empty(total, np.int32),  # segment
-        )
+        rows, arrays = layout(offsets, (None, np.int32), (None, np.int32))
         support = np.empty(int(support_offsets[-1]), np.int32)
         support_answer = np.empty(len(support), np.int32)
         n_statements = np.empty(n, np.int32)
         q_template = np.empty((n, world.q_max), np.int32)
         q_distance = np.empty((n, world.q_max), np.int32)
         self._run(
-            task_id, world, key, start, n, True, *tables, offsets, *arrays, support_offsets,
+            task_id, world, key, start, n, True, *tables, rows, *arrays, support_offsets,
             support, support_answer, n_statements, q_template, q_distance, ok,
         )  # fmt: skip
-        n_questions = (q_template >= 0).sum(axis=1).astype(np.int32)
-        return EpisodeBatch.from_kernel(
-            offsets,
-            arrays,
-            start,
-            support=(support_offsets, support),
-            support_answer=support_answer,
-            meta={
-                # which task each story is of, so that joint training sets of several tasks
-                # (concatenated batches) keep it: the bAbI task number, 0 for other tasks
-                "task": np.full(n, self.number, np.int8),
-                "statements": n_statements,
-                "questions": n_questions,
-                "question_template": q_template,
-                "support_distance": q_distance,
-            },
-            task=task_id,
-        )
+        meta = {
+            # which task each story is of, so that joint training sets of several tasks
+            # (concatenated batches) keep it: the bAbI task number, 0 for other tasks
+            "task": np.full(n, self.number, np.int8),
+            "statements": n_statements,
+            "questions": (q_template >= 0).sum(axis=1).astype(np.int32),
+            "question_template": q_template,
+            "support_distance": q_distance,
+        }
+        extras = dict(support=(support_offsets, support), support_answer=support_answer,
+                      meta=meta, task=task_id)  # fmt: skip
+        return offsets, arrays, extras
 
 
 def babi_task(

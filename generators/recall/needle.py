@@ -47,7 +47,7 @@ from memtasks.metrics import AnswerMetric
 from memtasks.registry import Layout, TaskSpec, register
 from memtasks.rng import next_below
 
-from .._kernels import Kernel, njit
+from .._kernels import Kernel, njit, two_layouts
 from ..babi import _story
 from ..babi._filler import filler_sentences
 from ..babi._story import (
@@ -476,23 +476,29 @@ def build(k: NeedleKnobs) -> World:
 
 
 class _NeedleDriver(Driver):
-    """bAbI's driver with this task's story function bound in, under this task's name."""
+    """bAbI's driver with this task's story function bound in, under this task's name; it
+    writes flat episodes or padded batches (``write``)."""
 
     def __init__(self) -> None:
         self.number = 0  # meta "task": not a bAbI task
         self.kernel = Kernel(_story.episodes, 4.0, "recall_needle", {"story": story}, last=True)
 
+    def write(self, task_id: str, world: World, key, start: int, n: int, layout):
+        """bAbI's two passes (``Driver.write``), into either layout."""
+        offsets, arrays, extras = super().write(task_id, world, key, start, n, layout)
+        # bAbI's meta minus what means nothing here (the bAbI task number, template ids): left
+        # are `statements` (haystack and needle sentences), `questions` and, per question,
+        # `support_distance` (sentences from the question back to its key's earliest needle)
+        del extras["meta"]["task"], extras["meta"]["question_template"]
+        return offsets, arrays, extras
+
 
 _driver = _NeedleDriver()
 
 
-def generate(k: NeedleKnobs, key, start: int, n: int):
-    batch = _driver.generate(TASK_ID, build(k), key, start, n)
-    # bAbI's meta minus what means nothing here (the bAbI task number, template ids): left are
-    # `statements` (haystack and needle sentences), `questions` and, per question,
-    # `support_distance` (sentences from the question back to its key's earliest needle)
-    del batch.meta["task"], batch.meta["question_template"]
-    return batch
+@two_layouts
+def generate(k: NeedleKnobs, key, start: int, n: int, layout):
+    return _driver.write(TASK_ID, build(k), key, start, n, layout)
 
 
 def layout(k: NeedleKnobs) -> Layout:

@@ -18,7 +18,9 @@ marker), which is where the source's shifted labels put it, so a model reads the
 as on the source's tensors. Token ids are the source's, except that the source's id 0, which
 memtasks keeps for padding (never read), is moved one past its vocabulary: id ``vocab_size``
 (zoology's filler 0, S4's noise 0, MAD's key 0). Every episode has the same length, so there is
-no sizes pass: NumPy allocates the flat arrays from the knobs and one fill kernel writes them.
+no sizes pass: one fill kernel writes each episode from its first row on, into the flat arrays
+of ``generate`` or (``two_layouts``) straight into the padded batches of the torch stream (one
+length: no padding, int64 tokens).
 Per-episode scratch (the power-law sampler's tree, the fuzzy recall's key table) lives for one
 chunk of episodes, so memory per episode does not grow with the batch.
 
@@ -43,7 +45,7 @@ from memtasks.metrics import TokenAccuracy
 from memtasks.registry import Layout, TaskSpec, get_spec, register
 from memtasks.rng import episode_state, mix64, next_below, next_float, next_u64
 
-from .._kernels import EpisodesMemoryError, allocate, kernel
+from .._kernels import EpisodesMemoryError, kernel, two_layouts
 from .._kernels import njit as cached_njit
 
 ZOOLOGY = (
@@ -78,10 +80,7 @@ SMALL = 64  # up to this many distinct draws, rejection compares with the earlie
 # ---------------------------------------------------------------------------------------------
 # Shared pieces
 # ---------------------------------------------------------------------------------------------
-def _token_arrays(total: int):
-    """Uninitialised (inputs, targets, mask, role, segment) for ``total`` token positions."""
-    inputs, targets, mask, role, segment = allocate(total, (1, np.int32), (1, np.int32))
-    return inputs.reshape(total), targets.reshape(total), mask, role, segment
+TOKENS = (None, np.int32)  # a token task's inputs and targets, for ``two_layouts``' layout
 
 
 def _fixed_offsets(n: int, length: int) -> np.ndarray:
@@ -389,7 +388,7 @@ def _power_law_slots(s, count, p, threshold, alias, tree, top, work, slot_pair):
 
 @kernel(weight=12.0)
 def _mqar_fill(key, start, n, vocab, length, pairs, passes, random_fill, probs, threshold,
-               alias, tree, top, inputs, targets, mask, role, segment, gaps):  # fmt: skip
+               alias, tree, top, rows, inputs, targets, mask, role, segment, gaps):  # fmt: skip
     half = vocab // 2
     context = 2 * pairs * passes
     slots = (length - context) // 2
@@ -401,7 +400,7 @@ def _mqar_fill(key, start, n, vocab, length, pairs, passes, random_fill, probs, 
         pool = np.empty(vocab - half if 2 * pairs > half - 1 else 0, np.int64)
         for b in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
             s = episode_state(key, start + b)
-            o = b * length
+            o = rows[b]
             # keys without replacement from 1 .. V/2 - 1, values from V/2 .. V - 1 (zoology)
             s = _distinct(s, inputs, o, 2, pairs, 1, half - 1, seen, pool)
             s = _distinct(s, inputs, o + 1, 2, pairs, half, vocab - half, seen, pool)
@@ -436,15 +435,16 @@ def _mqar_fill(key, start, n, vocab, length, pairs, passes, random_fill, probs, 
                     gaps[b, j] = g
 
 
-def _mqar(knobs: MqarKnobs, key, start: int, n: int) -> EpisodeBatch:
+@two_layouts
+def _mqar(knobs: MqarKnobs, key, start: int, n: int, layout):
     length, pairs = knobs.input_seq_len, knobs.num_kv_pairs
     tables = _power_law_tables(knobs.slots, knobs.power_a)
     offsets = _fixed_offsets(n, length)
-    arrays = _token_arrays(n * length)
+    rows, arrays = layout(offsets, TOKENS, TOKENS)
     gaps = np.empty((n, pairs), np.int32)
     _mqar_fill(key, start, n, knobs.vocab_size, length, pairs, knobs.num_passes,
-               knobs.random_non_queries, *tables, *arrays, gaps)  # fmt: skip
-    return EpisodeBatch.from_kernel(offsets, arrays, start, meta={"gaps": gaps})
+               knobs.random_non_queries, *tables, rows, *arrays, gaps)  # fmt: skip
+    return offsets, arrays, {"meta": {"gaps": gaps}}
 
 
 # zoology's multiquery_ar arguments that are ours; the others are its bookkeeping
@@ -574,15 +574,15 @@ def copy_vocab(vocab_size: int) -> tuple[str, ...]:
 
 
 @kernel(weight=200.0)
-def _copy_fill(key, start, n, vocab, length, count, inputs, targets, mask, role, segment,
-               first, last):  # fmt: skip
+def _copy_fill(key, start, n, vocab, length, count, rows, inputs, targets, mask, role,
+               segment, first, last):  # fmt: skip
     region = length - count
     noise = vocab
     for c in prange((n + CHUNK - 1) // CHUNK):
         pos = np.empty(count, np.int64)
         for b in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
             s = episode_state(key, start + b)
-            o = b * length
+            o = rows[b]
             _fill(inputs, o, o + region, noise)
             _fill(targets, o, o + region, 0)
             _fill(mask, o, o + region, False)
@@ -621,14 +621,15 @@ def _copy_fill(key, start, n, vocab, length, count, inputs, targets, mask, role,
             last[b] = pos[count - 1]
 
 
-def _selective_copy(knobs: SelectiveCopyKnobs, key, start: int, n: int) -> EpisodeBatch:
+@two_layouts
+def _selective_copy(knobs: SelectiveCopyKnobs, key, start: int, n: int, layout):
     length = knobs.seq_len
     offsets = _fixed_offsets(n, length)
-    arrays = _token_arrays(n * length)
+    rows, arrays = layout(offsets, TOKENS, TOKENS)
     first, last = np.empty(n, np.int32), np.empty(n, np.int32)
-    _copy_fill(key, start, n, knobs.vocab_size, length, knobs.num_tokens_to_copy, *arrays,
+    _copy_fill(key, start, n, knobs.vocab_size, length, knobs.num_tokens_to_copy, rows, *arrays,
                first, last)  # fmt: skip
-    return EpisodeBatch.from_kernel(offsets, arrays, start, meta={"first": first, "last": last})
+    return offsets, arrays, {"meta": {"first": first, "last": last}}
 
 
 register(
@@ -691,14 +692,13 @@ def induction_vocab(vocab_size: int) -> tuple[str, ...]:
 
 
 @kernel(weight=12.0)
-def _induction_fill(key, start, n, vocab, length, triggers, span, inputs, targets, mask, role,
-                    segment, first, kept):  # fmt: skip
-    total = length + span
+def _induction_fill(key, start, n, vocab, length, triggers, span, rows, inputs, targets, mask,
+                    role, segment, first, kept):  # fmt: skip
     for c in prange((n + CHUNK - 1) // CHUNK):
         pos = np.empty(triggers, np.int64)
         for b in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
             s = episode_state(key, start + b)
-            o = b * total
+            o = rows[b]
             s = _uniform_tokens(s, inputs, o, length, vocab - 2, 2)
             _fill(targets, o, o + length, 0)
             _fill(mask, o, o + length, False)
@@ -738,16 +738,15 @@ def _induction_fill(key, start, n, vocab, length, triggers, span, inputs, target
                 segment[a] = -1
 
 
-def _induction(knobs: InductionKnobs, key, start: int, n: int) -> EpisodeBatch:
+@two_layouts
+def _induction(knobs: InductionKnobs, key, start: int, n: int, layout):
     total = knobs.seq_len + knobs.induction_len
     offsets = _fixed_offsets(n, total)
-    arrays = _token_arrays(n * total)
+    rows, arrays = layout(offsets, TOKENS, TOKENS)
     first, kept = np.empty(n, np.int32), np.empty(n, np.int32)
     _induction_fill(key, start, n, knobs.vocab_size, knobs.seq_len, knobs.num_triggers,
-                    knobs.induction_len, *arrays, first, kept)  # fmt: skip
-    return EpisodeBatch.from_kernel(
-        offsets, arrays, start, meta={"trigger": first, "triggers": kept}
-    )
+                    knobs.induction_len, rows, *arrays, first, kept)  # fmt: skip
+    return offsets, arrays, {"meta": {"trigger": first, "triggers": kept}}
 
 
 register(
@@ -829,7 +828,7 @@ def mad_vocab(vocab_size: int, noise: int, pad: bool) -> tuple[str, ...]:
 
 
 @kernel(weight=6.0)
-def _noisy_fill(key, start, n, vocab, length, noise, frac, inputs, targets, mask, role,
+def _noisy_fill(key, start, n, vocab, length, noise, frac, rows, inputs, targets, mask, role,
                 segment, noise_slots, queries):  # fmt: skip
     plain = vocab - noise
     keys = plain // 2
@@ -841,7 +840,7 @@ def _noisy_fill(key, start, n, vocab, length, noise, frac, inputs, targets, mask
         shown = np.empty(keys, np.int64)  # distinct keys shown, in order (the probe's choice)
         for b in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
             s = episode_state(key, start + b)
-            o = b * total
+            o = rows[b]
             for k in range(keys):
                 value_of[k] = -1
             n_shown = 0
@@ -906,15 +905,15 @@ def _noisy_fill(key, start, n, vocab, length, noise, frac, inputs, targets, mask
             queries[b] = n_queries + 1
 
 
-def _noisy(knobs: NoisyRecallKnobs, key, start: int, n: int) -> EpisodeBatch:
+@two_layouts
+def _noisy(knobs: NoisyRecallKnobs, key, start: int, n: int, layout):
     total = knobs.seq_len - 1
     offsets = _fixed_offsets(n, total)
-    arrays = _token_arrays(n * total)
+    rows, arrays = layout(offsets, TOKENS, TOKENS)
     noise_slots, queries = np.empty(n, np.int32), np.empty(n, np.int32)
     _noisy_fill(key, start, n, knobs.vocab_size, knobs.seq_len, knobs.noise_vocab_size,
-                knobs.frac_noise, *arrays, noise_slots, queries)  # fmt: skip
-    meta = {"noise_slots": noise_slots, "queries": queries}
-    return EpisodeBatch.from_kernel(offsets, arrays, start, meta=meta)
+                knobs.frac_noise, rows, *arrays, noise_slots, queries)  # fmt: skip
+    return offsets, arrays, {"meta": {"noise_slots": noise_slots, "queries": queries}}
 
 
 register(
@@ -1049,7 +1048,7 @@ def _put_motif(tok, lab, base_role, seg, c, buf, size, vocab, labelled, role, it
 
 @kernel(weight=10.0)
 def _fuzzy_fill(key, start, n, vocab, length, kmax, vmax, noise, frac, fixed_keys, cap,
-                inputs, targets, mask, role, segment, pads, pairs):  # fmt: skip
+                rows, inputs, targets, mask, role, segment, pads, pairs):  # fmt: skip
     plain = vocab - 1 - noise
     keys = plain // 2
     values = plain - keys
@@ -1150,7 +1149,7 @@ def _fuzzy_fill(key, start, n, vocab, length, kmax, vmax, noise, frac, fixed_key
             cl = _put_motif(tok, lab, base_role, seg, cl, pv, vp, vocab, True, ROLE_CONTEXT, -1)
             # left padding to length + 1, then MAD's shift: inputs[:-1], labels[1:]
             left = length + 1 - cl
-            o = b * length
+            o = rows[b]
             for t in range(length):
                 a = o + t
                 if t < left:
@@ -1176,16 +1175,17 @@ def _fuzzy_fill(key, start, n, vocab, length, kmax, vmax, noise, frac, fixed_key
             pairs[b] = item + 1
 
 
-def _fuzzy(knobs: FuzzyRecallKnobs, key, start: int, n: int) -> EpisodeBatch:
+@two_layouts
+def _fuzzy(knobs: FuzzyRecallKnobs, key, start: int, n: int, layout):
     length = knobs.seq_len
     cap = 1 << (length + 4).bit_length()  # more than twice the keys an episode can hold
     offsets = _fixed_offsets(n, length)
-    arrays = _token_arrays(n * length)
+    rows, arrays = layout(offsets, TOKENS, TOKENS)
     pads, pairs = np.empty(n, np.int32), np.empty(n, np.int32)
     _fuzzy_fill(key, start, n, knobs.vocab_size, length, knobs.k_motif_size,
                 knobs.v_motif_size, knobs.noise_vocab_size, knobs.frac_noise,
-                knobs.max_size_keys, cap, *arrays, pads, pairs)  # fmt: skip
-    return EpisodeBatch.from_kernel(offsets, arrays, start, meta={"pad": pads, "pairs": pairs})
+                knobs.max_size_keys, cap, rows, *arrays, pads, pairs)  # fmt: skip
+    return offsets, arrays, {"meta": {"pad": pads, "pairs": pairs}}
 
 
 register(
