@@ -250,6 +250,37 @@ def test_arithmetic_extrapolate_operands_are_longer_than_the_papers():
     assert min(longer.meta["a"].min(), longer.meta["b"].min()) >= 10**8
 
 
+# -- the padded generators ------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "task, knobs",
+    [
+        ("episodic-copy", {"delay": 1, "positions": 3, "symbols": 2}),
+        ("xml", {"length": 40, "max_depth": 3, "max_name": 3, "indent": False}),
+        ("xml", {"length": 1, "max_depth": 1, "min_name": 2, "max_name": 2}),
+        ("variable-assignment", {"max_assignments": 30, "max_name": 2, "values": 3}),
+        ("arithmetic", {"min_digits": 1, "max_digits": 18, "difference_rate": 0.9}),
+    ],
+)
+@pytest.mark.parametrize("batch_size", [1, 3, 64])
+def test_the_padded_generator_writes_the_padded_episodes(task, knobs, batch_size):
+    """The fill kernels write straight into padded batches (episodes of uneven lengths, a last
+    short batch) exactly what padding the generated episodes gives, meta included."""
+    from memtasks import views
+
+    spec = memtasks.get_spec(f"alstm/{task}-v1")
+    k = spec.knobs(**knobs)
+    key = spec.key(k, 5, "train")
+    got = views.padded_batches(spec, k, key, 3, 70, batch_size)
+    flat = spec.generator(k, key, 3, 70)
+    expected = views.pad_batches(flat, batch_size)
+    for name, want in expected.fields.items():
+        assert got.fields[name].dtype == want.dtype and np.array_equal(got.fields[name], want)
+    assert np.array_equal(got.steps, expected.steps)
+    assert sorted(got.meta) == sorted(flat.meta)
+    for name, want in flat.meta.items():
+        assert np.array_equal(got.meta[name], want), name
+
+
 # -- the metric, the models, show, and bad knobs -------------------------------------------------
 @pytest.mark.parametrize("task", TASKS)
 def test_bits_per_character_counts_only_the_scored_characters(task):
