@@ -54,7 +54,14 @@ from memtasks.episode import ROLE_ANSWER, ROLE_CONTEXT, ROLE_CONTROL, ROLE_QUERY
 from memtasks.knobs import Knobs, knob
 from memtasks.metrics import TokenAccuracy
 from memtasks.registry import Layout, TaskSpec, register
-from memtasks.rng import episode_state, next_float, next_u64
+from memtasks.rng import (
+    below_bound,
+    episode_state,
+    next_below_lazy,
+    next_below_with,
+    next_float,
+    next_u64,
+)
 
 from ._kernels import kernel, running_sum, two_layouts
 
@@ -133,46 +140,13 @@ def _put(inputs, targets, mask, role, segment, p, token, target, r, seg):
 CHUNK = 64
 TOKENS = (None, np.int32)  # a token task's inputs and targets (``two_layouts``)
 _U1, _U2 = np.uint64(1), np.uint64(2)
-_S32, _LOW32 = np.uint64(32), np.uint64(0xFFFFFFFF)
-
-
-@njit(inline="always")
-def _bound(n):
-    """(n as uint64, the rejection threshold of ``next_below`` for n), once per kernel call:
-    ``next_below`` recomputes the threshold, a 64-bit division, at every draw."""
-    n64 = np.uint64(n)
-    return n64, ((_LOW32 + _U1) - n64) % n64
-
-
-@njit(inline="always")
-def _below(state, n64, threshold):
-    """``next_below(state, n)`` given ``_bound(n)``: the same draws, the same values."""
-    while True:
-        state, r = next_u64(state)
-        m = (r >> _S32) * n64
-        if (m & _LOW32) >= threshold:
-            return state, np.int64(m >> _S32)
-
-
-@njit(inline="always")
-def _below_any(state, n):
-    """``next_below(state, n)`` for an ``n`` that changes from draw to draw: the same draws and
-    values, the threshold (a 64-bit division) computed only for a draw it could reject: one
-    whose low half is below n (the threshold is below n)."""
-    n64 = np.uint64(n)
-    while True:
-        state, r = next_u64(state)
-        m = (r >> _S32) * n64
-        low = m & _LOW32
-        if low >= n64 or low >= ((_LOW32 + _U1) - n64) % n64:
-            return state, np.int64(m >> _S32)
 
 
 @njit(inline="always")
 def _header(key, index, lo, spread):
     """(state', the episode's length, uniform in lo .. lo + spread)."""
     s = episode_state(key, index)
-    s, extra = _below_any(s, spread + 1)
+    s, extra = next_below_lazy(s, spread + 1)
     return s, lo + extra
 
 
@@ -212,7 +186,7 @@ REVERSE_GO = 2
 def _reverse_fill(key, start, n, lo, spread, values, rows, inputs, targets, mask, role,
                   segment, length):  # fmt: skip
     base = 2 + len(REVERSE_SYMBOLS)
-    nv, tv = _bound(values)
+    nv, tv = below_bound(values)
     for b in prange(n):
         s, m = _header(key, start + b, lo, spread)
         o = np.uint64(rows[b])
@@ -222,7 +196,7 @@ def _reverse_fill(key, start, n, lo, spread, values, rows, inputs, targets, mask
         # one pass: element i is also the target of answer m - 1 - i, at row g + m - i
         p, q = o, g + np.uint64(m)
         for i in range(m):
-            s, v = _below(s, nv, tv)
+            s, v = next_below_with(s, nv, tv)
             inputs[p] = base + v
             targets[p] = PAD
             mask[p] = False
@@ -283,8 +257,8 @@ SEARCH_ASK = 2
 def _search_fill(key, start, n, lo, spread, keys, values, rows, inputs, targets, mask, role,
                  segment, length, support):  # fmt: skip
     base = 2 + len(SEARCH_SYMBOLS)
-    nk, tk = _bound(keys)
-    nv, tv = _bound(values)
+    nk, tk = below_bound(keys)
+    nv, tv = below_bound(values)
     longest = lo + spread
     # few keys: the drawn keys sorted by counting them (as in _sort_fill); many: sorted
     counting = keys <= 4 * longest + 64
@@ -298,7 +272,7 @@ def _search_fill(key, start, n, lo, spread, keys, values, rows, inputs, targets,
             length[b] = m
             if counting:
                 for _ in range(m):
-                    s, k = _below(s, nk, tk)
+                    s, k = next_below_with(s, nk, tk)
                     count[k] += 1
                 # the i-th smallest key is the number of keys k with fewer than i + 1 drawn
                 # up to k: counted without a branch (a loop over each key's repeats
@@ -316,13 +290,13 @@ def _search_fill(key, start, n, lo, spread, keys, values, rows, inputs, targets,
                 steps[m] = 0
             else:
                 for i in range(m):
-                    s, k = _below(s, nk, tk)
+                    s, k = next_below_with(s, nk, tk)
                     drawn[i] = k
                 sorted_keys = drawn[:m]
                 sorted_keys.sort()
             p = o
             for i in range(m):
-                s, v = _below(s, nv, tv)
+                s, v = next_below_with(s, nv, tv)
                 inputs[p] = base + drawn[i]
                 inputs[p + _U1] = base + v
                 targets[p] = PAD
@@ -336,7 +310,7 @@ def _search_fill(key, start, n, lo, spread, keys, values, rows, inputs, targets,
                 p += _U2
             # the query is the key of a pair drawn uniformly (so always present); its answer
             # is the value of the first pair with that key, where keys repeat
-            s, j = _below_any(s, m)
+            s, j = next_below_lazy(s, m)
             q = drawn[j]
             while j > 0 and drawn[j - 1] == q:
                 j -= 1
@@ -404,7 +378,7 @@ MERGE_BAR, MERGE_GO = 2, 3
 def _merge_fill(key, start, n, lo, spread, keys, values, rows, inputs, targets, mask, role,
                 segment, length, first):  # fmt: skip
     base = 2 + len(MERGE_SYMBOLS)
-    nv, tv = _bound(values)
+    nv, tv = below_bound(values)
     longest = lo + spread
     # Up to many priorities per pair (the paper's 300 for 32): both sequences sorted and
     # merged by one scan over two sets of priorities, 64 to a word, lowest bit first; more:
@@ -424,13 +398,13 @@ def _merge_fill(key, start, n, lo, spread, keys, values, rows, inputs, targets, 
             s, m = _header(key, start + b, lo, spread)
             o = np.uint64(rows[b])
             length[b] = m
-            s, a = _below_any(s, m - 1)  # both sequences non-empty: a in 1 .. m-1
+            s, a = next_below_lazy(s, m - 1)  # both sequences non-empty: a in 1 .. m-1
             a += 1
             first[b] = a
             # m distinct priorities (a partial Fisher-Yates shuffle of 0 .. K-1); the first a
             # drawn form the first sequence, the rest the second, each then sorted
             for i in range(m):
-                s, j = _below_any(s, keys - i)
+                s, j = next_below_lazy(s, keys - i)
                 j += i
                 pool[i], pool[j] = pool[j], pool[i]
                 swaps[i] = j
@@ -475,7 +449,7 @@ def _merge_fill(key, start, n, lo, spread, keys, values, rows, inputs, targets, 
             for i in range(m):
                 if i == a:
                     p += _U1  # the bar
-                s, v = _below(s, nv, tv)
+                s, v = next_below_with(s, nv, tv)
                 inputs[p] = base + chosen[i]
                 inputs[p + _U1] = base + v
                 targets[p] = PAD
@@ -554,8 +528,8 @@ SORT_GO = 2
 def _sort_fill(key, start, n, lo, spread, keys, values, rows, inputs, targets, mask, role,
                segment, length):  # fmt: skip
     base = 2 + len(SORT_SYMBOLS)
-    nk, tk = _bound(keys)
-    nv, tv = _bound(values)
+    nk, tk = below_bound(keys)
+    nv, tv = below_bound(values)
     longest = lo + spread
     # Few keys (the paper's 32 for 32 pairs): a counting sort, a pass over the pairs and one
     # over the keys, where sorting k * m + i took most of the episode's time. Many keys: that
@@ -571,8 +545,8 @@ def _sort_fill(key, start, n, lo, spread, keys, values, rows, inputs, targets, m
             length[b] = m
             p = o
             for i in range(m):
-                s, k = _below(s, nk, tk)
-                s, v = _below(s, nv, tv)
+                s, k = next_below_with(s, nk, tk)
+                s, v = next_below_with(s, nv, tv)
                 inputs[p] = base + k
                 inputs[p + _U1] = base + v
                 targets[p] = PAD
@@ -825,8 +799,8 @@ def _ops_fill(key, start, n, lo, spread, push_prob, op, values, priorities, rows
               answer_offsets, inputs, targets, mask, role, segment, support, support_answer,
               length, pops_out, depth):  # fmt: skip
     base = 4  # <pad>, <answer>, the push word, the pop word
-    nv, tv = _bound(values)
-    npr, tpr = _bound(priorities)
+    nv, tv = below_bound(values)
+    npr, tpr = below_bound(priorities)
     longest = lo + spread
     for c in prange((n + CHUNK - 1) // CHUNK):
         # pushed[j]: where push j's value token is; held: the pushes still inside, as a stack
@@ -841,7 +815,7 @@ def _ops_fill(key, start, n, lo, spread, push_prob, op, values, priorities, rows
             for k in range(m):
                 s, push = _decide(s, size, k, m, pops, push_prob)
                 if push:
-                    vs, v = _below(vs, nv, tv)
+                    vs, v = next_below_with(vs, nv, tv)
                     _put(inputs, targets, mask, role, segment, p, PUSH_WORD, PAD,
                          ROLE_CONTEXT, pushes)  # fmt: skip
                     _put(inputs, targets, mask, role, segment, p + _U1, base + v, PAD,
@@ -849,7 +823,7 @@ def _ops_fill(key, start, n, lo, spread, push_prob, op, values, priorities, rows
                     pushed[pushes] = p + _U1
                     p += _U2
                     if op == OP_PRIORITY:
-                        vs, pr = _below(vs, npr, tpr)
+                        vs, pr = next_below_with(vs, npr, tpr)
                         _put(inputs, targets, mask, role, segment, p, base + pr, PAD,
                              ROLE_CONTEXT, pushes)  # fmt: skip
                         p += _U1

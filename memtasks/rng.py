@@ -84,6 +84,39 @@ def next_below(state, n):
 
 
 @njit(inline="always")
+def below_bound(n):
+    """``(n as uint64, next_below's rejection threshold for n)``, for ``next_below_with``: a
+    kernel drawing many values below one ``n`` computes the threshold (a 64-bit division) once
+    instead of at every draw."""
+    n64 = U64(n)
+    return n64, ((_LOW32 + _ONE) - n64) % n64
+
+
+@njit(inline="always")
+def next_below_with(state, n64, threshold):
+    """``next_below(state, n)`` given ``below_bound(n)``: the same draws, the same values."""
+    while True:
+        state, r = next_u64(state)
+        m = (r >> _S32) * n64
+        if (m & _LOW32) >= threshold:
+            return state, np.int64(m >> _S32)
+
+
+@njit(inline="always")
+def next_below_lazy(state, n):
+    """``next_below(state, n)`` for an ``n`` that changes from draw to draw: the same draws and
+    values, the threshold computed only for a draw it could reject (one whose low half is below
+    n: the threshold is below n), which for small n almost never happens."""
+    n64 = U64(n)
+    while True:
+        state, r = next_u64(state)
+        m = (r >> _S32) * n64
+        low = m & _LOW32
+        if low >= n64 or low >= ((_LOW32 + _ONE) - n64) % n64:
+            return state, np.int64(m >> _S32)
+
+
+@njit(inline="always")
 def next_normal(state):
     """(state', standard normal float64) by the Box-Muller transform (one value per call)."""
     state, u1 = next_float(state)

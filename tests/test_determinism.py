@@ -15,12 +15,14 @@ from pathlib import Path
 import numba
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import memtasks
 import memtasks.generators.ntm
 from memtasks.episode import EpisodeBatch
 from memtasks.generators import _kernels
-from memtasks.rng import stream_key
+from memtasks.rng import below_bound, next_below, next_below_lazy, next_below_with, stream_key
 
 NTM_TASKS = memtasks.list_tasks("ntm")
 GOLDEN_SCRIPT = Path(__file__).resolve().parent / "golden" / "update_golden.py"
@@ -168,3 +170,31 @@ def test_update_golden_classifies_changes_and_refuses_moved_hashes(tmp_path, mon
     assert golden.main(["--force"]) == 0
     assert golden.read_golden(path) == current
     assert golden.main(["--check"]) == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# The cheaper forms of next_below draw exactly what it draws (the HAM kernels use them)
+# ---------------------------------------------------------------------------------------------
+@numba.njit
+def _draw_three_ways(state, bounds):
+    out = np.empty((3, len(bounds)), np.int64)
+    a = b = c = state
+    for i in range(len(bounds)):
+        a, out[0, i] = next_below(a, bounds[i])
+        n64, threshold = below_bound(bounds[i])
+        b, out[1, i] = next_below_with(b, n64, threshold)
+        c, out[2, i] = next_below_lazy(c, bounds[i])
+    return out, a == b and b == c
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    state=st.integers(0, 2**64 - 1),
+    bounds=st.lists(st.integers(1, 2**32 - 1) | st.integers(1, 40), min_size=1, max_size=200),
+)
+def test_next_below_with_and_lazy_draw_what_next_below_draws(state, bounds):
+    out, same_state = _draw_three_ways(np.uint64(state), np.asarray(bounds, np.int64))
+    assert same_state
+    np.testing.assert_array_equal(out[0], out[1])
+    np.testing.assert_array_equal(out[0], out[2])
+    assert (out[0] >= 0).all() and (out[0] < np.asarray(bounds)).all()
