@@ -65,10 +65,14 @@ def _context_row(inputs, targets, mask, role, segment, q, r):
     """Row ``q`` (unsigned), step ``r`` of its episode, as unscored context: inputs and targets
     zero, ``segment`` the step; each task writes its symbol into it in the same pass, then its
     answers and controls over the rows they take."""
-    for c in range(inputs.shape[1]):
+    c = U64(0)
+    while c < U64(inputs.shape[1]):  # unsigned: a loop LLVM turns into vector stores
         inputs[q, c] = 0
-    for c in range(targets.shape[1]):
+        c += U64(1)
+    c = U64(0)
+    while c < U64(targets.shape[1]):
         targets[q, c] = 0
+        c += U64(1)
     mask[q] = False
     role[q] = ROLE_CONTEXT
     segment[q] = r
