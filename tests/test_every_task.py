@@ -158,8 +158,12 @@ def _from_two_workers() -> dict[str, list[dict]]:
     streams = [
         EpisodeStream(t, STREAM_BATCH, SEED, SPLIT, start=START, num_batches=2) for t in TASKS
     ]
-    for t in TASKS:
-        made(t)  # compiled in this process first: forked workers inherit the kernels
+    for t, stream in zip(TASKS, streams, strict=True):
+        # compiled in this process first, forked workers inherit the kernels: the flat ones and
+        # the padded ones the stream runs (else each worker compiles every task's for itself,
+        # minutes on two cores, past the loader's timeout)
+        made(t)
+        list(stream)
     loader = DataLoader(_Chained(streams), batch_size=None, num_workers=2, timeout=300)
     got: dict[str, list[dict]] = {}
     for out in loader:
