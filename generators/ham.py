@@ -151,6 +151,21 @@ def _header(key, index, lo, spread):
 
 
 @njit(inline="always")
+def _pair(inputs, targets, mask, role, segment, p, key, value, i):
+    """A (key, value) pair of context tokens at rows ``p`` and ``p + 1``, pair ``i``."""
+    inputs[p] = key
+    inputs[p + _U1] = value
+    targets[p] = PAD
+    targets[p + _U1] = PAD
+    mask[p] = False
+    mask[p + _U1] = False
+    role[p] = ROLE_CONTEXT
+    role[p + _U1] = ROLE_CONTEXT
+    segment[p] = i
+    segment[p + _U1] = i
+
+
+@njit(inline="always")
 def _answers(inputs, mask, role, segment, first, m):
     """The inputs, mask, role and segment of ``m`` answer positions from row ``first`` (all
     but their targets), in a loop of unsigned indices that compiles to vector stores."""
@@ -297,16 +312,7 @@ def _search_fill(key, start, n, lo, spread, keys, values, rows, inputs, targets,
             p = o
             for i in range(m):
                 s, v = next_below_with(s, nv, tv)
-                inputs[p] = base + drawn[i]
-                inputs[p + _U1] = base + v
-                targets[p] = PAD
-                targets[p + _U1] = PAD
-                mask[p] = False
-                mask[p + _U1] = False
-                role[p] = ROLE_CONTEXT
-                role[p + _U1] = ROLE_CONTEXT
-                segment[p] = i
-                segment[p + _U1] = i
+                _pair(inputs, targets, mask, role, segment, p, base + drawn[i], base + v, i)
                 p += _U2
             # the query is the key of a pair drawn uniformly (so always present); its answer
             # is the value of the first pair with that key, where keys repeat
@@ -450,16 +456,7 @@ def _merge_fill(key, start, n, lo, spread, keys, values, rows, inputs, targets, 
                 if i == a:
                     p += _U1  # the bar
                 s, v = next_below_with(s, nv, tv)
-                inputs[p] = base + chosen[i]
-                inputs[p + _U1] = base + v
-                targets[p] = PAD
-                targets[p + _U1] = PAD
-                mask[p] = False
-                mask[p + _U1] = False
-                role[p] = ROLE_CONTEXT
-                role[p + _U1] = ROLE_CONTEXT
-                segment[p] = i
-                segment[p + _U1] = i
+                _pair(inputs, targets, mask, role, segment, p, base + chosen[i], base + v, i)
                 value[i] = base + v
                 p += _U2
             bar = o + np.uint64(2 * a)
@@ -547,16 +544,7 @@ def _sort_fill(key, start, n, lo, spread, keys, values, rows, inputs, targets, m
             for i in range(m):
                 s, k = next_below_with(s, nk, tk)
                 s, v = next_below_with(s, nv, tv)
-                inputs[p] = base + k
-                inputs[p + _U1] = base + v
-                targets[p] = PAD
-                targets[p + _U1] = PAD
-                mask[p] = False
-                mask[p + _U1] = False
-                role[p] = ROLE_CONTEXT
-                role[p + _U1] = ROLE_CONTEXT
-                segment[p] = i
-                segment[p + _U1] = i
+                _pair(inputs, targets, mask, role, segment, p, base + k, base + v, i)
                 drawn[i] = k
                 value[i] = base + v
                 p += _U2

@@ -74,13 +74,8 @@ def next_below(state, n):
     Lemire's multiply-and-reject method ("Fast random integer generation in an interval",
     2019) on the high 32 bits of a draw: exact, and it almost never rejects for small n.
     """
-    n64 = U64(n)
-    threshold = ((_LOW32 + _ONE) - n64) % n64  # == 2**32 mod n
-    while True:
-        state, r = next_u64(state)
-        m = (r >> _S32) * n64
-        if (m & _LOW32) >= threshold:
-            return state, np.int64(m >> _S32)
+    n64, threshold = below_bound(n)  # threshold == 2**32 mod n
+    return next_below_with(state, n64, threshold)
 
 
 @njit(inline="always")
