@@ -17,13 +17,12 @@ NumPy's time over ours. The NumPy arrays are checked against the task's rules be
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 
 import numba
 import numpy as np
-from numpy_baselines import machine_info  # beside this script
+from numpy_baselines import machine_info, side_by_side_args  # beside this script
 
 import memtasks
 from memtasks import bench
@@ -180,13 +179,7 @@ def run(episodes: int, repeats: int) -> list[dict]:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--episodes", type=int, default=20_000)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")
-    parser.add_argument("--json", help="also write the figures here")
-    args = parser.parse_args(argv)
-    episodes, repeats = (200, 1) if args.quick else (args.episodes, args.repeats)
+    args, episodes, repeats = side_by_side_args(__doc__, argv)
     rows = run(episodes, repeats)
     info = machine_info()
     print(f"{info['cpu']}, one thread; {episodes:,} episodes of 1,000 tokens, or as many tokens "

@@ -415,9 +415,9 @@ def side_by_side(numpy: dict, check, episodes: int, repeats: int) -> list[dict]:
     return rows
 
 
-def side_by_side_main(doc: str, numpy: dict, check, argv=None, knobs: str = "") -> None:
-    """The command line of a family's side-by-side benchmark: ``--episodes``, ``--repeats``,
-    ``--quick``, ``--json``; prints one row per task."""
+def side_by_side_args(doc: str, argv=None):
+    """``(args, episodes, repeats)`` of a side-by-side benchmark's command line:
+    ``--episodes``, ``--repeats``, ``--quick`` (200 episodes, one repeat), ``--json``."""
     import argparse
 
     parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
@@ -426,7 +426,13 @@ def side_by_side_main(doc: str, numpy: dict, check, argv=None, knobs: str = "") 
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")
     parser.add_argument("--json", help="also write the figures here")
     args = parser.parse_args(argv)
-    episodes, repeats = (200, 1) if args.quick else (args.episodes, args.repeats)
+    return args, *((200, 1) if args.quick else (args.episodes, args.repeats))
+
+
+def side_by_side_main(doc: str, numpy: dict, check, argv=None, knobs: str = "") -> None:
+    """The command line of a family's side-by-side benchmark (``side_by_side_args``); prints
+    one row per task."""
+    args, episodes, repeats = side_by_side_args(doc, argv)
     rows = side_by_side(numpy, check, episodes, repeats)
     info = machine_info()
     print(f"{info['cpu']}, one thread; {episodes:,} episodes per task at the paper knobs"

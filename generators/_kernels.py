@@ -25,6 +25,7 @@ from numba.core.registry import CPUDispatcher
 from memtasks.episode import EpisodeBatch
 from memtasks.errors import MemtasksError
 from memtasks.rng import next_u64
+from memtasks.views import _plan_batches
 
 
 # ---------------------------------------------------------------------------------------------
@@ -254,7 +255,8 @@ def padded_arrays(
     groups = -(-n // batch_size)
     steps, starts = np.empty(groups, np.int64), np.empty(groups + 1, np.int64)
     rows, ends, lengths = np.empty(n + 1, np.int64), np.empty(n, np.int64), np.empty(n, np.int64)
-    _padded_plan(offsets, batch_size, steps, starts, rows, ends, lengths)
+    _plan_batches(offsets, batch_size, steps, starts, lengths)
+    _rows_and_ends(batch_size, steps, starts, rows, ends)
     widths = {"inputs": in_width, "targets": target_width, "mask": None, "role": None,
               "segment": None}  # fmt: skip
     vector = in_width is not None
@@ -270,23 +272,14 @@ def padded_arrays(
 
 
 @njit(cache=True, nogil=True)
-def _padded_plan(offsets, batch_size, steps, starts, rows, ends, lengths):
-    """In one pass: ``steps[g]``, the longest episode of batch g; ``starts[g]``, its first
-    row (``batch_size * steps[g]`` rows each, a last shorter batch fewer); and per episode its
-    first row, the row where its padding ends, and its length."""
-    n = len(offsets) - 1
-    starts[0] = 0
-    for g in range(len(steps)):
-        first, stop = g * batch_size, min((g + 1) * batch_size, n)
-        longest = 0
-        for e in range(first, stop):
-            lengths[e] = offsets[e + 1] - offsets[e]
-            longest = max(longest, lengths[e])
-        steps[g] = longest
-        for e in range(first, stop):
-            rows[e] = starts[g] + (e - first) * longest
-            ends[e] = rows[e] + longest
-        starts[g + 1] = starts[g] + (stop - first) * longest
+def _rows_and_ends(batch_size, steps, starts, rows, ends):
+    """Per episode of the batches ``views._plan_batches`` laid out: its first row, and the row
+    where its padding ends; ``rows[n]``, the rows in all."""
+    n = len(ends)
+    for e in range(n):
+        g = e // batch_size
+        rows[e] = starts[g] + (e - g * batch_size) * steps[g]
+        ends[e] = rows[e] + steps[g]
     rows[n] = starts[len(steps)]
 
 
